@@ -1,0 +1,46 @@
+// Package cli holds kanaria's cobra commands. Each command lives in its own
+// file and registers itself with addCommand from an init function, so several
+// people can add commands without touching one shared file.
+package cli
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+var registered []func() *cobra.Command
+
+// addCommand registers a constructor for a top-level command.
+func addCommand(f func() *cobra.Command) { registered = append(registered, f) }
+
+// NewRoot builds the kanaria command tree.
+func NewRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "kanaria",
+		Short:         "Progressive delivery: sticky ppm-weighted canaries, blue/green, its own router",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	for _, f := range registered {
+		root.AddCommand(f())
+	}
+	return root
+}
+
+// Main runs the CLI and returns the process exit code.
+func Main(args []string) int {
+	root := NewRoot()
+	root.SetArgs(args)
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "kanaria:", err)
+		var ec interface{ ExitCode() int }
+		if e, ok := err.(interface{ ExitCode() int }); ok {
+			ec = e
+			return ec.ExitCode()
+		}
+		return 1
+	}
+	return 0
+}

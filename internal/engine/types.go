@@ -1,0 +1,166 @@
+// Package engine is kanaria's release state machine. It is pure: every
+// function takes the spec, the current status, what was observed or commanded,
+// and the time, and returns the new status and the actions the caller must
+// carry out, in order. It does no I/O and reads no clock.
+//
+//	func Apply(r spec.Rollout, st Status, cmd Command, now time.Time) (Status, []Action, error)
+//	func Reconcile(r spec.Rollout, st Status, obs Observations, now time.Time) (Status, []Action)
+//
+// Apply handles a user's command (start, promote, pause, ...); an error means
+// the command does not apply in this state (the status is returned unchanged
+// and the error says why in plain words). Reconcile advances time-driven and
+// observation-driven transitions (a pause elapsed, a version became ready or
+// crashed). Both bump Status.Generation whenever the status changes.
+package engine
+
+import "time"
+
+// Phase is where a rollout is.
+type Phase string
+
+// Phases, named as Argo Rollouts users know them.
+const (
+	// Healthy: no release in progress; stable serves all traffic.
+	Healthy Phase = "Healthy"
+	// Progressing: a release is moving through its steps.
+	Progressing Phase = "Progressing"
+	// Paused: waiting for promote (a pause step without duration, a user's
+	// pause, or blue/green waiting for promotion).
+	Paused Phase = "Paused"
+	// Aborted: the canary got 0 % and was stopped; stable serves all.
+	// A new `start` (or `stop`) leaves this phase.
+	Aborted Phase = "Aborted"
+)
+
+// VersionKey names one running copy of a revision: the revision itself, or
+// its baseline copy (a fresh, separate set of instances of the stable
+// revision started beside the canary). Platforms key their instances by it.
+func VersionKey(revision string, baseline bool) string {
+	if baseline {
+		return revision + "+baseline"
+	}
+	return revision
+}
+
+// Weights in parts per million (1,000,000 = 100 %).
+type Weights struct {
+	CanaryPPM   uint32 `json:"canaryPPM"`
+	BaselinePPM uint32 `json:"baselinePPM"`
+}
+
+// Status is the durable state of one rollout. It is persisted before any of
+// the actions derived from it are carried out.
+type Status struct {
+	Rollout    string `json:"rollout"`
+	Phase      Phase  `json:"phase"`
+	Generation int64  `json:"generation"`
+
+	// StableRevision serves whatever the canary and baseline do not.
+	StableRevision string `json:"stableRevision"`
+	// CanaryRevision is the revision being released; empty when none.
+	CanaryRevision string `json:"canaryRevision,omitempty"`
+	// PreviousRevision is the stable before the last promotion (for undo).
+	PreviousRevision string `json:"previousRevision,omitempty"`
+	// ScaleDownAt is when the warm previous revision is stopped.
+	ScaleDownAt time.Time `json:"scaleDownAt,omitempty"`
+
+	// StepIndex is the current canary step; len(steps) when all are done.
+	StepIndex     int       `json:"stepIndex"`
+	StepStartedAt time.Time `json:"stepStartedAt,omitempty"`
+	// PausedBy says why Phase is Paused: "step", "user", "promotion"
+	// (blue/green waiting), "inconclusive" (analysis).
+	PausedBy string `json:"pausedBy,omitempty"`
+
+	// Weights are the weights the engine wants; ObservedWeights were last
+	// read back from the router (as Argo records status.canary.weights).
+	Weights         Weights  `json:"weights"`
+	ObservedWeights *Weights `json:"observedWeights,omitempty"`
+
+	// Baseline is true while a baseline copy of stable runs beside the canary.
+	Baseline bool `json:"baseline,omitempty"`
+
+	Message   string    `json:"message,omitempty"`
+	StartedAt time.Time `json:"startedAt,omitempty"`
+	UpdatedAt time.Time `json:"updatedAt,omitempty"`
+}
+
+// CommandKind is a user's command.
+type CommandKind string
+
+// Commands from the CLI and the API.
+const (
+	CmdStart   CommandKind = "start"   // Revision required
+	CmdPromote CommandKind = "promote" // Full skips all remaining steps
+	CmdPause   CommandKind = "pause"
+	CmdResume  CommandKind = "resume"
+	CmdAbort   CommandKind = "abort"
+	CmdUndo    CommandKind = "undo"
+	CmdStop    CommandKind = "stop" // end the release: stable 100 %, canary removed, phase Healthy
+)
+
+// Command is a user's request.
+type Command struct {
+	Kind     CommandKind `json:"kind"`
+	Revision string      `json:"revision,omitempty"`
+	Full     bool        `json:"full,omitempty"`
+	Reason   string      `json:"reason,omitempty"`
+}
+
+// VersionState is what the platform reports about one running copy.
+type VersionState struct {
+	Ready bool `json:"ready"`
+	// Failed: it crashed repeatedly or never became ready. A failed canary
+	// is a failed release.
+	Failed bool   `json:"failed,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Observations are what the edges saw since the last step.
+type Observations struct {
+	// Versions by VersionKey, for the copies the actions asked to run.
+	Versions map[string]VersionState `json:"versions,omitempty"`
+	// RouterWeights were read back from the router, nil if unknown.
+	RouterWeights *Weights `json:"routerWeights,omitempty"`
+}
+
+// ActionKind says what the caller must do.
+type ActionKind string
+
+// Actions, carried out in the order returned.
+const (
+	// ActEnsureVersion: make Revision (its baseline copy if Baseline) run;
+	// idempotent.
+	ActEnsureVersion ActionKind = "ensureVersion"
+	// ActStopVersion: stop Revision (its baseline copy if Baseline).
+	ActStopVersion ActionKind = "stopVersion"
+	// ActSetTraffic: route as Traffic says, as one atomic router swap.
+	ActSetTraffic ActionKind = "setTraffic"
+	// ActRecordEvent: append Event to the rollout's history.
+	ActRecordEvent ActionKind = "recordEvent"
+)
+
+// Action is one thing the caller must do.
+type Action struct {
+	Kind     ActionKind `json:"kind"`
+	Revision string     `json:"revision,omitempty"`
+	Baseline bool       `json:"baseline,omitempty"`
+	Traffic  *Traffic   `json:"traffic,omitempty"`
+	Event    *Event     `json:"event,omitempty"`
+}
+
+// Traffic is a complete routing assignment. CanaryRevision empty means no
+// canary; BaselineRevision, when set, is served by that revision's baseline
+// copy.
+type Traffic struct {
+	StableRevision   string  `json:"stableRevision"`
+	CanaryRevision   string  `json:"canaryRevision,omitempty"`
+	BaselineRevision string  `json:"baselineRevision,omitempty"`
+	Weights          Weights `json:"weights"`
+}
+
+// Event is one line of a rollout's history.
+type Event struct {
+	Type    string    `json:"type"` // e.g. Started, StepReached, Paused, Promoted, Aborted, Finished
+	Message string    `json:"message"`
+	Time    time.Time `json:"time"`
+}

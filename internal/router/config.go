@@ -1,0 +1,139 @@
+package router
+
+import "time"
+
+// PPMScale is the number of buckets a key can fall into: weights are stored in
+// parts per million, so 0.1 % is 1,000 ppm and 100 % is 1,000,000 ppm.
+const PPMScale = 1_000_000
+
+// Version names a role a release's traffic can be sent to.
+type Version string
+
+// The three roles of a release. The canary owns buckets [0, canaryPPM), the
+// baseline owns [PPMScale-baselinePPM, PPMScale), stable owns the rest.
+const (
+	Stable   Version = "stable"
+	Canary   Version = "canary"
+	Baseline Version = "baseline"
+)
+
+// Config is the whole routing table: what the router serves, as read from a
+// routes file (YAML) or set through the admin API (JSON). The same struct is
+// both, so its json tags are the file's field names. Weights are percentages
+// with decimals in the file and API; the router converts them to ppm.
+type Config struct {
+	// Listen is the address of the proxy listener, e.g. "127.0.0.1:8080".
+	Listen string `json:"listen,omitempty"`
+	// TLS, when set, serves HTTPS (and HTTP/2) on Listen.
+	TLS *TLSConfig `json:"tls,omitempty"`
+	// Admin is the loopback address of the admin API; empty disables it.
+	Admin string `json:"admin,omitempty"`
+	// AdminTokenFile holds the bearer token the admin API requires.
+	AdminTokenFile string `json:"adminTokenFile,omitempty"`
+
+	Key       KeyConfig      `json:"key,omitempty"`
+	Overrides OverrideConfig `json:"overrides,omitempty"`
+	// VersionHeader is stamped on every response with the serving revision.
+	// Default "X-Kanaria-Version".
+	VersionHeader string `json:"versionHeader,omitempty"`
+	// UpstreamVersionHeader is set on the request sent upstream. Default
+	// "X-Kanaria-Version".
+	UpstreamVersionHeader string `json:"upstreamVersionHeader,omitempty"`
+
+	Timeouts Timeouts `json:"timeouts,omitempty"`
+	// MaxHeaderBytes limits request header size. Default 64 KiB.
+	MaxHeaderBytes int `json:"maxHeaderBytes,omitempty"`
+
+	Routes   []Route   `json:"routes"`
+	Releases []Release `json:"releases"`
+}
+
+// TLSConfig names a certificate and key in PEM files.
+type TLSConfig struct {
+	CertFile string `json:"certFile"`
+	KeyFile  string `json:"keyFile"`
+}
+
+// KeyConfig says where a request's stickiness key comes from.
+type KeyConfig struct {
+	// Header, if set, names a request header holding a user id.
+	Header string `json:"header,omitempty"`
+	// Cookie, if set, names a request cookie holding a user id.
+	Cookie string `json:"cookie,omitempty"`
+	// StickyCookie is the name of kanaria's own random-id cookie, issued on
+	// the first response when no other key is present. Default "kanaria_id".
+	StickyCookie string `json:"stickyCookie,omitempty"`
+	// DisableStickyCookie stops the router issuing its own cookie.
+	DisableStickyCookie bool `json:"disableStickyCookie,omitempty"`
+	// Required refuses (400) requests that carry no key.
+	Required bool `json:"required,omitempty"`
+	// Salt is mixed into the hash; routers that must agree share it.
+	Salt string `json:"salt,omitempty"`
+}
+
+// OverrideConfig lets testers force a version with a header or a cookie.
+type OverrideConfig struct {
+	// Disabled turns overrides off.
+	Disabled bool `json:"disabled,omitempty"`
+	// Header default "X-Kanaria-Override"; Cookie default "kanaria_override".
+	Header string `json:"header,omitempty"`
+	Cookie string `json:"cookie,omitempty"`
+	// Secret, when set, must be presented in SecretHeader (default
+	// "X-Kanaria-Override-Secret") for an override to be honoured.
+	Secret       string `json:"secret,omitempty"`
+	SecretHeader string `json:"secretHeader,omitempty"`
+}
+
+// Timeouts for the proxy. Zero means the default.
+type Timeouts struct {
+	Dial           Duration `json:"dial,omitempty"`           // default 5s
+	ResponseHeader Duration `json:"responseHeader,omitempty"` // default 60s
+	Idle           Duration `json:"idle,omitempty"`           // default 90s
+	ReadHeader     Duration `json:"readHeader,omitempty"`     // default 10s
+	Shutdown       Duration `json:"shutdown,omitempty"`       // default 30s: drain budget
+}
+
+// Route sends requests matching Host and PathPrefix to a release. Host is
+// exact ("shop.example.com"), a wildcard ("*.example.com") or empty (any).
+// The longest matching PathPrefix wins among routes with the same host match;
+// exact hosts win over wildcards, wildcards over empty.
+type Route struct {
+	Host       string `json:"host,omitempty"`
+	PathPrefix string `json:"pathPrefix,omitempty"`
+	Release    string `json:"release"`
+}
+
+// Release is one service's versions and their weights.
+type Release struct {
+	Name     string   `json:"name"`
+	Stable   Backend  `json:"stable"`
+	Canary   *Backend `json:"canary,omitempty"`
+	Baseline *Backend `json:"baseline,omitempty"`
+	// CanaryWeight and BaselineWeight are percentages (0.1 = 1,000 ppm).
+	CanaryWeight   float64 `json:"canaryWeight,omitempty"`
+	BaselineWeight float64 `json:"baselineWeight,omitempty"`
+	// Health configures passive ejection and optional active checks.
+	Health HealthConfig `json:"health,omitempty"`
+}
+
+// Backend is a revision and the endpoints serving it (base URLs such as
+// "http://127.0.0.1:9001"); requests are balanced across them.
+type Backend struct {
+	Revision  string   `json:"revision"`
+	Endpoints []string `json:"endpoints"`
+}
+
+// HealthConfig: passive ejection after consecutive failures, optional active
+// HTTP checks.
+type HealthConfig struct {
+	// EjectAfter consecutive connection failures eject an endpoint for
+	// EjectFor. Defaults 3 and 10s.
+	EjectAfter int      `json:"ejectAfter,omitempty"`
+	EjectFor   Duration `json:"ejectFor,omitempty"`
+	// CheckPath, if set, is polled every CheckInterval (default 5s).
+	CheckPath     string   `json:"checkPath,omitempty"`
+	CheckInterval Duration `json:"checkInterval,omitempty"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("250ms").
+type Duration time.Duration

@@ -1,0 +1,135 @@
+// Package spec holds kanaria's release specification: the Rollout document
+// of kanaria.yaml, its defaults and its validation. It does no I/O beyond
+// reading the file it is given.
+package spec
+
+import "time"
+
+// APIVersion and Kind identify a Rollout document.
+const (
+	APIVersion = "kanaria.dev/v1alpha1"
+	KindRollout = "Rollout"
+)
+
+// Rollout is one service released by kanaria. A kanaria.yaml may hold several,
+// separated by "---".
+type Rollout struct {
+	APIVersion string      `json:"apiVersion"`
+	Kind       string      `json:"kind"`
+	Metadata   Metadata    `json:"metadata"`
+	Spec       RolloutSpec `json:"spec"`
+}
+
+// Metadata names the rollout.
+type Metadata struct {
+	Name string `json:"name"`
+}
+
+// RolloutSpec says where the service runs, how users reach it, and how a new
+// revision is released.
+type RolloutSpec struct {
+	// Revision is the stable revision served when no release is in progress
+	// (the first one, before any `kanaria start`).
+	Revision string   `json:"revision"`
+	Route    Route    `json:"route,omitempty"`
+	Platform Platform `json:"platform"`
+	Strategy Strategy `json:"strategy"`
+}
+
+// Route is how requests reach this rollout through kanaria's router.
+type Route struct {
+	// Hosts: exact or "*.wildcard"; empty means any host.
+	Hosts []string `json:"hosts,omitempty"`
+	// PathPrefix, default "/".
+	PathPrefix string `json:"pathPrefix,omitempty"`
+	// KeyHeader / KeyCookie name a user id used for stickiness.
+	KeyHeader string `json:"keyHeader,omitempty"`
+	KeyCookie string `json:"keyCookie,omitempty"`
+}
+
+// Platform is where the revisions run: exactly one of Local or Static.
+type Platform struct {
+	Local  *LocalPlatform  `json:"local,omitempty"`
+	Static *StaticPlatform `json:"static,omitempty"`
+}
+
+// LocalPlatform runs each revision as supervised local processes.
+type LocalPlatform struct {
+	// Command is a text/template rendered per instance with .Revision,
+	// .Port, .Name (rollout name), .Instance and .Kanaria (path of the
+	// kanaria binary, so the demo app can be the kanaria binary itself).
+	// It is split into arguments like a shell would (quotes respected) but
+	// not run through a shell.
+	Command string            `json:"command"`
+	Env     map[string]string `json:"env,omitempty"`
+	Dir     string            `json:"dir,omitempty"`
+	// Instances per revision, default 1.
+	Instances int `json:"instances,omitempty"`
+	// Readiness is an HTTP GET that must answer 2xx before an instance gets
+	// traffic. Default path "/".
+	Readiness Probe `json:"readiness,omitempty"`
+	// GracePeriod between SIGTERM and SIGKILL, default 10s.
+	GracePeriod Duration `json:"gracePeriod,omitempty"`
+}
+
+// Probe is an HTTP readiness check.
+type Probe struct {
+	Path     string   `json:"path,omitempty"`
+	Interval Duration `json:"interval,omitempty"` // default 500ms
+	Timeout  Duration `json:"timeout,omitempty"`  // default 60s until ready, else failed
+}
+
+// StaticPlatform maps revisions to endpoints that already run elsewhere.
+type StaticPlatform struct {
+	Revisions map[string][]string `json:"revisions"`
+}
+
+// Strategy is exactly one of Canary or BlueGreen.
+type Strategy struct {
+	Canary    *CanaryStrategy    `json:"canary,omitempty"`
+	BlueGreen *BlueGreenStrategy `json:"blueGreen,omitempty"`
+}
+
+// CanaryStrategy is a list of steps in Argo Rollouts' vocabulary.
+type CanaryStrategy struct {
+	// Baseline starts a fresh copy of the stable revision beside the canary,
+	// with the same weight, for a like-for-like comparison.
+	Baseline bool   `json:"baseline,omitempty"`
+	Steps    []Step `json:"steps"`
+}
+
+// Step is exactly one of its fields.
+type Step struct {
+	// SetWeight is the canary's share in percent, decimals allowed (0.1).
+	SetWeight *float64 `json:"setWeight,omitempty"`
+	// Pause with a duration waits that long; an empty pause ({}) waits for
+	// `kanaria promote`.
+	Pause *Pause `json:"pause,omitempty"`
+	// Analysis runs an analysis (issue: automated canary analysis). Until
+	// that exists, a spec using it is refused by validation.
+	Analysis *AnalysisStep `json:"analysis,omitempty"`
+}
+
+// Pause is a step that waits.
+type Pause struct {
+	Duration *Duration `json:"duration,omitempty"`
+}
+
+// AnalysisStep is reserved for the analysis issue.
+type AnalysisStep struct {
+	Duration Duration `json:"duration,omitempty"`
+}
+
+// BlueGreenStrategy starts green beside blue and switches all traffic at once.
+type BlueGreenStrategy struct {
+	// AutoPromotion switches as soon as green is ready (after
+	// AutoPromotionDelay); otherwise the release waits for promote.
+	AutoPromotion      bool     `json:"autoPromotion,omitempty"`
+	AutoPromotionDelay Duration `json:"autoPromotionDelay,omitempty"`
+	// ScaleDownDelay keeps blue running after the switch so undo is
+	// instant. Default 30s.
+	ScaleDownDelay *Duration `json:"scaleDownDelay,omitempty"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("30s").
+type Duration time.Duration
