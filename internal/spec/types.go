@@ -7,7 +7,7 @@ import "time"
 
 // APIVersion and Kind identify a Rollout document.
 const (
-	APIVersion = "kanaria.dev/v1alpha1"
+	APIVersion  = "kanaria.dev/v1alpha1"
 	KindRollout = "Rollout"
 )
 
