@@ -55,3 +55,13 @@ type Platform interface {
 	// Close stops everything this platform started.
 	Close(ctx context.Context) error
 }
+
+// Has reports whether p declares capability c.
+func Has(p Platform, c Capability) bool {
+	for _, have := range p.Capabilities() {
+		if have == c {
+			return true
+		}
+	}
+	return false
+}
