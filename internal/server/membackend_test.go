@@ -1,0 +1,156 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/kanaria-dev/kanaria/internal/engine"
+	"github.com/kanaria-dev/kanaria/internal/store"
+)
+
+// memBackend is a test stand-in for the control plane: an in-memory Backend
+// whose only logic is what the API's error mapping needs (unknown rollouts,
+// commands that do not apply). The real control plane is tested end to end
+// by the lead engineer. It records every call so tests can prove that a
+// refused request never reached it.
+type memBackend struct {
+	mu       sync.Mutex
+	info     Info
+	views    map[string]RolloutView
+	events   map[string][]store.Event
+	logs     map[string]string // by VersionKey
+	calls    []string
+	lastCmd  engine.Command
+	lastLogs string // "rev baseline tail" of the last Logs call
+	failNext error
+}
+
+func newMemBackend() *memBackend {
+	return &memBackend{
+		info: Info{Version: "test", RouterURL: "http://127.0.0.1:8080", APIURL: "http://127.0.0.1:7070", StateDir: "/tmp/x"},
+		views: map[string]RolloutView{
+			"web": {Name: "web", Strategy: "canary", Status: engine.Status{Rollout: "web", Phase: engine.Healthy, StableRevision: "v1"}},
+		},
+		events: map[string][]store.Event{
+			"web": {
+				{ID: 1, Rollout: "web", Type: "Started", Message: "releasing v2"},
+				{ID: 2, Rollout: "web", Type: "StepReached", Message: "step 1"},
+				{ID: 3, Rollout: "web", Type: "Paused", Message: "paused by user"},
+			},
+		},
+		logs: map[string]string{"v1": "one\ntwo\n", "v1+baseline": "base\n"},
+	}
+}
+
+func (m *memBackend) record(call string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.calls = append(m.calls, call)
+	err := m.failNext
+	m.failNext = nil
+	return err
+}
+
+func (m *memBackend) callCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.calls)
+}
+
+func (m *memBackend) Info() Info {
+	_ = m.record("Info")
+	return m.info
+}
+
+func (m *memBackend) List(ctx context.Context) ([]RolloutView, error) {
+	if err := m.record("List"); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []RolloutView
+	for _, v := range m.views {
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func (m *memBackend) Get(ctx context.Context, name string) (RolloutView, error) {
+	if err := m.record("Get"); err != nil {
+		return RolloutView{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, ok := m.views[name]
+	if !ok {
+		return RolloutView{}, ErrNotFound
+	}
+	return v, nil
+}
+
+func (m *memBackend) Do(ctx context.Context, name string, cmd engine.Command) (RolloutView, error) {
+	if err := m.record("Do"); err != nil {
+		return RolloutView{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.lastCmd = cmd
+	v, ok := m.views[name]
+	if !ok {
+		return RolloutView{}, ErrNotFound
+	}
+	switch cmd.Kind {
+	case engine.CmdStart:
+		v.Status.Phase, v.Status.CanaryRevision = engine.Progressing, cmd.Revision
+	case engine.CmdPause:
+		if v.Status.Phase == engine.Paused {
+			return v, &ConflictError{Reason: "already paused"}
+		}
+		v.Status.Phase = engine.Paused
+	default:
+		return v, &ConflictError{Reason: fmt.Sprintf("%s does not apply", cmd.Kind)}
+	}
+	v.Status.Generation++
+	m.views[name] = v
+	return v, nil
+}
+
+func (m *memBackend) Events(ctx context.Context, name string, afterID int64, limit int) ([]store.Event, error) {
+	if err := m.record("Events"); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	evs, ok := m.events[name]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	var out []store.Event
+	for _, e := range evs {
+		if e.ID > afterID && len(out) < limit {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (m *memBackend) Logs(ctx context.Context, name, revision string, baseline bool, tail int, w io.Writer) error {
+	if err := m.record("Logs"); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.lastLogs = fmt.Sprintf("%s %v %d", revision, baseline, tail)
+	text, ok := m.logs[engine.VersionKey(revision, baseline)]
+	_, known := m.views[name]
+	m.mu.Unlock()
+	if !known {
+		return ErrNotFound
+	}
+	if !ok {
+		return fmt.Errorf("no instances of %s", engine.VersionKey(revision, baseline))
+	}
+	_, err := io.WriteString(w, text)
+	return err
+}
