@@ -1,0 +1,303 @@
+package spec
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// fieldError is a validation problem at a path inside one Rollout; Parse
+// turns it into a positioned Error.
+type fieldError struct {
+	path path
+	msg  string
+}
+
+func fieldErr(p path, format string, args ...any) fieldError {
+	return fieldError{path: p, msg: fmt.Sprintf(format, args...)}
+}
+
+// ErrAnalysisUnavailable is the message for an analysis step: refused, never
+// silently skipped, until the analysis feature lands.
+const ErrAnalysisUnavailable = "analysis steps need the analysis feature, which is not available yet"
+
+var (
+	dnsLabel     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	revisionRe   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$`)
+	hostLabel    = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	headerToken  = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+	envName      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	maxRevLength = 63
+)
+
+// ValidateRevision checks a revision name. Revisions appear in process
+// names, log file names, router headers and version keys, so they are kept
+// to letters, digits, '.', '_' and '-'. The engine uses it for `start`.
+func ValidateRevision(rev string) error {
+	if rev == "" {
+		return fmt.Errorf("revision is empty")
+	}
+	if len(rev) > maxRevLength || !revisionRe.MatchString(rev) {
+		return fmt.Errorf("revision %q must be 1-%d letters, digits, '.', '_' or '-', starting and ending with a letter or digit", rev, maxRevLength)
+	}
+	return nil
+}
+
+// Validate checks one Rollout without positions (for Rollouts built in code
+// or received over the API). Errors carry the field path.
+func Validate(r Rollout) error {
+	fes := validateRollout(r)
+	if len(fes) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(fes))
+	for i, fe := range fes {
+		msgs[i] = strings.TrimPrefix(fe.path.String(), ".") + ": " + fe.msg
+	}
+	return fmt.Errorf("%s", strings.Join(msgs, "\n"))
+}
+
+func validateRollout(r Rollout) []fieldError {
+	var errs []fieldError
+	add := func(p path, format string, args ...any) { errs = append(errs, fieldErr(p, format, args...)) }
+	if r.APIVersion != APIVersion {
+		add(path{"apiVersion"}, "must be %q, not %q", APIVersion, r.APIVersion)
+	}
+	if r.Kind != KindRollout {
+		add(path{"kind"}, "must be %q, not %q", KindRollout, r.Kind)
+	}
+	switch n := r.Metadata.Name; {
+	case n == "":
+		add(path{"metadata", "name"}, "is required")
+	case len(n) > 63 || !dnsLabel.MatchString(n):
+		add(path{"metadata", "name"}, "%q must be a DNS label: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit", n)
+	}
+	sp := path{"spec"}
+	if err := ValidateRevision(r.Spec.Revision); err != nil {
+		add(sp.with("revision"), "%v", err)
+	}
+	errs = append(errs, validateRoute(sp.with("route"), r.Spec.Route)...)
+	errs = append(errs, validatePlatform(sp.with("platform"), r.Spec)...)
+	errs = append(errs, validateStrategy(sp.with("strategy"), r.Spec)...)
+	return errs
+}
+
+func validateRoute(p path, rt Route) []fieldError {
+	var errs []fieldError
+	for i, h := range rt.Hosts {
+		if err := validHost(h); err != nil {
+			errs = append(errs, fieldErr(p.with("hosts", i), "%v", err))
+		}
+	}
+	if rt.PathPrefix != "" && !strings.HasPrefix(rt.PathPrefix, "/") {
+		errs = append(errs, fieldErr(p.with("pathPrefix"), "%q must start with \"/\"", rt.PathPrefix))
+	}
+	if rt.KeyHeader != "" && !headerToken.MatchString(rt.KeyHeader) {
+		errs = append(errs, fieldErr(p.with("keyHeader"), "%q is not a valid header name", rt.KeyHeader))
+	}
+	if rt.KeyCookie != "" && !headerToken.MatchString(rt.KeyCookie) {
+		errs = append(errs, fieldErr(p.with("keyCookie"), "%q is not a valid cookie name", rt.KeyCookie))
+	}
+	return errs
+}
+
+// validHost accepts a lowercase host name or "*.suffix"; ports are not part
+// of a route (the router listens on one port).
+func validHost(h string) error {
+	name := strings.TrimPrefix(h, "*.")
+	if name == "" || len(name) > 253 {
+		return fmt.Errorf("%q is not a valid host", h)
+	}
+	for _, label := range strings.Split(name, ".") {
+		if len(label) > 63 || !hostLabel.MatchString(label) {
+			return fmt.Errorf("%q is not a valid host: use lowercase names like \"shop.example.com\" or \"*.example.com\", without port or scheme", h)
+		}
+	}
+	return nil
+}
+
+func validatePlatform(p path, s RolloutSpec) []fieldError {
+	pl := s.Platform
+	switch {
+	case pl.Local == nil && pl.Static == nil:
+		return []fieldError{fieldErr(p, "needs exactly one of local, static; none is set")}
+	case pl.Local != nil && pl.Static != nil:
+		return []fieldError{fieldErr(p, "needs exactly one of local, static; both are set")}
+	case pl.Local != nil:
+		return validateLocal(p.with("local"), *pl.Local)
+	}
+	return validateStatic(p.with("static"), *pl.Static, s.Revision)
+}
+
+func validateLocal(p path, l LocalPlatform) []fieldError {
+	var errs []fieldError
+	add := func(q path, format string, args ...any) { errs = append(errs, fieldErr(q, format, args...)) }
+	if strings.TrimSpace(l.Command) == "" {
+		add(p.with("command"), "is required: a command template such as \"./server --port {{.Port}}\"")
+	} else if err := checkTemplate(l.Command); err != nil {
+		add(p.with("command"), "%v", err)
+	}
+	for _, k := range sortedKeys(l.Env) {
+		if !envName.MatchString(k) {
+			add(p.with("env", k), "%q is not a valid environment variable name", k)
+		}
+	}
+	if l.Instances < 0 || l.Instances > 64 {
+		add(p.with("instances"), "%d is out of range 1..64", l.Instances)
+	}
+	rp := p.with("readiness")
+	if l.Readiness.Path != "" && !strings.HasPrefix(l.Readiness.Path, "/") {
+		add(rp.with("path"), "%q must start with \"/\"", l.Readiness.Path)
+	}
+	if l.Readiness.Interval < 0 {
+		add(rp.with("interval"), "%s is negative", l.Readiness.Interval)
+	}
+	if l.Readiness.Timeout < 0 {
+		add(rp.with("timeout"), "%s is negative", l.Readiness.Timeout)
+	}
+	if l.GracePeriod < 0 {
+		add(p.with("gracePeriod"), "%s is negative", l.GracePeriod)
+	}
+	return errs
+}
+
+// checkTemplate parses the command and runs it once on sample data, which is
+// how text/template finds a reference to an unknown field.
+func checkTemplate(cmd string) error {
+	t, err := ParseCommand(cmd)
+	if err != nil {
+		return fmt.Errorf("not a valid template: %v", strings.TrimPrefix(err.Error(), "template: command:"))
+	}
+	sample := CommandData{Revision: "v1", Port: 8080, Name: "web", Instance: 0, Kanaria: "kanaria"}
+	if err := t.Execute(io.Discard, sample); err != nil {
+		return fmt.Errorf("template uses an unknown field (known: .Revision .Port .Name .Instance .Kanaria): %v", strings.TrimPrefix(err.Error(), "template: command:"))
+	}
+	return nil
+}
+
+func validateStatic(p path, st StaticPlatform, stable string) []fieldError {
+	var errs []fieldError
+	rp := p.with("revisions")
+	if len(st.Revisions) == 0 {
+		return []fieldError{fieldErr(rp, "must list at least the stable revision %q with its endpoints", stable)}
+	}
+	if _, ok := st.Revisions[stable]; !ok && stable != "" {
+		errs = append(errs, fieldErr(rp, "must list spec.revision %q", stable))
+	}
+	for _, rev := range sortedKeys(st.Revisions) {
+		if err := ValidateRevision(rev); err != nil {
+			errs = append(errs, fieldErr(rp.with(rev), "%v", err))
+		}
+		eps := st.Revisions[rev]
+		if len(eps) == 0 {
+			errs = append(errs, fieldErr(rp.with(rev), "needs at least one endpoint URL"))
+		}
+		for i, ep := range eps {
+			if err := validEndpoint(ep); err != nil {
+				errs = append(errs, fieldErr(rp.with(rev, i), "%v", err))
+			}
+		}
+	}
+	return errs
+}
+
+func validEndpoint(ep string) error {
+	u, err := url.Parse(ep)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q must be an absolute http:// or https:// URL", ep)
+	}
+	return nil
+}
+
+func validateStrategy(p path, s RolloutSpec) []fieldError {
+	st := s.Strategy
+	switch {
+	case st.Canary == nil && st.BlueGreen == nil:
+		return []fieldError{fieldErr(p, "needs exactly one of canary, blueGreen; none is set")}
+	case st.Canary != nil && st.BlueGreen != nil:
+		return []fieldError{fieldErr(p, "needs exactly one of canary, blueGreen; both are set")}
+	case st.BlueGreen != nil:
+		return validateBlueGreen(p.with("blueGreen"), *st.BlueGreen)
+	}
+	return validateCanary(p.with("canary"), *st.Canary, s.Platform)
+}
+
+func validateCanary(p path, c CanaryStrategy, pl Platform) []fieldError {
+	var errs []fieldError
+	if c.Baseline && pl.Static != nil {
+		errs = append(errs, fieldErr(p.with("baseline"), "needs a platform that can start a separate copy of the stable revision (local); static endpoints cannot"))
+	}
+	for i, s := range c.Steps {
+		errs = append(errs, validateStep(p.with("steps", i), s)...)
+	}
+	return errs
+}
+
+func validateStep(p path, s Step) []fieldError {
+	set := 0
+	for _, ok := range []bool{s.SetWeight != nil, s.Pause != nil, s.Analysis != nil} {
+		if ok {
+			set++
+		}
+	}
+	if set != 1 {
+		return []fieldError{fieldErr(p, "a step sets exactly one of setWeight, pause, analysis; this one sets %d (write \"pause: {}\" to wait for promote)", set)}
+	}
+	switch {
+	case s.SetWeight != nil:
+		if msg := checkWeight(*s.SetWeight); msg != "" {
+			return []fieldError{fieldErr(p.with("setWeight"), "%s", msg)}
+		}
+	case s.Pause != nil:
+		if d := s.Pause.Duration; d != nil && *d < 0 {
+			return []fieldError{fieldErr(p.with("pause", "duration"), "%s is negative", d)}
+		}
+	case s.Analysis != nil:
+		return []fieldError{fieldErr(p.with("analysis"), ErrAnalysisUnavailable)}
+	}
+	return nil
+}
+
+// checkWeight returns why a setWeight is invalid, or "". The router works
+// in parts per million, so 0.0001 % is the finest weight it can honour.
+func checkWeight(w float64) string {
+	v := FormatPercent(w)
+	v = v[:len(v)-1]
+	switch {
+	case math.IsNaN(w) || math.IsInf(w, 0):
+		return fmt.Sprintf("%s is not a number", v)
+	case w < 0:
+		return fmt.Sprintf("%s is below 0", v)
+	case w > 100:
+		return fmt.Sprintf("%s is above 100", v)
+	}
+	ppm := w * PPM / 100
+	if math.Abs(ppm-math.Round(ppm)) > 1e-6 {
+		return fmt.Sprintf("%s is finer than the router's precision of 0.0001 (one part per million)", v)
+	}
+	return ""
+}
+
+func validateBlueGreen(p path, bg BlueGreenStrategy) []fieldError {
+	var errs []fieldError
+	if bg.AutoPromotionDelay < 0 {
+		errs = append(errs, fieldErr(p.with("autoPromotionDelay"), "%s is negative", bg.AutoPromotionDelay))
+	}
+	if bg.ScaleDownDelay != nil && *bg.ScaleDownDelay < 0 {
+		errs = append(errs, fieldErr(p.with("scaleDownDelay"), "%s is negative", bg.ScaleDownDelay))
+	}
+	return errs
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
