@@ -1,0 +1,282 @@
+package router
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+)
+
+// MaxAdminBodyBytes bounds an admin request body. A whole routing table of
+// thousands of releases fits; a runaway client does not exhaust memory.
+const MaxAdminBodyBytes = 4 << 20
+
+// NewAdminHandler serves the router's admin API:
+//
+//	GET  /healthz                      no auth; "ok"
+//	GET  /v1/config                    the table in force (JSON Config)
+//	PUT  /v1/config                    replace the table (validated whole; 400 changes nothing)
+//	GET  /v1/releases/{name}/weights   {"canaryWeight":pct,"baselineWeight":pct,"canaryPPM":n,"baselinePPM":n}
+//	PUT  /v1/releases/{name}/weights   {"canaryWeight":pct,"baselineWeight":pct} or ...PPM
+//
+// Every route but /healthz needs "Authorization: Bearer <token>". An empty
+// token refuses every request, so a mistake cannot open the API.
+func NewAdminHandler(r *Router, token string) http.Handler {
+	a := &admin{r: r, token: sha256.Sum256([]byte(token)), noToken: token == ""}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/config", a.getConfig)
+	mux.HandleFunc("PUT /v1/config", a.putConfig)
+	mux.HandleFunc("GET /v1/releases/{name}/weights", a.getWeights)
+	mux.HandleFunc("PUT /v1/releases/{name}/weights", a.putWeights)
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == "/healthz" && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			io.WriteString(w, "ok\n")
+			return
+		}
+		if !a.authorized(req) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="kanaria-router"`)
+			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token", nil)
+			return
+		}
+		mux.ServeHTTP(w, req)
+	})
+}
+
+type admin struct {
+	r       *Router
+	token   [sha256.Size]byte
+	noToken bool
+	// mu makes a weights read-modify-write (a PUT naming only one of the
+	// two weights) atomic with respect to other admin writes.
+	mu sync.Mutex
+}
+
+// authorized compares hashes in constant time, so neither the token's
+// content nor its length leaks through response timing.
+func (a *admin) authorized(req *http.Request) bool {
+	if a.noToken {
+		return false
+	}
+	h := req.Header.Get("Authorization")
+	const prefix = "Bearer "
+	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+		return false
+	}
+	got := sha256.Sum256([]byte(strings.TrimSpace(h[len(prefix):])))
+	return subtle.ConstantTimeCompare(got[:], a.token[:]) == 1
+}
+
+func (a *admin) getConfig(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, a.r.Config())
+}
+
+func (a *admin) putConfig(w http.ResponseWriter, req *http.Request) {
+	var cfg Config
+	if !readJSON(w, req, &cfg) {
+		return
+	}
+	if err := cfg.Validate(); err != nil {
+		writeError(w, http.StatusBadRequest, "the routing table is invalid; nothing changed", err)
+		return
+	}
+	a.mu.Lock()
+	err := a.r.Update(cfg)
+	a.mu.Unlock()
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "the routing table was refused; nothing changed", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a.r.Config())
+}
+
+// weightsBody is both the GET answer and the PUT request. Pointers tell an
+// absent field (keep the current weight) from an explicit 0.
+type weightsBody struct {
+	CanaryWeight   *float64 `json:"canaryWeight,omitempty"`
+	BaselineWeight *float64 `json:"baselineWeight,omitempty"`
+	CanaryPPM      *int64   `json:"canaryPPM,omitempty"`
+	BaselinePPM    *int64   `json:"baselinePPM,omitempty"`
+}
+
+// weightsView is the GET answer: every field always present.
+type weightsView struct {
+	Release        string  `json:"release"`
+	CanaryWeight   float64 `json:"canaryWeight"`
+	BaselineWeight float64 `json:"baselineWeight"`
+	CanaryPPM      uint32  `json:"canaryPPM"`
+	BaselinePPM    uint32  `json:"baselinePPM"`
+}
+
+func viewOf(name string, c, b uint32) weightsView {
+	return weightsView{Release: name, CanaryWeight: PPMToPercent(c), BaselineWeight: PPMToPercent(b), CanaryPPM: c, BaselinePPM: b}
+}
+
+func (a *admin) getWeights(w http.ResponseWriter, req *http.Request) {
+	name := req.PathValue("name")
+	c, b, ok := a.r.Weights(name)
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no release named %q", name), nil)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewOf(name, c, b))
+}
+
+func (a *admin) putWeights(w http.ResponseWriter, req *http.Request) {
+	name := req.PathValue("name")
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	cur, curB, ok := a.r.Weights(name)
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no release named %q", name), nil)
+		return
+	}
+	var body weightsBody
+	if !readJSON(w, req, &body) {
+		return
+	}
+	var v validator
+	c := weightFrom(&v, "canary", body.CanaryWeight, body.CanaryPPM, cur)
+	b := weightFrom(&v, "baseline", body.BaselineWeight, body.BaselinePPM, curB)
+	if len(v.errs) == 0 && uint64(c)+uint64(b) > PPMScale {
+		v.add("canaryWeight + baselineWeight", fmt.Sprintf("%s%% + %s%% is above 100%%", fmtPct(PPMToPercent(c)), fmtPct(PPMToPercent(b))))
+	}
+	if len(v.errs) == 0 {
+		rel := a.release(name)
+		if c > 0 && (rel == nil || rel.Canary == nil) {
+			v.add("canaryWeight", fmt.Sprintf("release %q has no canary backend", name))
+		}
+		if b > 0 && (rel == nil || rel.Baseline == nil) {
+			v.add("baselineWeight", fmt.Sprintf("release %q has no baseline backend", name))
+		}
+	}
+	if len(v.errs) > 0 {
+		writeError(w, http.StatusBadRequest, "weights refused; nothing changed", v.errs)
+		return
+	}
+	if err := a.r.SetWeights(name, c, b); err != nil {
+		writeError(w, http.StatusBadRequest, "weights refused; nothing changed", err)
+		return
+	}
+	c, b, _ = a.r.Weights(name)
+	writeJSON(w, http.StatusOK, viewOf(name, c, b))
+}
+
+// release finds a release's configuration, to see which backends it has.
+func (a *admin) release(name string) *Release {
+	cfg := a.r.Config()
+	for i := range cfg.Releases {
+		if cfg.Releases[i].Name == name {
+			return &cfg.Releases[i]
+		}
+	}
+	return nil
+}
+
+// weightFrom resolves one version's new weight from a percentage or a ppm
+// count (not both), keeping the current weight when neither is given.
+func weightFrom(v *validator, version string, pct *float64, ppm *int64, cur uint32) uint32 {
+	field := version + "Weight"
+	switch {
+	case pct != nil && ppm != nil:
+		v.add(field, fmt.Sprintf("give %sWeight or %sPPM, not both", version, version))
+	case pct != nil:
+		n, err := PercentToPPM(*pct)
+		if err != nil {
+			v.add(field, err.Error())
+		}
+		return n
+	case ppm != nil:
+		field = version + "PPM"
+		switch {
+		case *ppm < 0:
+			v.add(field, fmt.Sprintf("%d is below 0", *ppm))
+		case *ppm > PPMScale:
+			v.add(field, fmt.Sprintf("%d is above %d (100%%)", *ppm, PPMScale))
+		default:
+			return uint32(*ppm)
+		}
+	default:
+		return cur
+	}
+	return 0
+}
+
+// readJSON decodes one JSON value, refusing unknown fields, trailing data
+// and bodies over MaxAdminBodyBytes. It writes the error response itself.
+func readJSON(w http.ResponseWriter, req *http.Request, dst any) bool {
+	data, err := io.ReadAll(http.MaxBytesReader(w, req.Body, MaxAdminBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", MaxAdminBodyBytes), nil)
+		} else {
+			writeError(w, http.StatusBadRequest, "could not read the body", err)
+		}
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		writeError(w, http.StatusBadRequest, "the body is not valid JSON for this endpoint", jsonProblem(err))
+		return false
+	}
+	if dec.More() {
+		writeError(w, http.StatusBadRequest, "the body holds more than one JSON value", nil)
+		return false
+	}
+	return true
+}
+
+// jsonProblem names the field of a JSON type error in the routes-file style.
+func jsonProblem(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		return ValidationError{{Path: te.Field, Msg: fmt.Sprintf("expected %s, got a JSON %s", kindName(te.Type), te.Value)}}
+	}
+	return err
+}
+
+// problem is one field error in an admin error response.
+type problem struct {
+	Path    string `json:"path,omitempty"`
+	Message string `json:"message"`
+}
+
+// errorBody is every admin error: a summary plus, when known, each field
+// problem, so a client can show them next to the right input.
+type errorBody struct {
+	Error    string    `json:"error"`
+	Problems []problem `json:"problems,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, status int, msg string, err error) {
+	body := errorBody{Error: msg}
+	var ve ValidationError
+	switch {
+	case errors.As(err, &ve):
+		for _, fe := range ve {
+			body.Problems = append(body.Problems, problem{Path: fe.Path, Message: fe.Msg})
+		}
+		body.Error = msg + ": " + ve.Error()
+	case err != nil:
+		body.Problems = []problem{{Message: err.Error()}}
+		body.Error = msg + ": " + err.Error()
+	}
+	writeJSON(w, status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
