@@ -235,10 +235,12 @@ func (r Result) Summary() string {
 		fmt.Fprintf(&b, ", %d errored", r.ErroredUsers)
 	}
 	b.WriteString(" " + okFail(r.StickyOK))
-	// With a single revision served every user is trivially stable: say so
-	// rather than let "OK" suggest stickiness was really exercised.
-	if r.StickyOK && len(r.UsersByRevision) < 2 && len(r.Shares) < 2 {
-		b.WriteString(" (one revision served: not informative)")
+	// When every user landed on one revision (a tiny or zero weight) no
+	// user could have been moved between revisions by a sticky router, and
+	// a broken one would rarely show it: say so rather than let "OK"
+	// suggest stickiness was really exercised.
+	if r.StickyOK && len(r.UsersByRevision) < 2 {
+		b.WriteString(" (all users on one revision: not informative)")
 	}
 	return b.String()
 }
