@@ -1,0 +1,139 @@
+package router
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// upstream is a real HTTP server on loopback standing in for one revision.
+// It answers with its revision name and echoes what the router told it.
+func upstream(t testing.TB, revision string) *httptest.Server {
+	t.Helper()
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Upstream", revision)
+		w.Header().Set("X-Seen-Version", r.Header.Get(DefaultVersionHeader))
+		w.Header().Set("X-Seen-XFF", r.Header.Get("X-Forwarded-For"))
+		w.Header().Set("X-Seen-XFH", r.Header.Get("X-Forwarded-Host"))
+		w.Header().Set("X-Seen-Host", r.Host)
+		w.Header().Set("X-Seen-Secret", r.Header.Get(DefaultOverrideSecretHeader))
+		w.Header().Set("X-Seen-Hop", r.Header.Get("X-Hop"))
+		if r.Body != nil {
+			b, _ := io.ReadAll(r.Body)
+			w.Header().Set("X-Seen-Body", string(b))
+		}
+		io.WriteString(w, revision)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// deadURL returns a loopback URL where nothing listens: a port that was
+// just bound and released.
+func deadURL(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr
+}
+
+// twoVersions is a one-release table: stable and canary at the given URLs.
+func twoVersions(stableURL, canaryURL string, canaryPct float64) Config {
+	return Config{
+		Key:      KeyConfig{Header: "X-User", Salt: "test-salt"},
+		Routes:   []Route{{Release: "shop"}},
+		Releases: []Release{{
+			Name:         "shop",
+			Stable:       Backend{Revision: "v1", Endpoints: []string{stableURL}},
+			Canary:       &Backend{Revision: "v2", Endpoints: []string{canaryURL}},
+			CanaryWeight: canaryPct,
+		}},
+	}
+}
+
+// serveRouter starts a Router behind Serve on a loopback listener and
+// returns it with its base URL. Everything stops at test cleanup.
+func serveRouter(t testing.TB, cfg Config) (*Router, string) {
+	t.Helper()
+	r, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, ln, r, cfg) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("Serve did not return after cancel")
+		}
+		r.Close()
+	})
+	return r, "http://" + ln.Addr().String()
+}
+
+// client is an HTTP client with a bound on every request.
+func client() *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+}
+
+func get(t testing.TB, c *http.Client, url string, hdr map[string]string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+// rawExchange writes raw bytes to addr and returns everything read until
+// the server closes the connection (bounded by a deadline).
+func rawExchange(t testing.TB, addr, raw string) (string, bool) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(c)
+	closed := err == nil // EOF: the server closed the connection
+	return string(b), closed
+}
+
+// statusLines lists the status lines of every response in a raw stream.
+func statusLines(raw string) []string {
+	var out []string
+	sc := bufio.NewScanner(strings.NewReader(raw))
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "HTTP/1.1 ") {
+			out = append(out, sc.Text())
+		}
+	}
+	return out
+}
