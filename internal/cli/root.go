@@ -4,6 +4,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -36,8 +37,7 @@ func Main(args []string) int {
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "kanaria:", err)
 		var ec interface{ ExitCode() int }
-		if e, ok := err.(interface{ ExitCode() int }); ok {
-			ec = e
+		if errors.As(err, &ec) {
 			return ec.ExitCode()
 		}
 		return 1
