@@ -1,0 +1,257 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/kanaria-dev/kanaria/internal/router"
+)
+
+func init() { addCommand(newRouterCmd) }
+
+// routerOpts are the flags of `kanaria router`; flags win over the file.
+type routerOpts struct {
+	file        string
+	listen      string
+	admin       string
+	tokenFile   string
+	allowRemote bool
+}
+
+// Where the router listens when neither a flag nor the routes file says.
+const defaultRouterListen = "127.0.0.1:8080"
+
+func newRouterCmd() *cobra.Command {
+	var o routerOpts
+	cmd := &cobra.Command{
+		Use:   "router -f routes.yaml",
+		Short: "Run kanaria's router: a sticky, ppm-weighted reverse proxy with an admin API",
+		Long: `Run kanaria's router from a routes file (see docs/router.md).
+
+The proxy listens on --listen (else the file's listen, else ` + defaultRouterListen + `).
+The admin API and /metrics listen on --admin (else the file's admin; none
+if both are empty), on loopback only unless --admin-allow-remote. Admin
+requests need "Authorization: Bearer <token>" with the token from
+--admin-token-file (else the file's adminTokenFile, else
+.kanaria/router-admin-token next to the routes file); a missing token file
+is created with a fresh token (mode 0600).
+
+SIGHUP reloads the routes file in one atomic swap; an invalid file is
+refused and the previous table keeps serving. SIGTERM or SIGINT drains
+in-flight requests and exits.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runRouter(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.file, "file", "f", "", "routes file (YAML)")
+	f.StringVar(&o.listen, "listen", "", "proxy address, overrides the file's listen")
+	f.StringVar(&o.admin, "admin", "", "admin API address, overrides the file's admin")
+	f.StringVar(&o.tokenFile, "admin-token-file", "", "file holding the admin bearer token (created if missing)")
+	f.BoolVar(&o.allowRemote, "admin-allow-remote", false, "allow a non-loopback admin address")
+	_ = cmd.MarkFlagRequired("file")
+	return cmd
+}
+
+func runRouter(parent context.Context, o routerOpts, stdout, stderr io.Writer) error {
+	if parent == nil {
+		parent = context.Background()
+	}
+	cfg, err := router.LoadFile(o.file)
+	if err != nil {
+		return err
+	}
+	listen := firstOf(o.listen, cfg.Listen, defaultRouterListen)
+	adminAddr := firstOf(o.admin, cfg.Admin)
+	if adminAddr != "" && !o.allowRemote {
+		if err := requireLoopback(adminAddr); err != nil {
+			return err
+		}
+	}
+
+	r, err := router.New(cfg)
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.file, err)
+	}
+	defer r.Close()
+
+	ctx, stop := signal.NotifyContext(parent, syscall.SIGTERM, os.Interrupt)
+	defer stop()
+
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("proxy listener: %w", err)
+	}
+	errs := make(chan error, 2)
+	go func() { errs <- router.Serve(ctx, ln, r, cfg) }()
+	running := 1
+
+	adminURL := "admin disabled"
+	if adminAddr != "" {
+		tokenPath := o.tokenFile
+		if tokenPath == "" {
+			tokenPath = tokenPathFromConfig(o.file, cfg.AdminTokenFile)
+		}
+		token, created, err := loadOrCreateToken(tokenPath)
+		if err != nil {
+			stop()
+			<-errs
+			return err
+		}
+		if created {
+			fmt.Fprintf(stderr, "kanaria router: wrote a new admin token to %s\n", tokenPath)
+		}
+		aln, err := net.Listen("tcp", adminAddr)
+		if err != nil {
+			stop()
+			<-errs
+			return fmt.Errorf("admin listener: %w", err)
+		}
+		adminCfg := cfg
+		adminCfg.TLS = nil // the admin API is loopback HTTP; the proxy's certificate is not its
+		go func() { errs <- router.Serve(ctx, aln, adminHandler(r, token), adminCfg) }()
+		running++
+		adminURL = "admin http://" + aln.Addr().String()
+	}
+
+	scheme := "http"
+	if cfg.TLS != nil {
+		scheme = "https"
+	}
+	fmt.Fprintf(stdout, "kanaria router: serving on %s://%s (%s)\n", scheme, ln.Addr(), adminURL)
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	var first error
+	for running > 0 {
+		select {
+		case <-hup:
+			reload(r, o.file, stderr)
+		case err := <-errs:
+			running--
+			if err != nil && first == nil {
+				first = err
+				stop() // one listener failed: drain the other and exit
+			}
+		}
+	}
+	if first == nil {
+		fmt.Fprintln(stderr, "kanaria router: drained, exiting")
+	}
+	return first
+}
+
+// reload swaps in the routes file's table, or keeps the old one and says why.
+func reload(r *router.Router, path string, stderr io.Writer) {
+	cfg, err := router.LoadFile(path)
+	if err == nil {
+		err = r.Update(cfg)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "kanaria router: reload refused, still serving the previous table:\n%v\n", err)
+		return
+	}
+	fmt.Fprintf(stderr, "kanaria router: reloaded %s\n", path)
+}
+
+// adminHandler serves /metrics (no token: it is for scrapers, and the
+// listener is loopback by default) beside the authenticated admin API.
+func adminHandler(r *router.Router, token string) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(r.Telemetry(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/", router.NewAdminHandler(r, token))
+	return mux
+}
+
+func firstOf(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// requireLoopback refuses an admin address that other machines could reach:
+// the admin API changes where real users' traffic goes.
+func requireLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--admin %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("admin address %q is not loopback (use 127.0.0.1:PORT, or --admin-allow-remote if you mean it)", addr)
+}
+
+// tokenPathFromConfig resolves the routes file's adminTokenFile relative to
+// the routes file, so the same file works from any working directory.
+func tokenPathFromConfig(routesFile, p string) string {
+	if p == "" {
+		p = filepath.Join(".kanaria", "router-admin-token")
+	}
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(filepath.Dir(routesFile), p)
+}
+
+// loadOrCreateToken reads the admin token, or creates the file with a fresh
+// random token when it does not exist. O_EXCL keeps two routers started at
+// once from overwriting each other's token.
+func loadOrCreateToken(path string) (token string, created bool, err error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		tok := string(bytes.TrimSpace(b))
+		if tok == "" {
+			return "", false, fmt.Errorf("admin token file %s is empty", path)
+		}
+		return tok, false, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", false, fmt.Errorf("admin token: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", false, fmt.Errorf("admin token: %w", err)
+	}
+	tok := rand.Text() // 26 base32 characters, 130 bits
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return loadOrCreateToken(path) // another process won the race
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("admin token: %w", err)
+	}
+	if _, err := f.WriteString(tok + "\n"); err != nil {
+		f.Close()
+		return "", false, fmt.Errorf("admin token: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", false, fmt.Errorf("admin token: %w", err)
+	}
+	return tok, true, nil
+}
