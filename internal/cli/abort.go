@@ -1,0 +1,20 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/kanaria-dev/kanaria/internal/engine"
+	"github.com/kanaria-dev/kanaria/internal/server"
+)
+
+func init() { addCommand(newAbortCmd) }
+
+func newAbortCmd() *cobra.Command {
+	return newActionCmd(action{
+		kind:  engine.CmdAbort,
+		use:   "abort",
+		short: "Stop the canary now; stable gets all traffic",
+		args:  cobra.NoArgs,
+		done:  func(engine.Command, server.RolloutView) string { return " stable gets all traffic:aborted" },
+	})
+}

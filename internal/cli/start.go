@@ -1,0 +1,46 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kanaria-dev/kanaria/internal/client"
+	"github.com/kanaria-dev/kanaria/internal/engine"
+	"github.com/kanaria-dev/kanaria/internal/server"
+)
+
+func init() { addCommand(newStartCmd) }
+
+func newStartCmd() *cobra.Command {
+	return newActionCmd(action{
+		kind:  engine.CmdStart,
+		use:   "start REVISION",
+		short: "Begin releasing a revision",
+		long:  "Start releasing REVISION beside the stable revision, through the rollout's steps.",
+		args:  cobra.ExactArgs(1),
+		build: func(args []string) engine.Command { return engine.Command{Revision: args[0]} },
+		done: func(cmd engine.Command, v server.RolloutView) string {
+			return fmt.Sprintf("started releasing %s (stable %s)", cmd.Revision, v.Status.StableRevision)
+		},
+		after: printWhereToWatch,
+	})
+}
+
+// printWhereToWatch tells the user how to follow the release they started.
+func printWhereToWatch(cmd *cobra.Command, c *client.Client, v server.RolloutView) error {
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "watch: kanaria status -w -r %s\n", v.Name)
+	router := v.RouterURL
+	info, err := c.Info(cmd.Context())
+	if err == nil && router == "" {
+		router = info.RouterURL
+	}
+	if router != "" {
+		fmt.Fprintf(w, "router: %s\n", router)
+	}
+	if err == nil && info.DashboardURL != "" {
+		fmt.Fprintf(w, "dashboard: %s\n", info.DashboardURL)
+	}
+	return nil // the release started; a failed Info only loses a hint
+}
