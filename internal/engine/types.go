@@ -79,6 +79,17 @@ type Status struct {
 	// Baseline is true while a baseline copy of stable runs beside the canary.
 	Baseline bool `json:"baseline,omitempty"`
 
+	// CanaryReady: the canary (and its baseline) were observed ready, so
+	// steps run. Until then every weight stays 0.
+	CanaryReady bool `json:"canaryReady,omitempty"`
+	// FullPromotion: promote --full (or an undo of a scaled-down revision)
+	// was asked for; the canary takes all traffic as soon as it is ready.
+	FullPromotion bool `json:"fullPromotion,omitempty"`
+	// PausedAt is when a user paused; resume shifts StepStartedAt by the
+	// paused time so a timed pause or an auto-promotion delay continues
+	// with the time it had left.
+	PausedAt time.Time `json:"pausedAt,omitempty"`
+
 	Message   string    `json:"message,omitempty"`
 	StartedAt time.Time `json:"startedAt,omitempty"`
 	UpdatedAt time.Time `json:"updatedAt,omitempty"`
@@ -160,7 +171,48 @@ type Traffic struct {
 
 // Event is one line of a rollout's history.
 type Event struct {
-	Type    string    `json:"type"` // e.g. Started, StepReached, Paused, Promoted, Aborted, Finished
+	Type    string    `json:"type"` // one of the Event* constants
 	Message string    `json:"message"`
 	Time    time.Time `json:"time"`
+}
+
+// Event types, one per kind of transition.
+const (
+	EventInitialized = "Initialized" // first status: stable serves all
+	EventStarted     = "Started"     // start <rev>
+	EventReady       = "Ready"       // canary (and baseline) observed ready
+	EventStepReached = "StepReached" // "step 3/8: setWeight 10%"
+	EventPaused      = "Paused"      // pause step, user pause, blue/green waiting
+	EventResumed     = "Resumed"
+	EventPromoted    = "Promoted" // a user's promote
+	EventAborted     = "Aborted"  // by user, by undo during a release, or a failed canary
+	EventStopped     = "Stopped"  // stop: release ended, phase Healthy
+	EventFinished    = "Finished" // the canary became the stable revision
+	EventScaledDown  = "ScaledDown"
+	EventUndone      = "Undone"
+)
+
+// PausedBy values.
+const (
+	PausedByStep      = "step"
+	PausedByUser      = "user"
+	PausedByPromotion = "promotion"
+)
+
+// Refusal is the error Apply returns when a command does not apply. Reason
+// is a sentence for the user. NoOp means the command asks for what already
+// holds (a second pause, start of the revision being released, abort with
+// nothing to abort): the CLI may print Reason and succeed.
+type Refusal struct {
+	Reason string
+	NoOp   bool
+}
+
+func (e *Refusal) Error() string { return e.Reason }
+
+// IsNoOp reports whether err is a Refusal for a command that was already in
+// effect.
+func IsNoOp(err error) bool {
+	r, ok := err.(*Refusal)
+	return ok && r.NoOp
 }

@@ -1,0 +1,257 @@
+package engine
+
+import (
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/kanaria-dev/kanaria/internal/spec"
+)
+
+// tx is one transition in the making: a working copy of the status and the
+// actions collected so far, in the order the caller must carry them out.
+type tx struct {
+	r    spec.Rollout
+	st   Status
+	now  time.Time
+	acts []Action
+}
+
+func begin(r spec.Rollout, st Status, now time.Time) *tx {
+	return &tx{r: r, st: st, now: now}
+}
+
+// commit returns the new status, bumping Generation and UpdatedAt only when
+// something changed, so an idle Reconcile is free for the executor to skip.
+func (t *tx) commit(orig Status) (Status, []Action) {
+	if len(t.acts) == 0 && reflect.DeepEqual(orig, t.st) {
+		return orig, nil
+	}
+	t.st.Generation = orig.Generation + 1
+	t.st.UpdatedAt = t.now
+	return t.st, t.acts
+}
+
+func (t *tx) event(typ, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	t.acts = append(t.acts, Action{Kind: ActRecordEvent, Event: &Event{Type: typ, Message: msg, Time: t.now}})
+}
+
+func (t *tx) ensure(rev string, baseline bool) {
+	t.acts = append(t.acts, Action{Kind: ActEnsureVersion, Revision: rev, Baseline: baseline})
+}
+
+func (t *tx) stop(rev string, baseline bool) {
+	t.acts = append(t.acts, Action{Kind: ActStopVersion, Revision: rev, Baseline: baseline})
+}
+
+// route emits the complete routing assignment the status describes. Every
+// weight change goes through here, before anything is stopped.
+func (t *tx) route() {
+	tr := &Traffic{StableRevision: t.st.StableRevision, CanaryRevision: t.st.CanaryRevision, Weights: t.st.Weights}
+	if t.st.Baseline {
+		tr.BaselineRevision = t.st.StableRevision
+	}
+	t.acts = append(t.acts, Action{Kind: ActSetTraffic, Traffic: tr})
+}
+
+// setCanaryWeight sets the canary's share; a baseline gets the same share
+// as long as both fit, so at 60 % the baseline has 40 % and at 100 % none.
+func (t *tx) setCanaryWeight(ppm uint32) {
+	w := Weights{CanaryPPM: ppm}
+	if t.st.Baseline {
+		w.BaselinePPM = min(ppm, spec.PPM-ppm)
+	}
+	t.st.Weights = w
+	t.route()
+}
+
+func (t *tx) canary() *spec.CanaryStrategy { return t.r.Spec.Strategy.Canary }
+
+// inRelease: a canary or green revision exists and may get traffic.
+func inRelease(st Status) bool { return st.Phase == Progressing || st.Phase == Paused }
+
+func (t *tx) clock(d time.Duration) string { return t.now.Add(d).UTC().Format(time.TimeOnly) }
+
+// Initial is the first status of a rollout: Healthy, spec.revision stable
+// with all traffic. spec.revision only seeds this status; later releases
+// change the stable revision through start and undo.
+func Initial(r spec.Rollout, now time.Time) (Status, []Action) {
+	t := begin(r, Status{Rollout: r.Metadata.Name, Phase: Healthy, StableRevision: r.Spec.Revision}, now)
+	t.ensure(r.Spec.Revision, false)
+	t.route()
+	t.st.Message = fmt.Sprintf("%s serves all traffic", r.Spec.Revision)
+	t.event(EventInitialized, "stable revision %s serves all traffic", r.Spec.Revision)
+	return t.commit(Status{})
+}
+
+// Reconcile advances what time and observations decide: it records the
+// router's weights, scales down a warm previous revision when its time is
+// up, aborts a release whose canary or baseline failed, and moves a
+// progressing release on (readiness, elapsed pauses, auto-promotion). A
+// user's pause freezes everything but failure detection and scale-down.
+func Reconcile(r spec.Rollout, st Status, obs Observations, now time.Time) (Status, []Action) {
+	t := begin(r, st, now)
+	if w := obs.RouterWeights; w != nil && (st.ObservedWeights == nil || *st.ObservedWeights != *w) {
+		c := *w
+		t.st.ObservedWeights = &c
+	}
+	t.scaleDownPrevious()
+	if inRelease(t.st) {
+		if why := failure(t.st, obs); why != "" {
+			t.endRelease(Aborted, EventAborted, why)
+		} else if t.st.Phase == Progressing {
+			t.progress(obs)
+		}
+	}
+	return t.commit(st)
+}
+
+// failure says why the canary or its baseline failed, or "".
+func failure(st Status, obs Observations) string {
+	if v := obs.Versions[VersionKey(st.CanaryRevision, false)]; v.Failed {
+		return fmt.Sprintf("canary %s failed: %s", st.CanaryRevision, orUnknown(v.Reason))
+	}
+	if v := obs.Versions[VersionKey(st.StableRevision, true)]; st.Baseline && v.Failed {
+		return fmt.Sprintf("baseline copy of %s failed: %s", st.StableRevision, orUnknown(v.Reason))
+	}
+	return ""
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "no reason given"
+	}
+	return s
+}
+
+func ready(st Status, obs Observations) bool {
+	if !obs.Versions[VersionKey(st.CanaryRevision, false)].Ready {
+		return false
+	}
+	return !st.Baseline || obs.Versions[VersionKey(st.StableRevision, true)].Ready
+}
+
+// progress moves a Progressing release on: first wait for readiness, then
+// hand over to the strategy.
+func (t *tx) progress(obs Observations) {
+	if !t.st.CanaryReady {
+		if !ready(t.st, obs) {
+			return
+		}
+		t.st.CanaryReady = true
+		t.st.StepStartedAt = t.now
+		t.event(EventReady, "%s is ready", t.st.CanaryRevision)
+		if t.st.FullPromotion {
+			t.finish()
+		} else if t.canary() != nil {
+			t.enterSteps()
+		} else {
+			t.greenReady()
+		}
+		return
+	}
+	switch {
+	case t.st.FullPromotion:
+		t.finish()
+	case t.canary() != nil:
+		t.canaryTick()
+	default:
+		t.greenTick()
+	}
+}
+
+// scaleDownPrevious stops the warm previous stable once its time is up. It
+// never stops a revision that serves traffic (it may have become stable
+// again or be released anew).
+func (t *tx) scaleDownPrevious() {
+	if t.st.ScaleDownAt.IsZero() || t.now.Before(t.st.ScaleDownAt) {
+		return
+	}
+	t.st.ScaleDownAt = time.Time{}
+	prev := t.st.PreviousRevision
+	if prev == "" || prev == t.st.StableRevision || prev == t.st.CanaryRevision {
+		return
+	}
+	t.stop(prev, false)
+	t.event(EventScaledDown, "previous revision %s scaled down; undo now starts it again", prev)
+}
+
+// finish promotes the canary (or green) to stable: one SetTraffic with all
+// traffic on it, then the baseline copy is stopped and the old stable kept
+// warm for the scale-down delay so undo is instant.
+func (t *tx) finish() {
+	old, rev := t.st.StableRevision, t.st.CanaryRevision
+	hadBaseline := t.st.Baseline
+	olderWarm := ""
+	if !t.st.ScaleDownAt.IsZero() && t.st.PreviousRevision != rev && t.st.PreviousRevision != old {
+		olderWarm = t.st.PreviousRevision
+	}
+	t.st.StableRevision, t.st.CanaryRevision, t.st.Baseline = rev, "", false
+	t.st.Weights = Weights{}
+	t.route()
+	if hadBaseline {
+		t.stop(old, true)
+	}
+	if olderWarm != "" {
+		// Only one previous revision is tracked; an older warm one would
+		// otherwise run forever.
+		t.stop(olderWarm, false)
+		t.event(EventScaledDown, "previous revision %s scaled down early: %s replaces it as the undo target", olderWarm, old)
+	}
+	t.resetRelease(Healthy)
+	if c := t.canary(); c != nil {
+		t.st.StepIndex = len(c.Steps)
+	}
+	t.st.PreviousRevision = old
+	t.keepWarm(old, fmt.Sprintf("%s is the stable revision", rev))
+	t.event(EventFinished, "%s", t.st.Message)
+}
+
+// keepWarm schedules the scale-down of rev (the previous stable) and sets
+// the message; with no delay it is stopped at once.
+func (t *tx) keepWarm(rev, what string) {
+	d := t.r.Spec.ScaleDownDelay()
+	if d <= 0 {
+		t.st.ScaleDownAt = time.Time{}
+		t.stop(rev, false)
+		t.st.Message = fmt.Sprintf("%s; %s stopped", what, rev)
+		return
+	}
+	t.st.ScaleDownAt = t.now.Add(d)
+	t.st.Message = fmt.Sprintf("%s; %s kept warm for undo until %s", what, rev, t.clock(d))
+}
+
+// endRelease takes the canary out: weights 0 first (one SetTraffic without
+// the canary), then the canary and the baseline copy are stopped.
+func (t *tx) endRelease(phase Phase, typ, why string) {
+	rev, hadBaseline := t.st.CanaryRevision, t.st.Baseline
+	where := t.where()
+	t.st.CanaryRevision, t.st.Baseline, t.st.Weights = "", false, Weights{}
+	t.route()
+	t.stop(rev, false)
+	if hadBaseline {
+		t.stop(t.st.StableRevision, true)
+	}
+	t.resetRelease(phase)
+	t.st.Message = fmt.Sprintf("release of %s %s %s: %s; %s serves all traffic", rev, map[Phase]string{Aborted: "aborted", Healthy: "stopped"}[phase], where, why, t.st.StableRevision)
+	t.event(typ, "%s", t.st.Message)
+}
+
+// where names the release's position for messages ("at step 3/8").
+func (t *tx) where() string {
+	switch {
+	case !t.st.CanaryReady:
+		return "before it was ready"
+	case t.canary() != nil && t.st.StepIndex < len(t.canary().Steps):
+		return fmt.Sprintf("at step %d/%d", t.st.StepIndex+1, len(t.canary().Steps))
+	}
+	return "before the switch"
+}
+
+func (t *tx) resetRelease(phase Phase) {
+	t.st.Phase = phase
+	t.st.StepIndex = 0
+	t.st.PausedBy, t.st.PausedAt = "", time.Time{}
+	t.st.CanaryReady, t.st.FullPromotion = false, false
+}

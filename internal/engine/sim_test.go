@@ -1,0 +1,189 @@
+package engine
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kanaria-dev/kanaria/internal/spec"
+)
+
+var t0 = time.Date(2025, 1, 2, 12, 0, 0, 0, time.UTC)
+
+const canaryYAML = `apiVersion: kanaria.dev/v1alpha1
+kind: Rollout
+metadata: {name: web}
+spec:
+  revision: v1
+  platform: {local: {command: "app {{.Port}}"}}
+  strategy:
+    canary:
+      baseline: %BASELINE%
+      steps:
+        - setWeight: 0.1
+        - pause: {duration: 10s}
+        - setWeight: 1
+        - pause: {duration: 10s}
+        - setWeight: 10
+        - pause: {}
+        - setWeight: 50
+        - pause: {duration: 10s}
+`
+
+const blueGreenYAML = `apiVersion: kanaria.dev/v1alpha1
+kind: Rollout
+metadata: {name: web}
+spec:
+  revision: v1
+  platform: {local: {command: "app {{.Port}}"}}
+  strategy:
+    blueGreen: {autoPromotion: %AUTO%, autoPromotionDelay: 5s, scaleDownDelay: 20s}
+`
+
+func load(t testing.TB, src string, repl ...string) spec.Rollout {
+	t.Helper()
+	for i := 0; i+1 < len(repl); i += 2 {
+		src = strings.ReplaceAll(src, repl[i], repl[i+1])
+	}
+	src = strings.ReplaceAll(src, "%BASELINE%", "false")
+	src = strings.ReplaceAll(src, "%AUTO%", "false")
+	rs, err := spec.Parse("test.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs[0]
+}
+
+// sim plays the executor: it keeps the status, a fake clock, and which
+// version copies run, and answers Reconcile with observations in which
+// every running copy is ready unless told otherwise.
+type sim struct {
+	t        testing.TB
+	r        spec.Rollout
+	st       Status
+	now      time.Time
+	running  map[string]bool
+	notReady map[string]bool
+	failed   map[string]string
+	last     []Action // actions of the last call
+	all      []Action
+}
+
+func newSim(t testing.TB, r spec.Rollout) *sim {
+	s := &sim{t: t, r: r, now: t0, running: map[string]bool{}, notReady: map[string]bool{}, failed: map[string]string{}}
+	st, acts := Initial(r, t0)
+	s.st = st
+	s.carry(acts)
+	return s
+}
+
+// carry executes actions, checking the safety rules on the way.
+func (s *sim) carry(acts []Action) {
+	s.t.Helper()
+	s.last = acts
+	s.all = append(s.all, acts...)
+	for _, a := range acts {
+		switch a.Kind {
+		case ActEnsureVersion:
+			s.running[VersionKey(a.Revision, a.Baseline)] = true
+		case ActStopVersion:
+			delete(s.running, VersionKey(a.Revision, a.Baseline))
+		case ActSetTraffic:
+			checkTraffic(s.t, a.Traffic, s.running)
+		}
+	}
+}
+
+func checkTraffic(t testing.TB, tr *Traffic, running map[string]bool) {
+	t.Helper()
+	if tr.Weights.CanaryPPM+tr.Weights.BaselinePPM > spec.PPM {
+		t.Fatalf("weights above 100%%: %+v", tr.Weights)
+	}
+	if !running[VersionKey(tr.StableRevision, false)] {
+		t.Fatalf("traffic names stable %s, which is not running", tr.StableRevision)
+	}
+	if tr.CanaryRevision != "" && !running[VersionKey(tr.CanaryRevision, false)] {
+		t.Fatalf("traffic names canary %s, which is not running", tr.CanaryRevision)
+	}
+	if tr.CanaryRevision == "" && tr.Weights.CanaryPPM > 0 {
+		t.Fatalf("canary weight without a canary: %+v", tr)
+	}
+	if tr.BaselineRevision != "" && !running[VersionKey(tr.BaselineRevision, true)] {
+		t.Fatalf("traffic names baseline %s, which is not running", tr.BaselineRevision)
+	}
+}
+
+func (s *sim) apply(cmd Command) error {
+	s.t.Helper()
+	st, acts, err := Apply(s.r, s.st, cmd, s.now)
+	if err != nil {
+		if st.Generation != s.st.Generation || acts != nil {
+			s.t.Fatalf("refused %s changed the status or acted", cmd.Kind)
+		}
+		s.last = nil
+		return err
+	}
+	s.st = st
+	s.carry(acts)
+	return nil
+}
+
+func (s *sim) must(cmd Command) {
+	s.t.Helper()
+	if err := s.apply(cmd); err != nil {
+		s.t.Fatalf("%s: %v", cmd.Kind, err)
+	}
+}
+
+func (s *sim) obs() Observations {
+	o := Observations{Versions: map[string]VersionState{}}
+	for k := range s.running {
+		o.Versions[k] = VersionState{Ready: !s.notReady[k]}
+	}
+	for k, why := range s.failed {
+		o.Versions[k] = VersionState{Failed: true, Reason: why}
+	}
+	return o
+}
+
+// tick advances the fake clock by d and reconciles.
+func (s *sim) tick(d time.Duration) {
+	s.t.Helper()
+	s.now = s.now.Add(d)
+	st, acts := Reconcile(s.r, s.st, s.obs(), s.now)
+	s.st = st
+	s.carry(acts)
+}
+
+// events lists the event types of the last call.
+func (s *sim) events() []string {
+	var out []string
+	for _, a := range s.last {
+		if a.Kind == ActRecordEvent {
+			out = append(out, a.Event.Type)
+		}
+	}
+	return out
+}
+
+func (s *sim) eventText() string {
+	var out []string
+	for _, a := range s.last {
+		if a.Kind == ActRecordEvent {
+			out = append(out, a.Event.Message)
+		}
+	}
+	return strings.Join(out, " | ")
+}
+
+func start(rev string) Command { return Command{Kind: CmdStart, Revision: rev} }
+
+var (
+	promote = Command{Kind: CmdPromote}
+	full    = Command{Kind: CmdPromote, Full: true}
+	pause   = Command{Kind: CmdPause}
+	resume  = Command{Kind: CmdResume}
+	abort   = Command{Kind: CmdAbort, Reason: "looks wrong"}
+	stop    = Command{Kind: CmdStop}
+	undo    = Command{Kind: CmdUndo}
+)
