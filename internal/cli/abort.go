@@ -13,8 +13,8 @@ func newAbortCmd() *cobra.Command {
 	return newActionCmd(action{
 		kind:  engine.CmdAbort,
 		use:   "abort",
-		short: "Stop the canary now; stable gets all traffic",
+		short: "Stop the canary now: stable gets all traffic",
 		args:  cobra.NoArgs,
-		done:  func(engine.Command, server.RolloutView) string { return " stable gets all traffic:aborted" },
+		done:  func(engine.Command, server.RolloutView) string { return "aborted" },
 	})
 }
