@@ -65,6 +65,7 @@ type sim struct {
 	running  map[string]bool
 	notReady map[string]bool
 	failed   map[string]string
+	routed   *Traffic // the last SetTraffic carried out
 	last     []Action // actions of the last call
 	all      []Action
 }
@@ -87,11 +88,24 @@ func (s *sim) carry(acts []Action) {
 		case ActEnsureVersion:
 			s.running[VersionKey(a.Revision, a.Baseline)] = true
 		case ActStopVersion:
+			if tr := s.routed; tr != nil && servedBy(tr, a.Revision, a.Baseline) {
+				s.t.Fatalf("stops %s while the router still sends it traffic: %+v", VersionKey(a.Revision, a.Baseline), tr)
+			}
 			delete(s.running, VersionKey(a.Revision, a.Baseline))
 		case ActSetTraffic:
 			checkTraffic(s.t, a.Traffic, s.running)
+			s.routed = a.Traffic
 		}
 	}
+}
+
+// servedBy: the copy is named in the routing table (weight 0 included: the
+// override header still reaches it).
+func servedBy(tr *Traffic, rev string, baseline bool) bool {
+	if baseline {
+		return tr.BaselineRevision == rev
+	}
+	return tr.StableRevision == rev || tr.CanaryRevision == rev
 }
 
 func checkTraffic(t testing.TB, tr *Traffic, running map[string]bool) {

@@ -11,6 +11,50 @@
 // and the error says why in plain words). Reconcile advances time-driven and
 // observation-driven transitions (a pause elapsed, a version became ready or
 // crashed). Both bump Status.Generation whenever the status changes.
+//
+// Semantics (Argo Rollouts vocabulary):
+//
+//   - Initial: Healthy, stable = spec.revision, EnsureVersion + SetTraffic
+//     (100 % stable). spec.revision only seeds the first status.
+//   - start <rev> (from Healthy or Aborted): EnsureVersion of rev (and of a
+//     baseline copy of stable when the canary has baseline: true), a
+//     SetTraffic naming the canary at weight 0 (reachable only through the
+//     override header), phase Progressing. Nothing else happens until
+//     Reconcile sees the canary (and baseline) Ready. Refused during
+//     another release; a repeat for the revision being released, or a start
+//     of the stable revision, is a no-op Refusal.
+//   - Canary steps run when ready: setWeight applies at once (baseline gets
+//     min(w, 100%-w)) and moves on; pause with duration waits until
+//     StepStartedAt+duration; pause {} sets Paused (PausedBy "step"). Past
+//     the last step the canary is promoted.
+//   - Promotion (finish): one SetTraffic with StableRevision = the new
+//     revision, then the baseline copy is stopped; the old stable becomes
+//     PreviousRevision, kept warm until ScaleDownAt (blue/green
+//     scaleDownDelay, else 30s); Reconcile stops it then. Phase Healthy.
+//   - Blue/green: green = CanaryRevision at weight 0; when ready, with
+//     autoPromotion it switches after autoPromotionDelay, else Paused
+//     (PausedBy "promotion") until promote.
+//   - promote: past the current step (pause {} or a timed pause, also
+//     ending a user pause); blue/green: the switch. Refused before the
+//     canary is ready. promote --full: straight to promotion, at once if
+//     ready, else as soon as it is.
+//   - pause: Progressing -> Paused (PausedBy "user"); timers freeze.
+//     resume shifts StepStartedAt by the paused time. Only a user's pause
+//     resumes; step and promotion pauses continue with promote.
+//   - abort: SetTraffic without canary and weights 0 FIRST, then
+//     StopVersion of the canary and the baseline copy; phase Aborted until
+//     the next start or stop. A Failed canary or baseline in any release
+//     phase aborts the same way, the event saying why. stop: the same but
+//     phase Healthy (and it clears Aborted).
+//   - undo: during a release it aborts. Otherwise it makes PreviousRevision
+//     stable: at once when still warm (the undone revision is kept warm in
+//     turn, so undo toggles); after scale-down it starts it again and
+//     promotes it fully as soon as it is ready.
+//   - Every change bumps Generation once and sets UpdatedAt; a Reconcile
+//     with nothing to do returns the status unchanged and no actions.
+//     ObservedWeights follow obs.RouterWeights (no actions).
+//   - Refused commands return *Refusal; NoOp marks a repeat whose intent
+//     already holds ("already paused").
 package engine
 
 import "time"
