@@ -387,4 +387,3 @@ func TestFormatPPM(t *testing.T) {
 		}
 	}
 }
-
