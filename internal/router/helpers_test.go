@@ -1,13 +1,12 @@
 package router
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strings"
+	"regexp"
 	"testing"
 	"time"
 )
@@ -50,8 +49,8 @@ func deadURL(t testing.TB) string {
 // twoVersions is a one-release table: stable and canary at the given URLs.
 func twoVersions(stableURL, canaryURL string, canaryPct float64) Config {
 	return Config{
-		Key:      KeyConfig{Header: "X-User", Salt: "test-salt"},
-		Routes:   []Route{{Release: "shop"}},
+		Key:    KeyConfig{Header: "X-User", Salt: "test-salt"},
+		Routes: []Route{{Release: "shop"}},
 		Releases: []Release{{
 			Name:         "shop",
 			Stable:       Backend{Revision: "v1", Endpoints: []string{stableURL}},
@@ -127,13 +126,9 @@ func rawExchange(t testing.TB, addr, raw string) (string, bool) {
 }
 
 // statusLines lists the status lines of every response in a raw stream.
+// Bodies need not end in a newline, so status lines are found anywhere.
 func statusLines(raw string) []string {
-	var out []string
-	sc := bufio.NewScanner(strings.NewReader(raw))
-	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), "HTTP/1.1 ") {
-			out = append(out, sc.Text())
-		}
-	}
-	return out
+	return statusLineRE.FindAllString(raw, -1)
 }
+
+var statusLineRE = regexp.MustCompile(`HTTP/1\.1 \d{3} [^\r\n]*`)

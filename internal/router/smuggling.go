@@ -71,14 +71,14 @@ const (
 
 type guardConn struct {
 	net.Conn
-	limit   int
-	state   framing
-	hdr     []byte // unverified header bytes, held back
-	out     []byte // verified bytes Go may read
-	outPos  int
-	refused bool
-	readErr error
-	buf     [4096]byte
+	limit      int
+	state      framing
+	hdr        []byte // unverified header bytes, held back
+	out        []byte // verified bytes Go may read
+	outPos     int
+	refused    bool
+	pendingErr error
+	buf        [4096]byte
 
 	left     int64 // fixed body bytes or chunk bytes left
 	ch       int   // chunked sub-state
@@ -87,6 +87,8 @@ type guardConn struct {
 }
 
 // Read hands Go only bytes whose request header block has been checked.
+// Errors are passed on once, not remembered: Go's server aborts its
+// background read with a past deadline and expects the next Read to work.
 func (c *guardConn) Read(p []byte) (int, error) {
 	for {
 		if c.outPos < len(c.out) {
@@ -95,22 +97,34 @@ func (c *guardConn) Read(p []byte) (int, error) {
 			return n, nil
 		}
 		c.out, c.outPos = c.out[:0], 0
-		switch {
-		case c.refused:
-			return 0, io.EOF
-		case c.readErr != nil:
-			return 0, c.readErr
-		case c.state == passThrough:
+		if err := c.pendingErr; err != nil {
+			c.pendingErr = nil
+			return 0, err
+		}
+		if c.state == passThrough && !c.refused {
 			return c.Conn.Read(p)
 		}
 		n, err := c.Conn.Read(c.buf[:])
+		if c.refused {
+			// Go is answering the bogus request line and will close the
+			// connection; until then whatever the client sends is dropped.
+			// Returning EOF instead would cancel a pipelined request still
+			// being served.
+			if err != nil {
+				return 0, err
+			}
+			continue
+		}
 		c.feed(c.buf[:n])
 		if err != nil {
-			if c.state == inHeader && len(c.hdr) > 0 {
-				c.out = append(c.out, c.hdr...) // incomplete: let Go see and reject it
+			if err == io.EOF && c.state == inHeader && len(c.hdr) > 0 {
+				// The client is done: let Go see the incomplete header and
+				// reject it. Not on other errors: a timeout is Go aborting
+				// its background read, and the header may still complete.
+				c.out = append(c.out, c.hdr...)
 				c.hdr = c.hdr[:0]
 			}
-			c.readErr = err
+			c.pendingErr = err
 		}
 	}
 }
