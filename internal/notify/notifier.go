@@ -42,7 +42,9 @@ type Options struct {
 	// DefaultTimeout.
 	Timeout time.Duration
 	// HTTPClient sends the requests; default a client with no overall
-	// timeout of its own (Timeout applies per attempt).
+	// timeout of its own (Timeout applies per attempt) that does not follow
+	// redirects, because a followed 301/302 turns the POST into a GET and
+	// the event would silently vanish; a 3xx is reported as a failure.
 	HTTPClient *http.Client
 }
 
@@ -72,7 +74,9 @@ func (o Options) withDefaults() Options {
 		o.Timeout = DefaultTimeout
 	}
 	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{}
+		o.HTTPClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}}
 	}
 	return o
 }

@@ -379,3 +379,22 @@ func TestNilNotifierIsANoOp(t *testing.T) {
 		t.Fatal("nil notifier should do nothing")
 	}
 }
+
+func TestRedirectIsAFailureNotAGet(t *testing.T) {
+	target := newTestReceiver(t, status(http.StatusOK))
+	moved := newTestReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL, http.StatusFound)
+	})
+	var logs logSink
+	n := mustNew(t, Config{Receivers: []Receiver{webhook("hook", moved.URL)}}, fastOpts(&logs))
+	n.Notify(Event{Rollout: "checkout", Type: EventStarted})
+	if err := closeWithin(t, n, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if s := n.Stats()["hook"]; s.Failed != 1 || s.Retried != 0 || len(target.requests()) != 0 {
+		t.Errorf("stats %+v, target got %d", s, len(target.requests()))
+	}
+	if !strings.Contains(logs.String(), "HTTP 302") {
+		t.Errorf("log: %s", logs.String())
+	}
+}
