@@ -266,6 +266,14 @@ func TestLogs(t *testing.T) {
 	if out != "log of v2+baseline tail=7\n" {
 		t.Fatalf("logs: %q", out)
 	}
+	// Without --revision: stable when idle, the canary during a release.
+	if out := mustRun(t, e, "logs"); out != "log of v1 tail=100\n" {
+		t.Fatalf("logs while idle: %q", out)
+	}
+	mustRun(t, e, "start", "v3")
+	if out := mustRun(t, e, "logs"); out != "log of v3 tail=100\n" {
+		t.Fatalf("logs during a release: %q", out)
+	}
 }
 
 func TestUnknownRollout(t *testing.T) {

@@ -1,7 +1,11 @@
 package cli
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
+
+	"github.com/kanaria-dev/kanaria/internal/engine"
 )
 
 func init() { addCommand(newLogsCmd) }
@@ -15,7 +19,7 @@ func newLogsCmd() *cobra.Command {
 		Use:   "logs",
 		Short: "Print the last lines of a revision's output",
 		Long: "Print the last lines that a revision's instances wrote (local platform).\n" +
-			"Without --revision the control plane picks the canary, else the stable revision.",
+			"Without --revision: the canary while a release is in progress, else the stable revision.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -27,7 +31,21 @@ func newLogsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return c.Logs(ctx, name, revision, baseline, tail, cmd.OutOrStdout())
+			rev := revision
+			if rev == "" {
+				// Chosen here rather than by the server so the user sees
+				// which revision's output this is.
+				v, err := c.Get(ctx, name)
+				if err != nil {
+					return err
+				}
+				rev = v.Status.StableRevision
+				if releasing(v.Status) {
+					rev = v.Status.CanaryRevision
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "logs of %s\n", engine.VersionKey(rev, baseline))
+			}
+			return c.Logs(ctx, name, rev, baseline, tail, cmd.OutOrStdout())
 		},
 	}
 	f.register(cmd, true, false)
