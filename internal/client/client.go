@@ -81,6 +81,8 @@ type APIError struct {
 	Message    string
 }
 
+// Error is the server's message alone: it is already worded for people
+// ("rollout web: already paused").
 func (e *APIError) Error() string { return e.Message }
 
 // IsNotFound reports an unknown rollout (404).

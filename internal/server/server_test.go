@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -319,6 +320,20 @@ func TestAuthRefusedOnEveryRoute(t *testing.T) {
 	}
 	if b.callCount() < len(v1Routes)-1 {
 		t.Fatalf("authenticated requests: backend saw only %v", b.calls)
+	}
+}
+
+func TestRefusalsAreLogged(t *testing.T) {
+	var logs strings.Builder
+	ts := httptest.NewServer(New(newMemBackend(), testToken, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))}))
+	defer ts.Close()
+	call(t, ts, "GET", "/v1/rollouts", "")
+	if logs.Len() != 0 {
+		t.Fatalf("a successful request was logged: %s", logs.String())
+	}
+	callWith(t, ts, "GET", "/v1/rollouts", "", "Bearer nope")
+	if !strings.Contains(logs.String(), "status=401") || !strings.Contains(logs.String(), "path=/v1/rollouts") {
+		t.Fatalf("refusal not logged: %q", logs.String())
 	}
 }
 
