@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -323,12 +324,30 @@ func TestAuthRefusedOnEveryRoute(t *testing.T) {
 	}
 }
 
+// syncBuffer is a log sink safe to read while the server writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 func TestRefusalsAreLogged(t *testing.T) {
-	var logs strings.Builder
+	var logs syncBuffer
 	ts := httptest.NewServer(New(newMemBackend(), testToken, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))}))
 	defer ts.Close()
 	call(t, ts, "GET", "/v1/rollouts", "")
-	if logs.Len() != 0 {
+	if logs.String() != "" {
 		t.Fatalf("a successful request was logged: %s", logs.String())
 	}
 	callWith(t, ts, "GET", "/v1/rollouts", "", "Bearer nope")
