@@ -1,0 +1,85 @@
+package router
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// BenchmarkDecide is the routing decision alone, the part a faster HTTP
+// front end will reuse. It must not allocate.
+func BenchmarkDecide(b *testing.B) {
+	cfg := threeVersions()
+	cfg.Releases[0].CanaryWeight, cfg.Releases[0].BaselineWeight = 10, 10
+	cfg.Routes = []Route{{Host: "shop.example.com", PathPrefix: "/api", Release: "shop"}, {Release: "shop"}}
+	tb := mustCompile(b, cfg)
+	keys := make([]string, 1024)
+	for i := range keys {
+		keys[i] = "user-" + strconv.Itoa(i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	var d Decision
+	for i := 0; i < b.N; i++ {
+		in := Inputs{Host: "shop.example.com", Path: "/api/cart", StickyCookie: keys[i&1023]}
+		tb.decide(&in, &d)
+	}
+}
+
+// TestDecideDoesNotAllocate keeps the zero-allocation promise in the
+// ordinary test run, not only when someone reads benchmark output.
+func TestDecideDoesNotAllocate(t *testing.T) {
+	cfg := threeVersions()
+	cfg.Releases[0].CanaryWeight = 10
+	cfg.Key.Cookie = "uid"
+	tb := mustCompile(t, cfg)
+	var d Decision
+	for name, in := range map[string]Inputs{
+		"sticky":   {Host: "a", Path: "/", StickyCookie: "abc"},
+		"header":   {Host: "a", Path: "/", KeyHeader: "u1"},
+		"override": {Host: "a", Path: "/", KeyHeader: "u1", OverrideHeader: "v2"},
+		"new id":   {Host: "a", Path: "/"},
+	} {
+		if n := testing.AllocsPerRun(100, func() { tb.decide(&in, &d) }); n != 0 {
+			t.Errorf("%s: %v allocs per decision", name, n)
+		}
+	}
+}
+
+// BenchmarkTelemetryRecord records from all cores at once, as the proxy
+// does; it shows the cost of the shared atomics.
+func BenchmarkTelemetryRecord(b *testing.B) {
+	tel := NewTelemetry(0)
+	s := tel.stats("shop", Canary, "v2")
+	now := time.Now()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			i++
+			s.record(now, time.Duration(i)*time.Microsecond, 200)
+		}
+	})
+}
+
+// BenchmarkProxy is a whole request through the router over loopback, for
+// information (issue 5 compares throughput with nginx properly).
+func BenchmarkProxy(b *testing.B) {
+	st, ca := upstream(b, "v1"), upstream(b, "v2")
+	_, base := serveRouter(b, twoVersions(st.URL, ca.URL, 10))
+	c := client()
+	req, _ := http.NewRequest("GET", base+"/", nil)
+	req.Header.Set("X-User", "u")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		resp, err := c.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+}
