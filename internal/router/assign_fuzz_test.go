@@ -52,7 +52,7 @@ func FuzzOverride(f *testing.F) {
 func FuzzKeyExtraction(f *testing.F) {
 	f.Add("Shop.Example.com:80", "/api/x", "user-1", "uid=7; kanaria_id=abc")
 	f.Add("", "", "", "")
-	f.Add("[::1]:8080", "//", "\x00", "kanaria_id=" + strings.Repeat("a", 100))
+	f.Add("[::1]:8080", "//", "\x00", "kanaria_id="+strings.Repeat("a", 100))
 	cfg := threeVersions()
 	cfg.Releases[0].CanaryWeight, cfg.Releases[0].BaselineWeight = 10, 10
 	cfg.Key.Cookie = "uid"
