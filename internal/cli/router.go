@@ -192,8 +192,8 @@ func firstOf(vals ...string) string {
 	return ""
 }
 
-// requireLoopback refuses an admin address that other machines could reach:
-// the admin API changes where real users' traffic goes.
+// requireLoopback refuses an admin or control API address that other machines
+// could reach: those APIs change where real users' traffic goes.
 func requireLoopback(addr string) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -205,7 +205,7 @@ func requireLoopback(addr string) error {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return nil
 	}
-	return fmt.Errorf("admin address %q is not loopback (use 127.0.0.1:PORT, or --admin-allow-remote if you mean it)", addr)
+	return fmt.Errorf("address %q is not loopback: the API it serves changes where users' traffic goes (use 127.0.0.1:PORT)", addr)
 }
 
 // tokenPathFromConfig resolves the routes file's adminTokenFile relative to

@@ -1,0 +1,187 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/kanaria-dev/kanaria/internal/engine"
+	"github.com/kanaria-dev/kanaria/internal/server"
+	"github.com/kanaria-dev/kanaria/internal/spec"
+	"github.com/kanaria-dev/kanaria/internal/verify"
+)
+
+// demoScript drives the demo's scripted release against a running control
+// plane, through the same Backend the API serves.
+type demoScript struct {
+	b       server.Backend
+	router  string
+	out     io.Writer
+	start   time.Time
+	results []string
+}
+
+// runDemoAuto starts a control plane on ephemeral loopback ports, runs the
+// script, and stops everything.
+func runDemoAuto(ctx context.Context, rollouts []spec.Rollout, stateDir string, out io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	started := make(chan upRunning, 1)
+	upErr := make(chan error, 1)
+	go func() {
+		upErr <- runUp(ctx, upOptions{
+			Rollouts: rollouts, Listen: "127.0.0.1:0", API: "127.0.0.1:0", StateDir: stateDir,
+			Tick: 100 * time.Millisecond,
+		}, io.Discard, func(r upRunning) { started <- r })
+	}()
+	var run upRunning
+	select {
+	case run = <-started:
+	case err := <-upErr:
+		return fmt.Errorf("demo: control plane did not start: %w", err)
+	}
+	fmt.Fprintf(out, "demo: control plane up, router %s\n", run.RouterURL)
+	d := &demoScript{b: run.Backend, router: run.RouterURL, out: out, start: time.Now()}
+	scriptErr := d.run(ctx)
+	cancel()
+	if err := <-upErr; err != nil && scriptErr == nil {
+		scriptErr = err
+	}
+	fmt.Fprintln(out, "demo summary:")
+	for _, r := range d.results {
+		fmt.Fprintln(out, "  "+r)
+	}
+	if scriptErr != nil {
+		return fmt.Errorf("demo failed: %w", scriptErr)
+	}
+	fmt.Fprintf(out, "demo: release v1 -> v2 finished as expected in %.1fs\n", time.Since(d.start).Seconds())
+	return nil
+}
+
+func (d *demoScript) run(ctx context.Context) error {
+	const name = "demo"
+	steps := []func(context.Context) error{
+		func(ctx context.Context) error {
+			return d.waitPhase(ctx, name, "v1 serving", func(s engine.Status) bool { return s.Phase == engine.Healthy && d.serves("v1") })
+		},
+		func(ctx context.Context) error {
+			return d.do(ctx, name, engine.Command{Kind: engine.CmdStart, Revision: "v2"})
+		},
+		func(ctx context.Context) error {
+			return d.waitPhase(ctx, name, "paused at 10% waiting for promote", func(s engine.Status) bool {
+				return s.Phase == engine.Paused && s.Weights.CanaryPPM == 100_000
+			})
+		},
+		func(ctx context.Context) error { return d.verifySplit(ctx, "v2", "v1", 10) },
+		func(ctx context.Context) error { return d.do(ctx, name, engine.Command{Kind: engine.CmdPromote}) },
+		func(ctx context.Context) error {
+			return d.waitPhase(ctx, name, "v2 promoted to stable", func(s engine.Status) bool {
+				return s.Phase == engine.Healthy && s.StableRevision == "v2" && d.serves("v2")
+			})
+		},
+		func(ctx context.Context) error { return d.do(ctx, name, engine.Command{Kind: engine.CmdUndo}) },
+		func(ctx context.Context) error {
+			return d.waitPhase(ctx, name, "undo: v1 stable again", func(s engine.Status) bool {
+				return s.StableRevision == "v1" && d.serves("v1")
+			})
+		},
+		func(ctx context.Context) error {
+			return d.do(ctx, name, engine.Command{Kind: engine.CmdStart, Revision: "v3"})
+		},
+		func(ctx context.Context) error {
+			return d.waitPhase(ctx, name, "bad v3 gets its first 0.1%", func(s engine.Status) bool { return s.Weights.CanaryPPM > 0 })
+		},
+		func(ctx context.Context) error {
+			return d.do(ctx, name, engine.Command{Kind: engine.CmdAbort, Reason: "demo: v3 answers 30% errors"})
+		},
+		func(ctx context.Context) error {
+			return d.waitPhase(ctx, name, "v3 aborted, v1 serves 100%", func(s engine.Status) bool {
+				return s.Phase == engine.Aborted && s.Weights.CanaryPPM == 0 && d.serves("v1")
+			})
+		},
+	}
+	for _, step := range steps {
+		if err := step(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// do sends a command and records it.
+func (d *demoScript) do(ctx context.Context, name string, cmd engine.Command) error {
+	if _, err := d.b.Do(ctx, name, cmd); err != nil {
+		return fmt.Errorf("%s: %w", cmd.Kind, err)
+	}
+	d.note("%s %s", cmd.Kind, cmd.Revision)
+	return nil
+}
+
+// waitPhase polls the rollout until cond holds, printing each step it passes.
+func (d *demoScript) waitPhase(ctx context.Context, name, what string, cond func(engine.Status) bool) error {
+	lastStep, lastPhase := -1, engine.Phase("")
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		v, err := d.b.Get(ctx, name)
+		if err != nil {
+			return err
+		}
+		s := v.Status
+		if s.StepIndex != lastStep || s.Phase != lastPhase {
+			fmt.Fprintf(d.out, "  %6.1fs  %-11s step %d/%d  canary %s  baseline %s  %s\n", time.Since(d.start).Seconds(), s.Phase,
+				s.StepIndex, len(v.Steps), percentOf(s.Weights.CanaryPPM), percentOf(s.Weights.BaselinePPM), s.Message)
+			lastStep, lastPhase = s.StepIndex, s.Phase
+		}
+		if cond(s) {
+			d.note("%s", what)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("timed out waiting for: %s", what)
+}
+
+// serves reports whether a plain request through the router is answered by
+// the revision (no cookie, so the request lands in a fresh random bucket;
+// with the canary at 0 % that is stable).
+func (d *demoScript) serves(revision string) bool {
+	c := &http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get(d.router + "/")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK && resp.Header.Get("X-Kanaria-Version") == revision
+}
+
+// verifySplit proves the split with real requests, as `kanaria verify` does.
+func (d *demoScript) verifySplit(ctx context.Context, canary, stable string, pct float64) error {
+	res, err := verify.Run(ctx, verify.Options{
+		URL: d.router + "/", Requests: 2000, CanaryRevision: canary, StableRevision: stable, ExpectCanaryPct: pct,
+	}, io.Discard)
+	if err != nil {
+		return err
+	}
+	line := res.Summary()
+	fmt.Fprintln(d.out, "  "+line)
+	if !res.OK() {
+		return fmt.Errorf("verify: %s", line)
+	}
+	d.note("verified: %s", line)
+	return nil
+}
+
+func (d *demoScript) note(format string, args ...any) {
+	d.results = append(d.results, fmt.Sprintf("%6.1fs  ", time.Since(d.start).Seconds())+fmt.Sprintf(format, args...))
+}
+
+// percentOf prints ppm as a percentage with up to four decimals.
+func percentOf(ppm uint32) string {
+	return fmt.Sprintf("%g%%", float64(ppm)/10000)
+}

@@ -1,0 +1,169 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/kanaria-dev/kanaria/internal/controlplane"
+	"github.com/kanaria-dev/kanaria/internal/router"
+	"github.com/kanaria-dev/kanaria/internal/server"
+	"github.com/kanaria-dev/kanaria/internal/spec"
+)
+
+func init() { addCommand(newUpCmd) }
+
+// upOptions are what `kanaria up` needs; `kanaria demo` fills them too.
+type upOptions struct {
+	File     string
+	Rollouts []spec.Rollout // used instead of File when set
+	Listen   string         // router
+	API      string         // control-plane API
+	StateDir string
+	Tick     time.Duration
+	Verbose  bool
+}
+
+// upRunning is what a started control plane tells its caller.
+type upRunning struct {
+	RouterURL, APIURL, StateDir, Token string
+	Backend                            server.Backend
+}
+
+func newUpCmd() *cobra.Command {
+	o := upOptions{}
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run the control plane, the router and the versions of every rollout in kanaria.yaml",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runUp(ctx, o, cmd.OutOrStdout(), func(r upRunning) {
+				fmt.Fprintf(cmd.OutOrStdout(), "kanaria up: router %s, API %s, state %s\n", r.RouterURL, r.APIURL, r.StateDir)
+				fmt.Fprintf(cmd.OutOrStdout(), "next: kanaria start <revision>; watch: kanaria status -w\n")
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&o.File, "file", "f", "kanaria.yaml", "rollouts file")
+	cmd.Flags().StringVar(&o.Listen, "listen", "127.0.0.1:8080", "router listen address")
+	cmd.Flags().StringVar(&o.API, "api", "127.0.0.1:7070", "control-plane API address (loopback)")
+	cmd.Flags().StringVar(&o.StateDir, "state-dir", defaultStateDir(), "state directory (database, token, logs)")
+	cmd.Flags().DurationVar(&o.Tick, "tick", 200*time.Millisecond, "reconcile interval")
+	cmd.Flags().BoolVarP(&o.Verbose, "verbose", "v", true, "log transitions")
+	return cmd
+}
+
+// runUp runs a whole control plane until ctx ends, then drains the router,
+// stops the versions it started and closes the store.
+func runUp(ctx context.Context, o upOptions, logw io.Writer, ready func(upRunning)) error {
+	rollouts := o.Rollouts
+	if rollouts == nil {
+		var err error
+		if rollouts, err = spec.LoadFile(o.File); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
+		return err
+	}
+	unlock, err := lockStateDir(o.StateDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := requireLoopback(o.API); err != nil {
+		return fmt.Errorf("--api: %w", err)
+	}
+	routerLn, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return fmt.Errorf("router listen: %w", err)
+	}
+	apiLn, err := net.Listen("tcp", o.API)
+	if err != nil {
+		routerLn.Close()
+		return fmt.Errorf("API listen: %w", err)
+	}
+	run := upRunning{RouterURL: "http://" + routerLn.Addr().String(), APIURL: "http://" + apiLn.Addr().String()}
+	run.StateDir, _ = filepath.Abs(o.StateDir)
+
+	self, _ := os.Executable()
+	logf := func(format string, args ...any) {}
+	if o.Verbose {
+		logf = func(format string, args ...any) {
+			fmt.Fprintf(logw, time.Now().Format("15:04:05.000")+" "+format+"\n", args...)
+		}
+	}
+	cp, err := controlplane.New(ctx, controlplane.Options{
+		StateDir: o.StateDir, Rollouts: rollouts, RouterURL: run.RouterURL, APIURL: run.APIURL,
+		KanariaPath: self, Tick: o.Tick, Logf: logf,
+	})
+	if err != nil {
+		routerLn.Close()
+		apiLn.Close()
+		return err
+	}
+	defer cp.Close(context.Background())
+	run.Backend = cp
+
+	if run.Token, err = server.EnsureToken(o.StateDir); err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(cp.Router().Telemetry())
+	api := &http.Server{Handler: server.New(cp, run.Token, server.Options{Gatherer: reg}), ReadHeaderTimeout: 10 * time.Second}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 3)
+	go func() { errc <- router.Serve(ctx, routerLn, cp.Router(), router.Config{}) }()
+	go func() {
+		if err := api.Serve(apiLn); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+			return
+		}
+		errc <- nil
+	}()
+	go func() { errc <- cp.Run(ctx) }()
+	if err := server.WriteEndpoint(o.StateDir, run.APIURL); err != nil {
+		return err
+	}
+	ready(run)
+
+	var firstErr error
+	select {
+	case <-ctx.Done():
+	case firstErr = <-errc:
+	}
+	cancel()
+	shutdownCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
+	defer done()
+	api.Shutdown(shutdownCtx)
+	return firstErr
+}
+
+// lockStateDir makes sure only one control plane uses a state directory.
+func lockStateDir(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("state dir %s is in use by another kanaria up", dir)
+	}
+	return func() { f.Close() }, nil
+}

@@ -1,0 +1,86 @@
+package controlplane
+
+import (
+	"context"
+	"io"
+
+	"github.com/kanaria-dev/kanaria/internal/engine"
+	"github.com/kanaria-dev/kanaria/internal/server"
+	"github.com/kanaria-dev/kanaria/internal/store"
+	"github.com/kanaria-dev/kanaria/internal/version"
+)
+
+// The control plane is the API's real backend.
+var _ server.Backend = (*ControlPlane)(nil)
+
+// Info describes this control plane.
+func (c *ControlPlane) Info() server.Info {
+	return server.Info{
+		Version:   version.Version,
+		RouterURL: c.opts.RouterURL,
+		APIURL:    c.opts.APIURL,
+		StateDir:  c.opts.StateDir,
+	}
+}
+
+// List returns every rollout, sorted by name.
+func (c *ControlPlane) List(ctx context.Context) ([]server.RolloutView, error) {
+	views := make([]server.RolloutView, 0, len(c.names))
+	for _, n := range c.names {
+		views = append(views, c.view(c.rollouts[n]))
+	}
+	return views, nil
+}
+
+// Get returns one rollout.
+func (c *ControlPlane) Get(ctx context.Context, name string) (server.RolloutView, error) {
+	r, ok := c.rollouts[name]
+	if !ok {
+		return server.RolloutView{}, server.ErrNotFound
+	}
+	return c.view(r), nil
+}
+
+// Do applies a user's command.
+func (c *ControlPlane) Do(ctx context.Context, name string, cmd engine.Command) (server.RolloutView, error) {
+	r, ok := c.rollouts[name]
+	if !ok {
+		return server.RolloutView{}, server.ErrNotFound
+	}
+	if _, err := c.command(ctx, r, cmd); err != nil {
+		return c.view(r), &server.ConflictError{Reason: "rollout " + name + ": " + err.Error()}
+	}
+	return c.view(r), nil
+}
+
+// Events returns a rollout's history after an event id.
+func (c *ControlPlane) Events(ctx context.Context, name string, afterID int64, limit int) ([]store.Event, error) {
+	if _, ok := c.rollouts[name]; !ok {
+		return nil, server.ErrNotFound
+	}
+	return c.store.Events(ctx, name, afterID, limit)
+}
+
+// Logs writes the tail of a revision's process output.
+func (c *ControlPlane) Logs(ctx context.Context, name, revision string, baseline bool, tail int, w io.Writer) error {
+	r, ok := c.rollouts[name]
+	if !ok {
+		return server.ErrNotFound
+	}
+	return c.logs(r, revision, baseline, tail, w)
+}
+
+func (c *ControlPlane) view(r *rollout) server.RolloutView {
+	r.mu.Lock()
+	st := r.status
+	r.mu.Unlock()
+	v := server.RolloutView{Name: r.spec.Metadata.Name, Status: st, RouterURL: c.opts.RouterURL}
+	switch {
+	case r.spec.Spec.Strategy.Canary != nil:
+		v.Strategy = "canary"
+		v.Steps = r.spec.Spec.Strategy.Canary.Steps
+	case r.spec.Spec.Strategy.BlueGreen != nil:
+		v.Strategy = "blueGreen"
+	}
+	return v
+}

@@ -1,0 +1,182 @@
+// Package controlplane runs kanaria's releases on one machine: it feeds the
+// engine with commands and observations, persists each transition before it
+// acts on it, and carries out the engine's actions at the edges (platform
+// processes, the embedded router, the event store).
+//
+// The loop is level-triggered where it can be: every tick the router table is
+// rebuilt from each rollout's traffic and the platform's live endpoints, so a
+// restarted process on a new port is picked up without a transition. After a
+// restart (or a kill -9) the desired world is derived from the stored status
+// and re-applied, which is why a release resumes at the same step with the
+// same weights.
+package controlplane
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kanaria-dev/kanaria/internal/router"
+	"github.com/kanaria-dev/kanaria/internal/spec"
+	"github.com/kanaria-dev/kanaria/internal/store"
+)
+
+// Options configure a ControlPlane.
+type Options struct {
+	// StateDir holds the database, the router salt and the processes' logs.
+	StateDir string
+	// Rollouts are the specs to run (from kanaria.yaml).
+	Rollouts []spec.Rollout
+	// RouterURL and APIURL are reported by Info.
+	RouterURL, APIURL string
+	// KanariaPath is the kanaria binary, for command templates ({{.Kanaria}}).
+	KanariaPath string
+	// Tick is the reconcile interval; default 200ms.
+	Tick time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Logf logs; default discards.
+	Logf func(format string, args ...any)
+}
+
+// ControlPlane owns the rollouts, the store and the embedded router.
+type ControlPlane struct {
+	opts     Options
+	store    *store.Store
+	router   *router.Router
+	salt     string
+	rollouts map[string]*rollout
+	names    []string
+
+	routerMu    sync.Mutex // serializes router table rebuilds
+	lastApplied *router.Config
+}
+
+// New opens the state directory, restores every rollout's status (or starts
+// it fresh), and re-applies the desired world derived from it.
+func New(ctx context.Context, opts Options) (*ControlPlane, error) {
+	if opts.Tick <= 0 {
+		opts.Tick = 200 * time.Millisecond
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logf == nil {
+		opts.Logf = func(string, ...any) {}
+	}
+	if len(opts.Rollouts) == 0 {
+		return nil, errors.New("no rollouts to run")
+	}
+	if err := os.MkdirAll(opts.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	salt, err := loadOrCreateSalt(filepath.Join(opts.StateDir, "salt"))
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(filepath.Join(opts.StateDir, "kanaria.db"))
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	c := &ControlPlane{opts: opts, store: st, salt: salt, rollouts: map[string]*rollout{}}
+	rt, err := router.New(c.routerConfig())
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("router: %w", err)
+	}
+	c.router = rt
+	for _, sp := range opts.Rollouts {
+		r, err := c.openRollout(ctx, sp)
+		if err != nil {
+			c.Close(context.Background())
+			return nil, fmt.Errorf("rollout %s: %w", sp.Metadata.Name, err)
+		}
+		c.rollouts[sp.Metadata.Name] = r
+		c.names = append(c.names, sp.Metadata.Name)
+	}
+	sort.Strings(c.names)
+	c.syncRouter()
+	return c, nil
+}
+
+// Router is the embedded data plane, to be served by the caller.
+func (c *ControlPlane) Router() *router.Router { return c.router }
+
+// Run reconciles every rollout each tick until ctx ends.
+func (c *ControlPlane) Run(ctx context.Context) error {
+	t := time.NewTicker(c.opts.Tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			for _, name := range c.names {
+				c.reconcile(ctx, c.rollouts[name])
+			}
+			c.syncRouter()
+		}
+	}
+}
+
+// Close stops every process the platforms started and closes the store.
+// The router is left to its caller, which drains it.
+func (c *ControlPlane) Close(ctx context.Context) error {
+	var errs []error
+	for _, r := range c.rollouts {
+		if err := r.platform.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.router != nil {
+		errs = append(errs, c.router.Close())
+	}
+	errs = append(errs, c.store.Close())
+	return errors.Join(errs...)
+}
+
+// loadOrCreateSalt keeps the stickiness salt across restarts: a new salt would
+// move every user to a different bucket.
+func loadOrCreateSalt(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read salt: %w", err)
+	}
+	salt := rand.Text()
+	if err := writeFileAtomic(path, []byte(salt+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write salt: %w", err)
+	}
+	return salt, nil
+}
+
+// writeFileAtomic writes via a temporary file and a rename, so a crash never
+// leaves a half-written file.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

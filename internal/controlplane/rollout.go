@@ -1,0 +1,184 @@
+package controlplane
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/kanaria-dev/kanaria/internal/engine"
+	"github.com/kanaria-dev/kanaria/internal/platform"
+	"github.com/kanaria-dev/kanaria/internal/spec"
+	"github.com/kanaria-dev/kanaria/internal/store"
+)
+
+// rollout is one rollout's live state. mu serializes commands and ticks, so
+// the engine always sees the status the last transition left.
+type rollout struct {
+	mu       sync.Mutex
+	spec     spec.Rollout
+	status   engine.Status
+	platform platform.Platform
+	// traffic is the last assignment the engine asked for; the router table
+	// is rebuilt from it and the platform's live endpoints.
+	traffic engine.Traffic
+	// running are the copies asked to run, by engine.VersionKey.
+	running map[string]platform.Instance
+	// startErrs are copies the platform refused to start, reported to the
+	// engine as failed so a release never waits on them forever.
+	startErrs map[string]string
+}
+
+// openRollout restores a rollout from the store, or starts it fresh, and
+// re-applies the world its status implies.
+func (c *ControlPlane) openRollout(ctx context.Context, sp spec.Rollout) (*rollout, error) {
+	pf, err := c.newPlatform(sp)
+	if err != nil {
+		return nil, err
+	}
+	r := &rollout{spec: sp, platform: pf, running: map[string]platform.Instance{}, startErrs: map[string]string{}}
+	name := sp.Metadata.Name
+	raw, _, ok, err := c.store.Status(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		st, acts := engine.Initial(sp, c.opts.Now())
+		if err := c.persist(ctx, r, st, acts); err != nil {
+			return nil, err
+		}
+		r.status = st
+		c.execute(ctx, r, acts)
+		return r, nil
+	}
+	if err := json.Unmarshal(raw, &r.status); err != nil {
+		return nil, fmt.Errorf("stored status is unreadable: %w", err)
+	}
+	c.resume(ctx, r)
+	return r, nil
+}
+
+// resume re-creates the world the stored status implies: the versions it
+// needs are started again and the router gets the weights it had.
+func (c *ControlPlane) resume(ctx context.Context, r *rollout) {
+	st := r.status
+	for _, in := range desiredInstances(r.spec.Metadata.Name, st, c.opts.Now()) {
+		c.ensure(ctx, r, in)
+	}
+	c.setTraffic(r, trafficOf(st))
+	c.opts.Logf("rollout %s: resumed in phase %s at step %d, canary %s",
+		st.Rollout, st.Phase, st.StepIndex, formatPPM(st.Weights.CanaryPPM))
+}
+
+// reconcile feeds the engine what the platform and router report, and acts on
+// the resulting transition, if any.
+func (c *ControlPlane) reconcile(ctx context.Context, r *rollout) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	obs := c.observe(r)
+	st, acts := engine.Reconcile(r.spec, r.status, obs, c.opts.Now())
+	if st.Generation == r.status.Generation && len(acts) == 0 {
+		return
+	}
+	if err := c.persist(ctx, r, st, acts); err != nil {
+		c.opts.Logf("rollout %s: cannot persist transition, not acting on it: %v", r.spec.Metadata.Name, err)
+		return
+	}
+	r.status = st
+	c.execute(ctx, r, acts)
+}
+
+// command applies a user's command: persist, then act.
+func (c *ControlPlane) command(ctx context.Context, r *rollout, cmd engine.Command) (engine.Status, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st, acts, err := engine.Apply(r.spec, r.status, cmd, c.opts.Now())
+	if err != nil {
+		return r.status, err
+	}
+	if st.Generation != r.status.Generation || len(acts) > 0 {
+		if err := c.persist(ctx, r, st, acts); err != nil {
+			return r.status, fmt.Errorf("persist: %w", err)
+		}
+		r.status = st
+		c.execute(ctx, r, acts)
+	}
+	return r.status, nil
+}
+
+// observe asks the platform about every copy it was asked to run, and the
+// router about the weights in force.
+func (c *ControlPlane) observe(r *rollout) engine.Observations {
+	obs := engine.Observations{Versions: map[string]engine.VersionState{}}
+	for key, in := range r.running {
+		if reason, failed := r.startErrs[key]; failed {
+			obs.Versions[key] = engine.VersionState{Failed: true, Reason: reason}
+			continue
+		}
+		s, ok := r.platform.State(in)
+		if !ok {
+			continue
+		}
+		obs.Versions[key] = engine.VersionState{Ready: s.Ready, Failed: s.Failed, Reason: s.Reason}
+	}
+	if cp, bp, ok := c.router.Weights(r.spec.Metadata.Name); ok {
+		obs.RouterWeights = &engine.Weights{CanaryPPM: cp, BaselinePPM: bp}
+	}
+	return obs
+}
+
+// persist writes the status and the transition's events in one transaction,
+// before any action is carried out.
+func (c *ControlPlane) persist(ctx context.Context, r *rollout, st engine.Status, acts []engine.Action) error {
+	raw, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	var events []store.Event
+	for _, a := range acts {
+		if a.Kind == engine.ActRecordEvent && a.Event != nil {
+			events = append(events, store.Event{
+				Rollout: r.spec.Metadata.Name, Time: a.Event.Time, Type: a.Event.Type, Message: a.Event.Message,
+			})
+		}
+	}
+	return c.store.SaveTransition(ctx, r.spec.Metadata.Name, st.Generation, raw, events)
+}
+
+// execute carries out actions in order. Traffic changes reach the router at
+// once, so "weights to 0, then stop the canary" happens in that order.
+func (c *ControlPlane) execute(ctx context.Context, r *rollout, acts []engine.Action) {
+	name := r.spec.Metadata.Name
+	for _, a := range acts {
+		switch a.Kind {
+		case engine.ActEnsureVersion:
+			c.ensure(ctx, r, platform.Instance{Rollout: name, Revision: a.Revision, Baseline: a.Baseline})
+		case engine.ActStopVersion:
+			in := platform.Instance{Rollout: name, Revision: a.Revision, Baseline: a.Baseline}
+			delete(r.running, engine.VersionKey(in.Revision, in.Baseline))
+			delete(r.startErrs, engine.VersionKey(in.Revision, in.Baseline))
+			if err := r.platform.Stop(ctx, in); err != nil {
+				c.opts.Logf("rollout %s: stop %s: %v", name, engine.VersionKey(in.Revision, in.Baseline), err)
+			}
+		case engine.ActSetTraffic:
+			if a.Traffic != nil {
+				c.setTraffic(r, *a.Traffic)
+			}
+		case engine.ActRecordEvent:
+			if a.Event != nil {
+				c.opts.Logf("rollout %s: %s: %s", name, a.Event.Type, a.Event.Message)
+			}
+		}
+	}
+}
+
+// ensure starts a copy and remembers it for observation.
+func (c *ControlPlane) ensure(ctx context.Context, r *rollout, in platform.Instance) {
+	key := engine.VersionKey(in.Revision, in.Baseline)
+	r.running[key] = in
+	delete(r.startErrs, key)
+	if err := r.platform.Ensure(ctx, in); err != nil {
+		r.startErrs[key] = err.Error()
+		c.opts.Logf("rollout %s: start %s: %v", in.Rollout, key, err)
+	}
+}

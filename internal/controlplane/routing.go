@@ -1,0 +1,103 @@
+package controlplane
+
+import (
+	"reflect"
+
+	"github.com/kanaria-dev/kanaria/internal/engine"
+	"github.com/kanaria-dev/kanaria/internal/platform"
+	"github.com/kanaria-dev/kanaria/internal/router"
+)
+
+// routerConfig builds the whole routing table from every rollout's traffic and
+// the platform's live endpoints. A role whose copy has no ready endpoint gets
+// no weight: sending users to nothing would only produce errors, and the
+// engine is told through the observed weights.
+func (c *ControlPlane) routerConfig() router.Config {
+	cfg := router.Config{Key: router.KeyConfig{Salt: c.salt}}
+	for _, sp := range c.opts.Rollouts {
+		if cfg.Key.Header == "" && cfg.Key.Cookie == "" {
+			cfg.Key.Header, cfg.Key.Cookie = sp.Spec.Route.KeyHeader, sp.Spec.Route.KeyCookie
+		}
+		name := sp.Metadata.Name
+		r := c.rollouts[name]
+		if r == nil {
+			continue
+		}
+		rel := c.releaseOf(r)
+		if len(rel.Stable.Endpoints) == 0 {
+			// Nothing ready to serve yet (first start): leave the rollout
+			// out of the table rather than route users to nothing.
+			continue
+		}
+		cfg.Releases = append(cfg.Releases, rel)
+		hosts := sp.Spec.Route.Hosts
+		if len(hosts) == 0 {
+			hosts = []string{""}
+		}
+		for _, h := range hosts {
+			cfg.Routes = append(cfg.Routes, router.Route{Host: h, PathPrefix: sp.Spec.Route.PathPrefix, Release: name})
+		}
+	}
+	return cfg
+}
+
+// releaseOf is one rollout's release in the router.
+func (c *ControlPlane) releaseOf(r *rollout) router.Release {
+	t := r.traffic
+	name := r.spec.Metadata.Name
+	rel := router.Release{
+		Name:   name,
+		Stable: router.Backend{Revision: t.StableRevision, Endpoints: c.endpoints(r, t.StableRevision, false)},
+	}
+	if t.CanaryRevision != "" {
+		eps := c.endpoints(r, t.CanaryRevision, false)
+		rel.Canary = &router.Backend{Revision: t.CanaryRevision, Endpoints: eps}
+		if len(eps) > 0 {
+			rel.CanaryWeight = ppmToPercent(t.Weights.CanaryPPM)
+		}
+	}
+	if t.BaselineRevision != "" {
+		eps := c.endpoints(r, t.BaselineRevision, true)
+		rel.Baseline = &router.Backend{Revision: t.BaselineRevision, Endpoints: eps}
+		if len(eps) > 0 {
+			rel.BaselineWeight = ppmToPercent(t.Weights.BaselinePPM)
+		}
+	}
+	return rel
+}
+
+func (c *ControlPlane) endpoints(r *rollout, revision string, baseline bool) []string {
+	s, ok := r.platform.State(platform.Instance{Rollout: r.spec.Metadata.Name, Revision: revision, Baseline: baseline})
+	if !ok || !s.Ready {
+		return nil
+	}
+	return s.Endpoints
+}
+
+// syncRouter swaps the router's table if it changed; one atomic swap.
+func (c *ControlPlane) syncRouter() {
+	if c.router == nil {
+		return
+	}
+	c.routerMu.Lock()
+	defer c.routerMu.Unlock()
+	cfg := c.routerConfig()
+	if c.lastApplied != nil && reflect.DeepEqual(*c.lastApplied, cfg) {
+		return
+	}
+	if err := c.router.Update(cfg); err != nil {
+		c.opts.Logf("router: table refused: %v", err)
+		return
+	}
+	c.lastApplied = &cfg
+}
+
+func ppmToPercent(ppm uint32) float64 { return float64(ppm) / 10000 }
+
+// setTraffic records the engine's new assignment and applies it at once.
+func (c *ControlPlane) setTraffic(r *rollout, t engine.Traffic) {
+	c.routerMu.Lock()
+	r.traffic = t
+	c.routerMu.Unlock()
+	c.syncRouter()
+}

@@ -1,0 +1,251 @@
+// Package e2e runs the real kanaria binary: `kanaria up` as a process with
+// demo-app revisions, driven through the CLI, with real HTTP over loopback.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var kanariaBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "kanaria-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	kanariaBin = filepath.Join(dir, "kanaria")
+	build := exec.Command("go", "build", "-o", kanariaBin, "github.com/kanaria-dev/kanaria/cmd/kanaria")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: cannot build kanaria:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// freeAddr returns a loopback address with a port nobody listens on now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// upProcess is a running `kanaria up`.
+type upProcess struct {
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	output bytes.Buffer
+	done   chan struct{}
+}
+
+// env is one test's kanaria installation: a spec, a state dir and addresses
+// kept across restarts of `up`.
+type env struct {
+	t        *testing.T
+	dir      string
+	specFile string
+	router   string
+	api      string
+	up       *upProcess
+}
+
+func newEnv(t *testing.T, specYAML string) *env {
+	t.Helper()
+	dir := t.TempDir()
+	e := &env{t: t, dir: dir, specFile: filepath.Join(dir, "kanaria.yaml"), router: freeAddr(t), api: freeAddr(t)}
+	if err := os.WriteFile(e.specFile, []byte(specYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.stopUp(syscall.SIGTERM) })
+	return e
+}
+
+// startUp runs `kanaria up` and waits until it says it is ready.
+func (e *env) startUp() {
+	e.t.Helper()
+	cmd := exec.Command(kanariaBin, "up", "-f", e.specFile, "--listen", e.router, "--api", e.api,
+		"--state-dir", filepath.Join(e.dir, "state"), "--tick", "50ms")
+	cmd.Dir = e.dir
+	p := &upProcess{cmd: cmd, done: make(chan struct{})}
+	pr, pw, _ := os.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	pw.Close()
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(pr)
+		once := sync.Once{}
+		for sc.Scan() {
+			p.mu.Lock()
+			p.output.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
+			if strings.HasPrefix(sc.Text(), "kanaria up: router") {
+				once.Do(func() { close(ready) })
+			}
+		}
+	}()
+	go func() { cmd.Wait(); close(p.done) }()
+	e.up = p
+	select {
+	case <-ready:
+	case <-p.done:
+		e.t.Fatalf("kanaria up exited early:\n%s", p.log())
+	case <-time.After(30 * time.Second):
+		e.t.Fatalf("kanaria up not ready after 30s:\n%s", p.log())
+	}
+}
+
+func (p *upProcess) log() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.output.String()
+}
+
+// stopUp signals `up` and waits for it to exit.
+func (e *env) stopUp(sig syscall.Signal) {
+	if e.up == nil {
+		return
+	}
+	e.up.cmd.Process.Signal(sig)
+	select {
+	case <-e.up.done:
+	case <-time.After(30 * time.Second):
+		e.up.cmd.Process.Kill()
+		<-e.up.done
+	}
+	if e.t.Failed() {
+		e.t.Logf("kanaria up output:\n%s", e.up.log())
+	}
+	e.up = nil
+}
+
+// kanaria runs a CLI command against this env's control plane.
+func (e *env) kanaria(args ...string) (string, error) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, kanariaBin, args...)
+	cmd.Dir = e.dir
+	cmd.Env = append(os.Environ(), "KANARIA_STATE_DIR="+filepath.Join(e.dir, "state"))
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// must runs a CLI command that must succeed.
+func (e *env) must(args ...string) string {
+	e.t.Helper()
+	out, err := e.kanaria(args...)
+	if err != nil {
+		e.t.Fatalf("kanaria %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// status is the part of `kanaria status -o json` the tests read.
+type status struct {
+	Name   string `json:"name"`
+	Status struct {
+		Phase          string `json:"phase"`
+		StableRevision string `json:"stableRevision"`
+		CanaryRevision string `json:"canaryRevision"`
+		StepIndex      int    `json:"stepIndex"`
+		Generation     int64  `json:"generation"`
+		Weights        struct {
+			CanaryPPM   uint32 `json:"canaryPPM"`
+			BaselinePPM uint32 `json:"baselinePPM"`
+		} `json:"weights"`
+	} `json:"status"`
+}
+
+func (e *env) status() status {
+	e.t.Helper()
+	out := e.must("status", "-o", "json")
+	var s status
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		var list []status
+		if err2 := json.Unmarshal([]byte(out), &list); err2 != nil || len(list) != 1 {
+			e.t.Fatalf("status -o json: %v\n%s", err, out)
+		}
+		s = list[0]
+	}
+	return s
+}
+
+// waitFor polls the status until cond holds (bounded).
+func (e *env) waitFor(what string, cond func(status) bool) status {
+	e.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	var s status
+	for time.Now().Before(deadline) {
+		s = e.status()
+		if cond(s) {
+			return s
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.t.Fatalf("timed out waiting for %s; last status %+v", what, s)
+	return s
+}
+
+// get sends one request through the router.
+func (e *env) get(header ...string) (*http.Response, string) {
+	e.t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+e.router+"/", nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		e.t.Fatalf("GET through router: %v", err)
+	}
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	buf.ReadFrom(resp.Body)
+	return resp, buf.String()
+}
+
+const demoSpecTemplate = `apiVersion: kanaria.dev/v1alpha1
+kind: Rollout
+metadata:
+  name: web
+spec:
+  revision: v1
+  platform:
+    local:
+      command: "{{.Kanaria}} demo-app --revision {{.Revision}} --port {{.Port}}"
+      gracePeriod: 2s
+      readiness:
+        path: /healthz
+        interval: 100ms
+  strategy:
+    canary:
+      steps:
+STEPS
+`
+
+func specWithSteps(steps string) string {
+	return strings.Replace(demoSpecTemplate, "STEPS", steps, 1)
+}
