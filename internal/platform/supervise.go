@@ -143,6 +143,11 @@ func (p *proc) supervise() {
 // runOnce starts the process and waits until it exits, fails readiness, or
 // is asked to stop. The process is gone when runOnce returns.
 func (p *proc) runOnce() (outcome, string) {
+	select {
+	case <-p.stop: // stopped before (re)starting: start nothing
+		return stopped, ""
+	default:
+	}
 	logf, err := os.OpenFile(p.logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return failed, fmt.Sprintf("open log: %v", err)
