@@ -20,6 +20,7 @@ func upstream(t testing.TB, revision string) *httptest.Server {
 		w.Header().Set("X-Seen-Version", r.Header.Get(DefaultVersionHeader))
 		w.Header().Set("X-Seen-XFF", r.Header.Get("X-Forwarded-For"))
 		w.Header().Set("X-Seen-XFH", r.Header.Get("X-Forwarded-Host"))
+		w.Header().Set("X-Seen-XFP", r.Header.Get("X-Forwarded-Proto"))
 		w.Header().Set("X-Seen-Host", r.Host)
 		w.Header().Set("X-Seen-Secret", r.Header.Get(DefaultOverrideSecretHeader))
 		w.Header().Set("X-Seen-Hop", r.Header.Get("X-Hop"))

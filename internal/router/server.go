@@ -15,12 +15,11 @@ import (
 // after a clean drain, the drain's error if requests had to be cut, or the
 // listener's error if serving failed.
 //
-// Plain HTTP connections pass through the smuggling guard (smuggling.go).
-// With cfg.TLS the standard library terminates TLS and negotiates HTTP/2;
-// HTTP/2 framing cannot carry the ambiguous shapes, and for HTTP/1.1 over
-// TLS Go's own checks apply (it drops a Content-Length sent with chunked
-// and refuses conflicting lengths), so the request forwarded upstream is
-// unambiguous either way.
+// Every HTTP/1.x connection passes through the smuggling guard
+// (smuggling.go). With cfg.TLS, TLS is terminated in serve_tls.go so the
+// guard sees plaintext; connections that negotiate HTTP/2 go to the
+// standard library's HTTP/2 server, whose framing cannot carry the
+// ambiguous shapes.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, cfg Config) error {
 	cfg = cfg.WithDefaults()
 	srv := &http.Server{
@@ -38,8 +37,15 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, cfg Config) err
 			ln.Close()
 			return fmt.Errorf("tls: %w", err)
 		}
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		go func() { done <- srv.ServeTLS(ln, "", "") }()
+		srv.TLSConfig = &tls.Config{
+			Certificates: []tls.Certificate{cert},
+			MinVersion:   tls.VersionTLS12,
+			NextProtos:   []string{"h2", "http/1.1"},
+		}
+		srv.ConnContext = tlsConnContext
+		srv.Handler = withTLSState(h)
+		tln := newTLSGuardListener(ln, srv.TLSConfig, cfg.MaxHeaderBytes, cfg.Timeouts.ReadHeader.D())
+		go func() { done <- srv.Serve(tln) }()
 	}
 
 	select {

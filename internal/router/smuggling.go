@@ -2,6 +2,7 @@ package router
 
 import (
 	"bytes"
+	"crypto/tls"
 	"io"
 	"net"
 	"strconv"
@@ -84,6 +85,8 @@ type guardConn struct {
 	ch       int   // chunked sub-state
 	chDigits int
 	upgrade  bool // the current request may switch protocols
+
+	tls *tls.ConnectionState // set when the guard sits on a TLS connection
 }
 
 // Read hands Go only bytes whose request header block has been checked.
