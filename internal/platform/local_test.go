@@ -10,7 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -339,5 +341,33 @@ func TestLocalCloseStopsAllAndRefusesMore(t *testing.T) {
 	}
 	if err := l.Ensure(context.Background(), in); err == nil {
 		t.Error("Ensure after Close succeeded")
+	}
+}
+
+// Pdeathsig follows the thread that forked the child. Goroutines that lock
+// their thread and exit make the runtime destroy threads; the instances
+// must survive that (they are started from threads held by supervisors).
+func TestLocalChildSurvivesThreadChurn(t *testing.T) {
+	l, in := testLocal(t, "", nil)
+	if err := l.Ensure(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l, in, "ready", func(s State) bool { return s.Ready })
+	pid := l.pids(in)[0]
+	for range 10 {
+		var wg sync.WaitGroup
+		for range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+				time.Sleep(time.Millisecond)
+			}()
+		}
+		wg.Wait()
+	}
+	time.Sleep(200 * time.Millisecond) // let a wrongly delivered SIGKILL land
+	if st, _ := l.State(in); st.Restarts != 0 || !st.Ready || l.pids(in)[0] != pid {
+		t.Fatalf("instance died while threads were retired: %+v (pid %d, was %d)", st, l.pids(in)[0], pid)
 	}
 }
