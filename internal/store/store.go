@@ -12,6 +12,9 @@
 //	    // refuses (ErrStale) a generation not greater than the stored one
 //	func (s *Store) Status(ctx, rollout string) (status []byte, generation int64, ok bool, err error)
 //	func (s *Store) Events(ctx, rollout string, afterID int64, limit int) ([]Event, error)
+//	func (s *Store) Rollouts(ctx) ([]string, error)          // rollouts with a stored status
+//	func (s *Store) Meta(ctx, key string) ([]byte, bool, error) // small settings (token hash, ...)
+//	func (s *Store) SetMeta(ctx, key string, val []byte) error
 package store
 
 import "time"
