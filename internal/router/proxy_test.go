@@ -290,3 +290,21 @@ func TestNoRouteAndKeyRequired(t *testing.T) {
 		t.Errorf("missing required key: %d", resp.StatusCode)
 	}
 }
+
+// Two independent routers sharing a salt send every key to the same
+// version, with no shared state: what lets routers scale out.
+func TestTwoRoutersAgree(t *testing.T) {
+	st, ca := upstream(t, "v1"), upstream(t, "v2")
+	cfg := twoVersions(st.URL, ca.URL, 30)
+	_, a := serveRouter(t, cfg)
+	_, b := serveRouter(t, cfg)
+	c := client()
+	for i := 0; i < 300; i++ {
+		h := map[string]string{"Cookie": DefaultStickyCookie + "=id" + strconv.Itoa(i)}
+		va := get(t, c, a+"/", h).Header.Get(DefaultVersionHeader)
+		vb := get(t, c, b+"/", h).Header.Get(DefaultVersionHeader)
+		if va != vb {
+			t.Fatalf("key id%d: router A says %s, router B says %s", i, va, vb)
+		}
+	}
+}
