@@ -77,6 +77,10 @@ func newActionCmd(a action) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if v.Note != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "rollout %s: nothing to do: %s; %s\n", name, v.Note, oneLine(v))
+				return nil
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "rollout %s: %s; %s\n", name, a.done(command, v), oneLine(v))
 			if a.after != nil {
 				return a.after(cmd, c, v)

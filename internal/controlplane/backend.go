@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"context"
+	"errors"
 	"io"
 
 	"github.com/kanaria-dev/kanaria/internal/engine"
@@ -47,8 +48,16 @@ func (c *ControlPlane) Do(ctx context.Context, name string, cmd engine.Command) 
 	if !ok {
 		return server.RolloutView{}, server.ErrNotFound
 	}
-	if _, err := c.command(ctx, r, cmd); err != nil {
+	_, err := c.command(ctx, r, cmd)
+	switch {
+	case engine.IsNoOp(err):
+		v := c.view(r)
+		v.Note = err.Error()
+		return v, nil
+	case errors.As(err, new(*engine.Refusal)):
 		return c.view(r), &server.ConflictError{Reason: "rollout " + name + ": " + err.Error()}
+	case err != nil:
+		return c.view(r), err
 	}
 	return c.view(r), nil
 }

@@ -20,9 +20,16 @@ func TestReleaseEndToEnd(t *testing.T) {
 	e.startUp()
 	e.waitFor("v1 healthy", func(s status) bool { return s.Status.Phase == "Healthy" && e.serves("v1") })
 
+	if out, err := e.kanaria("promote"); err == nil || !strings.Contains(out, "no release in progress") {
+		t.Errorf("promote with no release: err %v, output:\n%s", err, out)
+	}
 	out := e.must("start", "v2")
 	if !strings.Contains(out, "kanaria status -w") {
 		t.Errorf("start does not say where to watch:\n%s", out)
+	}
+	// Commands are idempotent: the same start again changes nothing, exit 0.
+	if out := e.must("start", "v2"); !strings.Contains(out, "nothing to do") {
+		t.Errorf("second start v2 did not say it changed nothing:\n%s", out)
 	}
 	e.waitFor("paused at 10%", func(s status) bool {
 		return s.Status.Phase == "Paused" && s.Status.Weights.CanaryPPM == 100_000

@@ -44,6 +44,9 @@ type RolloutView struct {
 	Status   engine.Status `json:"status"`
 	// RouterURL is where users reach the service through kanaria's router.
 	RouterURL string `json:"routerURL,omitempty"`
+	// Note is set when a command was already in effect and changed nothing
+	// (e.g. pause on a paused rollout): commands are idempotent.
+	Note string `json:"note,omitempty"`
 }
 
 // Info describes the control plane.
