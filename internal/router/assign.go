@@ -128,12 +128,14 @@ func (t *table) decide(in *Inputs, d *Decision) {
 		d.Source, d.Bucket = KeyFromCookie, t.bucketOf(in.KeyCookie)
 	case t.key.sticky && validStickyID(in.StickyCookie):
 		d.Source, d.Bucket = KeyFromSticky, t.bucketOf(in.StickyCookie)
+	case t.key.sticky:
+		// A first visit: the fresh id becomes the key from now on, so even
+		// a route that requires a key is satisfied.
+		newStickyID(&d.NewID)
+		d.Source, d.Bucket = KeyNewSticky, t.bucketOfBytes(d.NewID[:])
 	case t.key.required:
 		d.Status = decideKeyNeeds
 		return
-	case t.key.sticky:
-		newStickyID(&d.NewID)
-		d.Source, d.Bucket = KeyNewSticky, t.bucketOfBytes(d.NewID[:])
 	default:
 		d.Source, d.Bucket = KeyRandom, randv2.Uint32N(PPMScale)
 	}

@@ -274,3 +274,15 @@ func TestWeightsValidatedAndReadBack(t *testing.T) {
 		t.Errorf("a refused SetWeights changed the weights: %d", c)
 	}
 }
+
+// With the sticky cookie on, a required key is satisfied on the first
+// visit by the fresh id; 400 is only for requests that cannot carry one.
+func TestRequiredKeyWithStickyCookie(t *testing.T) {
+	cfg := twoVersions(u1, u2, 50)
+	cfg.Key.Required = true
+	tb := mustCompile(t, cfg)
+	var d Decision
+	if tb.decide(&Inputs{}, &d); d.Status != 0 || d.Source != KeyNewSticky {
+		t.Errorf("first visit: status %d source %d", d.Status, d.Source)
+	}
+}

@@ -140,6 +140,15 @@ func startHealth(t *table) *healthSet {
 	}
 	for _, rel := range t.releases {
 		if rel.health.CheckPath == "" {
+			// Checks may have been turned off by this Update: forget
+			// verdicts no checker will ever revise.
+			for _, b := range rel.versions {
+				if b != nil {
+					for _, e := range b.endpoints {
+						e.down.Store(false)
+					}
+				}
+			}
 			continue
 		}
 		hs.wg.Add(1)

@@ -232,6 +232,14 @@ func TestActiveHealthCheck(t *testing.T) {
 			t.Fatalf("request %d went to the sick endpoint", i)
 		}
 	}
+	// Turning checks off forgets their verdicts: nobody would revise them.
+	cfg.Releases[0].Health = HealthConfig{}
+	if err := r.Update(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if ep.down.Load() {
+		t.Error("endpoint still down after health checks were removed")
+	}
 }
 
 func TestUpdateKeepsTelemetryAndEndpointState(t *testing.T) {
