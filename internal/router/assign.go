@@ -9,11 +9,11 @@ import (
 	"github.com/cespare/xxhash/v2"
 )
 
-// Inputs is what the routing decision needs from one request, already reduced
+// inputs is what the routing decision needs from one request, already reduced
 // to strings. Keeping the decision on plain strings (not *http.Request) lets
 // any HTTP front end — net/http today, a hand-tuned HTTP/1.1 path later — fill
 // it from its own header representation without allocating.
-type Inputs struct {
+type inputs struct {
 	Host string // Host header or :authority, port allowed, any case
 	Path string // URL path, no query
 
@@ -25,20 +25,20 @@ type Inputs struct {
 	OverrideSecret string // value of Overrides.SecretHeader
 }
 
-// KeySource says where a request's bucket came from; the proxy uses it to
+// keySource says where a request's bucket came from; the proxy uses it to
 // decide whether to issue the sticky cookie.
-type KeySource uint8
+type keySource uint8
 
 // Key sources, in order of precedence.
 const (
-	KeyFromHeader KeySource = iota + 1
-	KeyFromCookie
-	KeyFromSticky
-	KeyNewSticky // no key: a fresh sticky id was drawn, issue it as a cookie
-	KeyRandom    // no key and no sticky cookie: a fresh random bucket
+	keyFromHeader keySource = iota + 1
+	keyFromCookie
+	keyFromSticky
+	keyNewSticky // no key: a fresh sticky id was drawn, issue it as a cookie
+	keyRandom    // no key and no sticky cookie: a fresh random bucket
 )
 
-// Decision outcomes other than "proxy it".
+// decision outcomes other than "proxy it".
 const (
 	decideOK       = 0
 	decideNoRoute  = 404
@@ -48,19 +48,19 @@ const (
 // stickyIDLen is the length of kanaria's sticky id: 16 random bytes in hex.
 const stickyIDLen = 32
 
-// Decision is the result of routing one request. It is filled in place (no
+// decision is the result of routing one request. It is filled in place (no
 // allocation) and holds pointers into the table snapshot it came from, so a
 // request keeps using the snapshot it started with even if the table is
 // swapped meanwhile.
-type Decision struct {
-	Status     int // decideOK, or the HTTP status the router must answer with
-	Release    *release
-	Backend    *backend
-	Version    Version
-	Bucket     uint32
-	Source     KeySource
-	Overridden bool
-	// NewID holds the fresh sticky id when Source == KeyNewSticky. A fixed
+type decision struct {
+	Status     int       // decideOK, or the HTTP status the router must answer with
+	Release    *release  // the matched release
+	Backend    *backend  // the version that serves (stable if the chosen one is absent)
+	Version    Version   // Backend's role
+	Bucket     uint32    // the key's bucket in [0, PPMScale)
+	Source     keySource // where the key came from
+	Overridden bool      // a tester's override chose Version, not the weights
+	// NewID holds the fresh sticky id when Source == keyNewSticky. A fixed
 	// array rather than a string keeps the decision allocation-free.
 	NewID [stickyIDLen]byte
 }
@@ -112,8 +112,8 @@ func versionFor(bucket, canaryPPM, baselinePPM uint32) Version {
 // decide routes one request: find the release, the key and bucket, apply an
 // override if allowed, pick the version. It must not allocate (see
 // BenchmarkDecide) because it runs on every request.
-func (t *table) decide(in *Inputs, d *Decision) {
-	*d = Decision{}
+func (t *table) decide(in *inputs, d *decision) {
+	*d = decision{}
 	rel := t.match(in.Host, in.Path)
 	if rel == nil {
 		d.Status = decideNoRoute
@@ -123,21 +123,21 @@ func (t *table) decide(in *Inputs, d *Decision) {
 
 	switch {
 	case t.key.header != "" && in.KeyHeader != "":
-		d.Source, d.Bucket = KeyFromHeader, t.bucketOf(in.KeyHeader)
+		d.Source, d.Bucket = keyFromHeader, t.bucketOf(in.KeyHeader)
 	case t.key.cookie != "" && in.KeyCookie != "":
-		d.Source, d.Bucket = KeyFromCookie, t.bucketOf(in.KeyCookie)
+		d.Source, d.Bucket = keyFromCookie, t.bucketOf(in.KeyCookie)
 	case t.key.sticky && validStickyID(in.StickyCookie):
-		d.Source, d.Bucket = KeyFromSticky, t.bucketOf(in.StickyCookie)
+		d.Source, d.Bucket = keyFromSticky, t.bucketOf(in.StickyCookie)
 	case t.key.sticky:
 		// A first visit: the fresh id becomes the key from now on, so even
 		// a route that requires a key is satisfied.
 		newStickyID(&d.NewID)
-		d.Source, d.Bucket = KeyNewSticky, t.bucketOfBytes(d.NewID[:])
+		d.Source, d.Bucket = keyNewSticky, t.bucketOfBytes(d.NewID[:])
 	case t.key.required:
 		d.Status = decideKeyNeeds
 		return
 	default:
-		d.Source, d.Bucket = KeyRandom, randv2.Uint32N(PPMScale)
+		d.Source, d.Bucket = keyRandom, randv2.Uint32N(PPMScale)
 	}
 
 	if v, ok := t.override(rel, in); ok {
@@ -153,7 +153,7 @@ func (t *table) decide(in *Inputs, d *Decision) {
 
 // override returns the version a tester forced, if overrides are on, the
 // secret (when configured) matches, and the named version exists.
-func (t *table) override(rel *release, in *Inputs) (Version, bool) {
+func (t *table) override(rel *release, in *inputs) (Version, bool) {
 	if t.ovr.disabled {
 		return "", false
 	}

@@ -33,8 +33,8 @@ func FuzzOverride(f *testing.F) {
 	cfg.Overrides.Secret = "s3cret"
 	locked := mustCompile(f, cfg)
 	f.Fuzz(func(t *testing.T, val, secret string) {
-		var d Decision
-		in := Inputs{KeyHeader: "u", OverrideHeader: val, OverrideSecret: secret}
+		var d decision
+		in := inputs{KeyHeader: "u", OverrideHeader: val, OverrideSecret: secret}
 		open.decide(&in, &d)
 		if d.Backend == nil || d.Backend.version != d.Version || d.Status != 0 {
 			t.Fatalf("override %q: %+v", val, d)
@@ -59,11 +59,11 @@ func FuzzKeyExtraction(f *testing.F) {
 	cfg.Routes = []Route{{Host: "*.example.com", PathPrefix: "/api", Release: "shop"}, {Release: "shop"}}
 	tb := mustCompile(f, cfg)
 	f.Fuzz(func(t *testing.T, host, path, keyHeader, cookie string) {
-		var in Inputs
+		var in inputs
 		in.Host, in.Path, in.KeyHeader = host, path, keyHeader
 		in.KeyCookie, _ = CookieValue(cookie, "uid")
 		in.StickyCookie, _ = CookieValue(cookie, DefaultStickyCookie)
-		var d Decision
+		var d decision
 		tb.decide(&in, &d)
 		if d.Status != 0 {
 			t.Fatalf("status %d for a catch-all route", d.Status)

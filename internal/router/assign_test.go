@@ -31,9 +31,9 @@ func TestSplitAccuracyDecide(t *testing.T) {
 	tb := mustCompile(t, cfg)
 	const n = 100_000
 	counts := map[Version]int{}
-	var d Decision
+	var d decision
 	for i := 0; i < n; i++ {
-		in := Inputs{Path: "/", KeyHeader: "user-" + strconv.Itoa(i)}
+		in := inputs{Path: "/", KeyHeader: "user-" + strconv.Itoa(i)}
 		tb.decide(&in, &d)
 		counts[d.Version]++
 	}
@@ -57,10 +57,10 @@ func TestMonotonicAsWeightsGrow(t *testing.T) {
 		cfg.Releases[0].CanaryWeight = pct
 		cfg.Releases[0].BaselineWeight = math.Min(pct, 100-pct)
 		tb := mustCompile(t, cfg)
-		var d Decision
+		var d decision
 		grown := 0
 		for i := 0; i < n; i++ {
-			in := Inputs{KeyHeader: "k" + strconv.Itoa(i)}
+			in := inputs{KeyHeader: "k" + strconv.Itoa(i)}
 			tb.decide(&in, &d)
 			if was, ok := prev[i]; ok && was != Stable && was != d.Version {
 				t.Fatalf("at %v%% key %d moved from %s to %s", pct, i, was, d.Version)
@@ -80,27 +80,27 @@ func TestKeySources(t *testing.T) {
 	cfg := twoVersions(u1, u2, 50)
 	cfg.Key.Cookie = "uid"
 	tb := mustCompile(t, cfg)
-	var d Decision
+	var d decision
 	cases := []struct {
-		in   Inputs
-		src  KeySource
+		in   inputs
+		src  keySource
 		want uint32
 	}{
-		{Inputs{KeyHeader: "h", KeyCookie: "c", StickyCookie: "s"}, KeyFromHeader, Bucket("test-salt", "h")},
-		{Inputs{KeyCookie: "c", StickyCookie: "s"}, KeyFromCookie, Bucket("test-salt", "c")},
-		{Inputs{StickyCookie: "s"}, KeyFromSticky, Bucket("test-salt", "s")},
-		{Inputs{StickyCookie: "bad value;"}, KeyNewSticky, 0},
-		{Inputs{}, KeyNewSticky, 0},
+		{inputs{KeyHeader: "h", KeyCookie: "c", StickyCookie: "s"}, keyFromHeader, Bucket("test-salt", "h")},
+		{inputs{KeyCookie: "c", StickyCookie: "s"}, keyFromCookie, Bucket("test-salt", "c")},
+		{inputs{StickyCookie: "s"}, keyFromSticky, Bucket("test-salt", "s")},
+		{inputs{StickyCookie: "bad value;"}, keyNewSticky, 0},
+		{inputs{}, keyNewSticky, 0},
 	}
 	for i, c := range cases {
 		tb.decide(&c.in, &d)
 		if d.Source != c.src {
 			t.Errorf("case %d: source %d, want %d", i, d.Source, c.src)
 		}
-		if c.src != KeyNewSticky && d.Bucket != c.want {
+		if c.src != keyNewSticky && d.Bucket != c.want {
 			t.Errorf("case %d: bucket %d, want %d", i, d.Bucket, c.want)
 		}
-		if c.src == KeyNewSticky {
+		if c.src == keyNewSticky {
 			id := string(d.NewID[:])
 			if !validStickyID(id) || d.Bucket != Bucket("test-salt", id) {
 				t.Errorf("case %d: new id %q bucket %d does not hash to its bucket", i, id, d.Bucket)
@@ -114,10 +114,10 @@ func TestNoKeyWithoutStickyIsRandomUnlessRequired(t *testing.T) {
 	cfg.Key.DisableStickyCookie = true
 	tb := mustCompile(t, cfg)
 	seen := map[uint32]bool{}
-	var d Decision
+	var d decision
 	for i := 0; i < 50; i++ {
-		tb.decide(&Inputs{}, &d)
-		if d.Source != KeyRandom || d.Status != 0 {
+		tb.decide(&inputs{}, &d)
+		if d.Source != keyRandom || d.Status != 0 {
 			t.Fatalf("source %d status %d", d.Source, d.Status)
 		}
 		seen[d.Bucket] = true
@@ -127,10 +127,10 @@ func TestNoKeyWithoutStickyIsRandomUnlessRequired(t *testing.T) {
 	}
 	cfg.Key.Required = true
 	tb = mustCompile(t, cfg)
-	if tb.decide(&Inputs{}, &d); d.Status != 400 {
+	if tb.decide(&inputs{}, &d); d.Status != 400 {
 		t.Errorf("required key missing: status %d, want 400", d.Status)
 	}
-	if tb.decide(&Inputs{KeyHeader: "u"}, &d); d.Status != 0 {
+	if tb.decide(&inputs{KeyHeader: "u"}, &d); d.Status != 0 {
 		t.Errorf("required key present: status %d", d.Status)
 	}
 }
@@ -141,27 +141,27 @@ func TestOverrides(t *testing.T) {
 	cases := []struct {
 		name   string
 		ovr    OverrideConfig
-		in     Inputs
+		in     inputs
 		want   Version
 		forced bool
 	}{
-		{"header canary", OverrideConfig{}, Inputs{OverrideHeader: "canary"}, Canary, true},
-		{"header any case", OverrideConfig{}, Inputs{OverrideHeader: " Baseline "}, Baseline, true},
-		{"cookie", OverrideConfig{}, Inputs{OverrideCookie: "canary"}, Canary, true},
-		{"header wins over cookie", OverrideConfig{}, Inputs{OverrideHeader: "stable", OverrideCookie: "canary"}, Stable, true},
-		{"revision name", OverrideConfig{}, Inputs{OverrideHeader: "v2"}, Canary, true},
-		{"unknown ignored", OverrideConfig{}, Inputs{OverrideHeader: "v9"}, Stable, false},
-		{"disabled", OverrideConfig{Disabled: true}, Inputs{OverrideHeader: "canary"}, Stable, false},
-		{"secret missing", OverrideConfig{Secret: "s3"}, Inputs{OverrideHeader: "canary"}, Stable, false},
-		{"secret wrong", OverrideConfig{Secret: "s3"}, Inputs{OverrideHeader: "canary", OverrideSecret: "s4"}, Stable, false},
-		{"secret right", OverrideConfig{Secret: "s3"}, Inputs{OverrideHeader: "canary", OverrideSecret: "s3"}, Canary, true},
+		{"header canary", OverrideConfig{}, inputs{OverrideHeader: "canary"}, Canary, true},
+		{"header any case", OverrideConfig{}, inputs{OverrideHeader: " Baseline "}, Baseline, true},
+		{"cookie", OverrideConfig{}, inputs{OverrideCookie: "canary"}, Canary, true},
+		{"header wins over cookie", OverrideConfig{}, inputs{OverrideHeader: "stable", OverrideCookie: "canary"}, Stable, true},
+		{"revision name", OverrideConfig{}, inputs{OverrideHeader: "v2"}, Canary, true},
+		{"unknown ignored", OverrideConfig{}, inputs{OverrideHeader: "v9"}, Stable, false},
+		{"disabled", OverrideConfig{Disabled: true}, inputs{OverrideHeader: "canary"}, Stable, false},
+		{"secret missing", OverrideConfig{Secret: "s3"}, inputs{OverrideHeader: "canary"}, Stable, false},
+		{"secret wrong", OverrideConfig{Secret: "s3"}, inputs{OverrideHeader: "canary", OverrideSecret: "s4"}, Stable, false},
+		{"secret right", OverrideConfig{Secret: "s3"}, inputs{OverrideHeader: "canary", OverrideSecret: "s3"}, Canary, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := base
 			cfg.Overrides = c.ovr
 			tb := mustCompile(t, cfg)
-			var d Decision
+			var d decision
 			c.in.KeyHeader = "someone"
 			tb.decide(&c.in, &d)
 			if d.Version != c.want || d.Overridden != c.forced {
@@ -171,8 +171,8 @@ func TestOverrides(t *testing.T) {
 	}
 	// An override naming a version the release lacks is ignored.
 	tb := mustCompile(t, twoVersions(u1, u2, 0))
-	var d Decision
-	if tb.decide(&Inputs{KeyHeader: "x", OverrideHeader: "baseline"}, &d); d.Version != Stable || d.Overridden {
+	var d decision
+	if tb.decide(&inputs{KeyHeader: "x", OverrideHeader: "baseline"}, &d); d.Version != Stable || d.Overridden {
 		t.Errorf("override to a missing baseline: got %s", d.Version)
 	}
 }
@@ -216,8 +216,8 @@ func TestRouteMatching(t *testing.T) {
 		}
 	}
 	none := mustCompile(t, Config{Releases: []Release{rel("a")}, Routes: []Route{{Host: "a.test", Release: "a"}}})
-	var d Decision
-	if none.decide(&Inputs{Host: "b.test", Path: "/"}, &d); d.Status != 404 {
+	var d decision
+	if none.decide(&inputs{Host: "b.test", Path: "/"}, &d); d.Status != 404 {
 		t.Errorf("no route: status %d", d.Status)
 	}
 }
@@ -281,8 +281,8 @@ func TestRequiredKeyWithStickyCookie(t *testing.T) {
 	cfg := twoVersions(u1, u2, 50)
 	cfg.Key.Required = true
 	tb := mustCompile(t, cfg)
-	var d Decision
-	if tb.decide(&Inputs{}, &d); d.Status != 0 || d.Source != KeyNewSticky {
+	var d decision
+	if tb.decide(&inputs{}, &d); d.Status != 0 || d.Source != keyNewSticky {
 		t.Errorf("first visit: status %d source %d", d.Status, d.Source)
 	}
 }

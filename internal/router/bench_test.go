@@ -21,9 +21,9 @@ func BenchmarkDecide(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	var d Decision
+	var d decision
 	for i := 0; i < b.N; i++ {
-		in := Inputs{Host: "shop.example.com", Path: "/api/cart", StickyCookie: keys[i&1023]}
+		in := inputs{Host: "shop.example.com", Path: "/api/cart", StickyCookie: keys[i&1023]}
 		tb.decide(&in, &d)
 	}
 }
@@ -38,8 +38,8 @@ func TestDecideDoesNotAllocate(t *testing.T) {
 	cfg.Releases[0].CanaryWeight = 10
 	cfg.Key.Cookie = "uid"
 	tb := mustCompile(t, cfg)
-	var d Decision
-	for name, in := range map[string]Inputs{
+	var d decision
+	for name, in := range map[string]inputs{
 		"sticky":   {Host: "a", Path: "/", StickyCookie: "abc"},
 		"header":   {Host: "a", Path: "/", KeyHeader: "u1"},
 		"override": {Host: "a", Path: "/", KeyHeader: "u1", OverrideHeader: "v2"},

@@ -183,9 +183,9 @@ func (st *reqState) connFailure(b *backend) {
 // ServeHTTP routes and proxies one request.
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	t := r.tbl.Load()
-	var in Inputs
+	var in inputs
 	t.fromRequest(req, &in)
-	var d Decision
+	var d decision
 	t.decide(&in, &d)
 	switch d.Status {
 	case decideNoRoute:
@@ -195,7 +195,7 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "kanaria: this route requires a key: "+t.keyHint(), http.StatusBadRequest)
 		return
 	}
-	if d.Source == KeyNewSticky {
+	if d.Source == keyNewSticky {
 		w.Header().Add("Set-Cookie", t.stickyCookie(&d, req.TLS != nil))
 	}
 	st := &reqState{tbl: t, in: req, release: d.Release, start: time.Now()}
@@ -258,7 +258,7 @@ func (r *Router) errorHandler(w http.ResponseWriter, req *http.Request, err erro
 // fromRequest fills in from a net/http request. Header names were
 // canonicalised when the table was compiled, so map lookups do not
 // allocate; cookies are scanned in place.
-func (t *table) fromRequest(req *http.Request, in *Inputs) {
+func (t *table) fromRequest(req *http.Request, in *inputs) {
 	in.Host, in.Path = req.Host, req.URL.Path
 	h := req.Header
 	if t.key.header != "" {
@@ -293,7 +293,7 @@ func first(v []string) string {
 // stickyCookie formats the Set-Cookie for a fresh id: long-lived so a user
 // stays on one version for the whole release, HttpOnly because scripts have
 // no business with it, SameSite=Lax so it follows top-level navigation.
-func (t *table) stickyCookie(d *Decision, secure bool) string {
+func (t *table) stickyCookie(d *decision, secure bool) string {
 	s := t.key.stickyName + "=" + string(d.NewID[:]) + "; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax"
 	if secure {
 		s += "; Secure"

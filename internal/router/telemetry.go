@@ -170,7 +170,7 @@ func (t *Telemetry) Samples(release string, v Version, since time.Time) []Sample
 
 // Counts is a snapshot of one version's counters.
 type Counts struct {
-	Revision string
+	Revision string // the revision the counters belong to
 	// ByClass[0] is connection failures, ByClass[1..5] are 1xx..5xx.
 	ByClass [numClasses]uint64
 }
