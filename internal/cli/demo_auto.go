@@ -131,7 +131,7 @@ func (d *demoScript) waitPhase(ctx context.Context, name, what string, cond func
 		s := v.Status
 		if s.StepIndex != lastStep || s.Phase != lastPhase {
 			fmt.Fprintf(d.out, "  %6.1fs  %-11s step %d/%d  canary %s  baseline %s  %s\n", time.Since(d.start).Seconds(), s.Phase,
-				s.StepIndex, len(v.Steps), percentOf(s.Weights.CanaryPPM), percentOf(s.Weights.BaselinePPM), s.Message)
+				s.StepIndex, len(v.Steps), formatPPM(s.Weights.CanaryPPM), formatPPM(s.Weights.BaselinePPM), s.Message)
 			lastStep, lastPhase = s.StepIndex, s.Phase
 		}
 		if cond(s) {
@@ -179,9 +179,4 @@ func (d *demoScript) verifySplit(ctx context.Context, canary, stable string, pct
 
 func (d *demoScript) note(format string, args ...any) {
 	d.results = append(d.results, fmt.Sprintf("%6.1fs  ", time.Since(d.start).Seconds())+fmt.Sprintf(format, args...))
-}
-
-// percentOf prints ppm as a percentage with up to four decimals.
-func percentOf(ppm uint32) string {
-	return fmt.Sprintf("%g%%", float64(ppm)/10000)
 }

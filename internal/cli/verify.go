@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,11 +14,54 @@ import (
 
 func init() { addCommand(newVerifyCmd) }
 
-// verifyDefaults, when set, fills options the user did not give (the URL of
-// the router and the expected canary weight, from the control plane's API)
-// before verify runs. It is nil until that API exists; it may consult
-// cmd.Flags().Changed to leave explicit flags alone.
-var verifyDefaults func(cmd *cobra.Command, o *verify.Options) error
+// verifyFromControlPlane fills what the user did not give (the router's URL,
+// the revisions and the expected canary weight) from a running control
+// plane's API. Explicit flags are left alone; without --url a control plane
+// is required.
+func verifyFromControlPlane(cmd *cobra.Command, cf *clientFlags, o *verify.Options) error {
+	changed := cmd.Flags().Changed
+	if o.URL != "" && changed("expect-canary") && changed("canary-revision") && changed("stable-revision") {
+		return nil
+	}
+	c, err := cf.client()
+	if err != nil {
+		if o.URL == "" {
+			return fmt.Errorf("--url not given, and %w", err)
+		}
+		return nil
+	}
+	ctx := cmd.Context()
+	name, err := cf.rolloutName(ctx, c)
+	if err != nil {
+		return err
+	}
+	v, err := c.Get(ctx, name)
+	if err != nil {
+		return err
+	}
+	if o.URL == "" {
+		o.URL = strings.TrimSuffix(v.RouterURL, "/") + "/"
+	}
+	if !changed("stable-revision") {
+		o.StableRevision = v.Status.StableRevision
+	}
+	if !changed("canary-revision") && v.Status.CanaryRevision != "" {
+		o.CanaryRevision = v.Status.CanaryRevision
+	}
+	if !changed("expect-canary") && v.Status.CanaryRevision != "" {
+		o.ExpectCanaryPct = float64(v.Status.Weights.CanaryPPM) / 10000
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "verify: rollout %s via %s: stable %s, canary %s at %s\n", name, o.URL,
+		o.StableRevision, orNone(o.CanaryRevision), formatPPM(v.Status.Weights.CanaryPPM))
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
 
 // verifyMismatchError is returned when verify measured but found a mismatch;
 // cli.Main turns its ExitCode into the process status, so scripts can tell
@@ -34,6 +78,7 @@ func (e verifyMismatchError) ExitCode() int { return 2 }
 func newVerifyCmd() *cobra.Command {
 	o := verify.Options{ExpectCanaryPct: verify.UnknownPct}
 	var total time.Duration
+	var cf clientFlags
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Send real requests through the router; check the canary share and stickiness",
@@ -55,10 +100,8 @@ Progress goes to stderr; the last line on stdout is the summary. Exit status:
 			} else if o.ExpectCanaryPct < 0 {
 				return fmt.Errorf("--expect-canary %v: must be a percentage between 0 and 100", o.ExpectCanaryPct)
 			}
-			if verifyDefaults != nil {
-				if err := verifyDefaults(cmd, &o); err != nil {
-					return err
-				}
+			if err := verifyFromControlPlane(cmd, &cf, &o); err != nil {
+				return err
 			}
 			if o.URL == "" {
 				return errors.New("--url is required: the address of kanaria's router, e.g. http://127.0.0.1:8080/")
@@ -83,8 +126,9 @@ Progress goes to stderr; the last line on stdout is the summary. Exit status:
 			return nil
 		},
 	}
+	cf.register(cmd, true, false)
 	f := cmd.Flags()
-	f.StringVar(&o.URL, "url", "", "address of kanaria's router")
+	f.StringVar(&o.URL, "url", "", "address of kanaria's router (default: from the running control plane)")
 	f.IntVar(&o.Requests, "requests", verify.DefaultRequests, "cookie-less requests for the split")
 	f.Float64Var(&o.ExpectCanaryPct, "expect-canary", 0, "expected canary share in percent (e.g. 5 or 0.1); omit to only report")
 	f.StringVar(&o.CanaryRevision, "canary-revision", "", "canary revision name (default: inferred from the shares)")

@@ -38,9 +38,12 @@ func TestReleaseEndToEnd(t *testing.T) {
 		t.Errorf("override to canary served %q, want v2", resp.Header.Get("X-Kanaria-Version"))
 	}
 
-	out = e.must("verify", "--url", "http://"+e.router+"/", "--requests", "2000", "--expect-canary", "10",
-		"--canary-revision", "v2", "--stable-revision", "v1")
+	// verify takes the router, the revisions and the weight from the control plane.
+	out = e.must("verify", "--requests", "2000")
 	t.Logf("verify: %s", lastLine(out))
+	if !strings.Contains(lastLine(out), "canary v2") || !strings.Contains(lastLine(out), "expected 10.00%") {
+		t.Errorf("verify did not check v2 against the 10%% weight: %s", lastLine(out))
+	}
 	if out, err := e.kanaria("verify", "--url", "http://"+e.router+"/", "--requests", "1000", "--expect-canary", "50",
 		"--canary-revision", "v2", "--stable-revision", "v1"); err == nil {
 		t.Errorf("verify expecting 50%% at a 10%% weight passed:\n%s", out)
