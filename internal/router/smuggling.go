@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"sync"
 )
 
 // Request-smuggling refusal.
@@ -92,6 +93,9 @@ type guardConn struct {
 // Read hands Go only bytes whose request header block has been checked.
 // Errors are passed on once, not remembered: Go's server aborts its
 // background read with a past deadline and expects the next Read to work.
+//
+// It reads into p (Go's own buffer) and keeps no buffer of its own while
+// blocked, so an idle keep-alive connection costs only this struct.
 func (c *guardConn) Read(p []byte) (int, error) {
 	for {
 		if c.outPos < len(c.out) {
@@ -99,7 +103,10 @@ func (c *guardConn) Read(p []byte) (int, error) {
 			c.outPos += n
 			return n, nil
 		}
-		c.out, c.outPos = c.out[:0], 0
+		if c.out != nil {
+			putBuf(c.out)
+			c.out, c.outPos = nil, 0
+		}
 		if err := c.pendingErr; err != nil {
 			c.pendingErr = nil
 			return 0, err
@@ -107,7 +114,7 @@ func (c *guardConn) Read(p []byte) (int, error) {
 		if c.state == passThrough && !c.refused {
 			return c.Conn.Read(p)
 		}
-		n, err := c.Conn.Read(c.buf[:])
+		n, err := c.Conn.Read(p)
 		if c.refused {
 			// Go is answering the bogus request line and will close the
 			// connection; until then whatever the client sends is dropped.
@@ -118,7 +125,8 @@ func (c *guardConn) Read(p []byte) (int, error) {
 			}
 			continue
 		}
-		c.feed(c.buf[:n])
+		c.out = getBuf()
+		c.feed(p[:n])
 		if err != nil {
 			if err == io.EOF && c.state == inHeader && len(c.hdr) > 0 {
 				// The client is done: let Go see the incomplete header and
@@ -129,6 +137,17 @@ func (c *guardConn) Read(p []byte) (int, error) {
 			}
 			c.pendingErr = err
 		}
+	}
+}
+
+// bufPool recycles the verified-bytes buffers between reads.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+func getBuf() []byte { return (*bufPool.Get().(*[]byte))[:0] }
+
+func putBuf(b []byte) {
+	if cap(b) <= 64<<10 { // don't keep a buffer grown by a huge header
+		bufPool.Put(&b)
 	}
 }
 
@@ -166,6 +185,9 @@ func (c *guardConn) feed(b []byte) {
 			if start < 0 {
 				start = 0
 			}
+			if c.hdr == nil {
+				c.hdr = getBuf()
+			}
 			c.hdr = append(c.hdr, b...)
 			b = nil
 			end := headerEnd(c.hdr, start)
@@ -186,9 +208,10 @@ func (c *guardConn) feed(b []byte) {
 			}
 			c.out = append(c.out, block...)
 			if len(rest) > 0 {
-				b = append([]byte(nil), rest...) // rest aliases hdr, which is reused
+				b = append([]byte(nil), rest...) // rest aliases hdr, which goes back to the pool
 			}
-			c.hdr = c.hdr[:0]
+			putBuf(c.hdr) // idle connections hold no header buffer
+			c.hdr = nil
 			if c.state == inFixedBody && c.left == 0 {
 				c.endOfMessage()
 			}
