@@ -114,3 +114,36 @@ func TestGuardByteAtATime(t *testing.T) {
 		t.Errorf("guard output %q refused=%v", g.out, g.refused)
 	}
 }
+
+// FuzzGuard: whatever arrives, in whatever pieces, the guard never panics
+// and never alters bytes: Go sees a prefix of the input, followed only by
+// the refusal line when the guard refused.
+func FuzzGuard(f *testing.F) {
+	f.Add([]byte(shapeCLTE), uint8(3))
+	f.Add([]byte("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;a\r\nhello\r\n0\r\nT: 1\r\n\r\nGET / HTTP/1.1\r\n\r\n"), uint8(1))
+	f.Add([]byte("GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n\x81\x05hello"), uint8(7))
+	f.Add([]byte("POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n"), uint8(5))
+	f.Fuzz(func(t *testing.T, in []byte, step uint8) {
+		n := int(step%16) + 1
+		g := newGuardConn(nil, 1024)
+		var out []byte
+		for i := 0; i < len(in); i += n {
+			g.out = nil
+			g.feed(in[i:min(i+n, len(in))])
+			out = append(out, g.out...)
+			if g.refused {
+				break
+			}
+		}
+		if g.refused {
+			i := strings.LastIndex(string(out), "kanaria:refused:")
+			if i < 0 || !strings.HasPrefix(string(in), string(out[:i])) {
+				t.Fatalf("refusal output %q is not input prefix + refusal", out)
+			}
+			return
+		}
+		if !strings.HasPrefix(string(in), string(out)) {
+			t.Fatalf("guard changed bytes: in %q out %q", in, out)
+		}
+	})
+}
