@@ -13,7 +13,7 @@ type mixture struct {
 
 // mixtureGrid is the number of grid points; beyond ~30 the e-values change
 // by far less than the width of a tick.
-const mixtureGrid = 48
+const mixtureGrid = 32
 
 // newMixture discretises N(log(1+detect), spread²) truncated to x > 0 on a
 // midpoint grid over (0, centre+4·spread].
@@ -53,12 +53,14 @@ func (m mixture) logE(k, b, a0 float64, dir float64) float64 {
 	if k == 0 && b == 0 {
 		return 0
 	}
-	l0c, l0b := logSigmoid(a0), logSigmoid(-a0)
+	// log σ(−a) = log σ(a) − a, so one logSigmoid per component suffices.
+	l0 := logSigmoid(a0)
 	best := math.Inf(-1)
 	var terms [mixtureGrid]float64
 	for i, x := range m.x {
 		a := a0 + dir*x
-		t := m.logW[i] + k*(logSigmoid(a)-l0c) + b*(logSigmoid(-a)-l0b)
+		l := logSigmoid(a) - l0
+		t := m.logW[i] + k*l + b*(l-dir*x)
 		terms[i] = t
 		if t > best {
 			best = t
@@ -72,48 +74,78 @@ func (m mixture) logE(k, b, a0 float64, dir float64) float64 {
 }
 
 // csRange bounds the search for confidence-sequence limits on log ρ.
-const csRange = 30
+const csRange = 30.0
 
 // confidenceSequence returns [Lower, Upper] for the relative risk: Lower is
 // the largest null ρ still rejected by the "worse" test and Upper the
 // smallest ρ rejected by the "better" test. Both logE's are monotone in the
 // null (d/da0 of each component is (k+b)(σ(a0)−σ(a0±x)), of fixed sign), so
-// bisection finds the crossing.
+// a bracketing root finder finds each crossing.
 func (m mixture) confidenceSequence(k, b, logRatio, logInvAlpha float64) (lower, upper float64) {
-	worse := func(l float64) bool { return m.logE(k, b, l+logRatio, +1) >= logInvAlpha }
-	better := func(l float64) bool { return m.logE(k, b, l+logRatio, -1) >= logInvAlpha }
-
-	lower = 0
-	if worse(-csRange) {
-		lo, hi := float64(-csRange), float64(csRange)
-		if worse(hi) {
-			lo = hi
-		}
-		for i := 0; i < 64 && hi-lo > 1e-6; i++ {
-			mid := (lo + hi) / 2
-			if worse(mid) {
-				lo = mid
-			} else {
-				hi = mid
-			}
-		}
-		lower = math.Exp(lo)
+	worse := func(l float64) float64 { return m.logE(k, b, l+logRatio, +1) - logInvAlpha }
+	better := func(l float64) float64 { return m.logE(k, b, l+logRatio, -1) - logInvAlpha }
+	// Start from the maximum-likelihood log relative risk, where neither
+	// test rejects; clamp when one side has no errors.
+	centre := 0.0
+	if k > 0 || b > 0 {
+		centre = math.Log((k+0.5)/(b+0.5)) - logRatio
 	}
-	upper = math.Inf(1)
-	if better(csRange) {
-		lo, hi := float64(-csRange), float64(csRange)
-		if better(lo) {
-			hi = lo
-		}
-		for i := 0; i < 64 && hi-lo > 1e-6; i++ {
-			mid := (lo + hi) / 2
-			if better(mid) {
-				hi = mid
-			} else {
-				lo = mid
-			}
-		}
-		upper = math.Exp(hi)
+	lower, upper = 0, math.Inf(1)
+	if l, ok := crossing(worse, centre, -1); ok {
+		lower = math.Exp(l)
+	}
+	if u, ok := crossing(better, centre, +1); ok {
+		upper = math.Exp(u)
 	}
 	return lower, upper
+}
+
+// crossing finds the root of a monotone f that is negative at start, moving
+// in direction dir (f ≥ 0 beyond the root). It expands the step until the
+// sign changes (giving up beyond ±csRange: no crossing) and then runs the
+// Illinois variant of regula falsi to 1e-4 in log ρ.
+func crossing(f func(float64) float64, start, dir float64) (float64, bool) {
+	a, fa := start, f(start)
+	for fa >= 0 {
+		// The centre is not inside the interval (tiny counts): back off.
+		a -= dir
+		if math.Abs(a) > csRange {
+			return 0, false
+		}
+		fa = f(a)
+	}
+	step := 1.0
+	b := a + dir*step
+	fb := f(b)
+	for fb < 0 {
+		a, fa = b, fb
+		step *= 2
+		b = a + dir*step
+		if math.Abs(b) > csRange {
+			return 0, false
+		}
+		fb = f(b)
+	}
+	side := 0
+	for i := 0; i < 60 && math.Abs(b-a) > 1e-4; i++ {
+		c := (a*fb - b*fa) / (fb - fa)
+		fc := f(c)
+		switch {
+		case fc < 0:
+			a, fa = c, fc
+			if side == -1 {
+				fb /= 2
+			}
+			side = -1
+		case fc > 0:
+			b, fb = c, fc
+			if side == +1 {
+				fa /= 2
+			}
+			side = +1
+		default:
+			return c, true
+		}
+	}
+	return b, true
 }
