@@ -50,6 +50,9 @@ func bearer(r *http.Request) (string, bool) {
 func (s *Server) requireToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := bearer(r)
+		if !ok && s.cookieAuth(w, r, next) {
+			return // a dashboard session (dashboard.go); the bearer token wins
+		}
 		if !ok || !s.token.ok(tok) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="kanaria"`)
 			msg := "missing bearer token (the CLI reads it from STATE_DIR/token)"

@@ -32,6 +32,7 @@ type Server struct {
 	log     *slog.Logger
 	maxBody int64
 	mux     *http.ServeMux
+	dash    *dashboard // sessions and live streams (dashboard.go)
 }
 
 // New builds a Server that serves b to callers presenting token. An empty
@@ -76,6 +77,7 @@ func New(b Backend, token string, opts Options) *Server {
 	v1.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API route: "+r.Method+" "+r.URL.Path)
 	})
+	s.mountDashboard(v1) // dashboard, history and watch routes (dashboard.go)
 	s.mux.Handle("/v1/", s.requireToken(v1))
 	return s
 }
