@@ -53,7 +53,9 @@ type APIError struct {
 	Message string
 }
 
-func (e *APIError) Error() string { return fmt.Sprintf("data plane: %s (HTTP %d)", e.Message, e.Status) }
+func (e *APIError) Error() string {
+	return fmt.Sprintf("data plane: %s (HTTP %d)", e.Message, e.Status)
+}
 
 // Connect attaches to the data plane already running for stateDir. It
 // fails with an error wrapping ErrNotRunning when there is none.
