@@ -77,7 +77,7 @@ function showLogin(msg) {
 
 function loggedIn(s) {
   state.csrf = s.csrf;
-  $("version").textContent = s.info && s.info.version ? "v" + s.info.version.replace(/^v/, "") : "";
+  $("version").textContent = s.info && s.info.version ? "kanaria " + s.info.version : "";
   show("login", false); show("logout", true);
   route();
 }
