@@ -230,6 +230,7 @@ func TestFailedInstanceIsReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := waitState(t, pf, in, "failed", func(st platform.State, ok bool) bool { return ok && st.Failed })
+	t.Logf("failed: %+v", st)
 	if st.Ready || st.Reason == "" {
 		t.Fatalf("failed state: %+v", st)
 	}
