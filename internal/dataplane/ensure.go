@@ -19,13 +19,18 @@ type StartOptions struct {
 	// KanariaPath is the kanaria binary to run as `kanaria dataplane`.
 	// Default: this executable.
 	KanariaPath string
-	// Listen is the router's address. A running data plane on another
-	// address is an error unless Listen's port is 0 ("any").
+	// Listen is the router's address, default DefaultListen. A running
+	// data plane on another address is an error unless Listen's port is 0
+	// ("any").
 	Listen string
 	// LogFile receives the data plane's output. Default:
 	// STATE_DIR/logs/dataplane.log.
 	LogFile string
 }
+
+// DefaultListen is the router's address when StartOptions.Listen is empty,
+// the same as kanaria up's default.
+const DefaultListen = "127.0.0.1:8080"
 
 // startWait bounds how long Ensure waits for a spawned data plane to answer.
 const startWait = 15 * time.Second
@@ -34,6 +39,9 @@ const startWait = 15 * time.Second
 // none runs. The data plane is started detached (its own session, no
 // parent-death signal), so it outlives the caller: that is the point.
 func Ensure(ctx context.Context, stateDir string, o StartOptions) (*Client, error) {
+	if o.Listen == "" {
+		o.Listen = DefaultListen
+	}
 	c, err := Connect(stateDir)
 	if err == nil {
 		if err := sameListen(c.RouterURL(), o.Listen); err != nil {

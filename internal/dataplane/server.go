@@ -52,6 +52,10 @@ func Run(ctx context.Context, o Options) error {
 	if o.KanariaPath == "" {
 		o.KanariaPath, _ = os.Executable()
 	}
+	if o.Listen == "" {
+		// An empty address would listen on every interface.
+		return errors.New("dataplane: a router listen address is required")
+	}
 	dir, err := filepath.Abs(o.StateDir)
 	if err != nil {
 		return err
