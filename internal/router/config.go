@@ -43,10 +43,21 @@ type Config struct {
 	Timeouts Timeouts `json:"timeouts,omitempty"`
 	// MaxHeaderBytes limits request header size. Default 64 KiB.
 	MaxHeaderBytes int `json:"maxHeaderBytes,omitempty"`
+	// HTTPServer chooses the front end for plain-HTTP listeners: "fast"
+	// (the default, kanaria's own HTTP/1.1 server and upstream pool, see
+	// fast*.go) or "stdlib" (net/http with httputil.ReverseProxy). TLS
+	// listeners always use net/http, which brings HTTP/2.
+	HTTPServer string `json:"httpServer,omitempty"`
 
 	Routes   []Route   `json:"routes"`
 	Releases []Release `json:"releases"`
 }
+
+// Values of Config.HTTPServer.
+const (
+	HTTPServerFast   = "fast"   // kanaria's HTTP/1.1 front end (the default)
+	HTTPServerStdlib = "stdlib" // net/http and httputil.ReverseProxy
+)
 
 // TLSConfig names a certificate and key in PEM files.
 type TLSConfig struct {

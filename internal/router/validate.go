@@ -175,6 +175,11 @@ func (c Config) Validate() error {
 	v.dur("timeouts.idle", c.Timeouts.Idle)
 	v.dur("timeouts.readHeader", c.Timeouts.ReadHeader)
 	v.dur("timeouts.shutdown", c.Timeouts.Shutdown)
+	switch c.HTTPServer {
+	case "", HTTPServerFast, HTTPServerStdlib:
+	default:
+		v.add("httpServer", fmt.Sprintf("%q is not %q or %q", c.HTTPServer, HTTPServerFast, HTTPServerStdlib))
+	}
 	if c.MaxHeaderBytes < 0 {
 		v.add("maxHeaderBytes", fmt.Sprintf("%d is negative", c.MaxHeaderBytes))
 	}
