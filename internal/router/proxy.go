@@ -93,6 +93,8 @@ func (r *Router) Update(cfg Config) error {
 	if t.transport != old.transport {
 		old.transport.CloseIdleConnections() // in-flight requests keep theirs
 	}
+	old.closeIdlePools(t) // endpoints that left the table
+
 	r.health.stop()
 	r.health = startHealth(t)
 	return nil
@@ -143,6 +145,7 @@ func (r *Router) Close() error {
 	r.closed = true
 	r.health.stop()
 	r.tbl.Load().transport.CloseIdleConnections()
+	r.tbl.Load().closeIdlePools(nil)
 	return nil
 }
 

@@ -20,8 +20,16 @@ import (
 // guard sees plaintext; connections that negotiate HTTP/2 go to the
 // standard library's HTTP/2 server, whose framing cannot carry the
 // ambiguous shapes.
+//
+// A plain-HTTP listener serving a *Router uses the fast front end
+// (fast_*.go: kanaria's own HTTP/1.1 server and upstream pool, same
+// decisions, same checks) unless cfg.HTTPServer is "stdlib"; TLS listeners
+// and other handlers (the admin API) use net/http.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, cfg Config) error {
 	cfg = cfg.WithDefaults()
+	if r, ok := h.(*Router); ok && cfg.TLS == nil && cfg.HTTPServer != HTTPServerStdlib {
+		return serveFast(ctx, ln, r, cfg)
+	}
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: cfg.Timeouts.ReadHeader.D(),

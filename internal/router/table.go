@@ -96,6 +96,7 @@ type endpoint struct {
 	fails        atomic.Int32 // consecutive connection failures
 	ejectedUntil atomic.Int64 // unix nanos; 0 = not ejected
 	down         atomic.Bool  // set by active health checks
+	pool         upPool       // the fast front end's keep-alive connections
 }
 
 // match finds the release for host and path: exact host, then the longest

@@ -1,0 +1,383 @@
+package router
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// fastReq is what one request through the fast front end needs besides
+// its parsed head: the routing and where it is being sent.
+type fastReq struct {
+	t        *table
+	method   []byte
+	target   []byte
+	http10   bool
+	hasBody  bool
+	upgrade  bool
+	head     bool // HEAD: the response has no body whatever it says
+	rel      *release
+	backend  *backend
+	ep       *endpoint
+	newID    *decision // set when a sticky cookie must be issued
+	start    time.Time
+	bodySent bool // the client's body went (at least partly) upstream
+}
+
+// serveOne proxies the request in fc.req. It reports whether the client
+// connection may carry another request.
+func (fc *fastConn) serveOne() bool {
+	h := &fc.req
+	method, target, proto, ok := splitRequestLine(h.str(h.first))
+	if !ok {
+		fc.writeError(400, "Bad Request", "kanaria: malformed request line", "", false)
+		return false
+	}
+	r := fastReq{method: method, target: target, start: time.Now()}
+	switch {
+	case string(proto) == "HTTP/1.1":
+	case string(proto) == "HTTP/1.0":
+		r.http10 = true
+	default:
+		fc.writeError(505, "HTTP Version Not Supported", "kanaria: HTTP/1.0 and HTTP/1.1 only on this listener", "", false)
+		return false
+	}
+	if reason := requestRefusal(h); reason != "" {
+		fc.writeError(400, "Bad Request", "kanaria: refused: "+reason, "", false)
+		return false
+	}
+	r.hasBody = h.teChunked || h.cl > 0
+	keep := !r.http10 && !h.connClose
+
+	host, nHost := []byte(nil), 0
+	for i := range h.fields {
+		if eqFold(h.str(h.fields[i].name), "Host") {
+			host, nHost = h.str(h.fields[i].val), nHost+1
+		}
+	}
+	if nHost > 1 || nHost == 0 && !r.http10 {
+		fc.writeError(400, "Bad Request", "kanaria: exactly one Host header is required", "", false)
+		return false
+	}
+	if string(method) == "CONNECT" {
+		fc.writeError(405, "Method Not Allowed", "kanaria: CONNECT is not proxied", "", false)
+		return false
+	}
+	r.head = string(method) == "HEAD"
+	r.upgrade = h.connUpgrade && h.upgrade >= 0
+
+	t := fc.s.r.tbl.Load()
+	r.t = t
+	var in inputs
+	fc.fillInputs(t, host, target, &in)
+	var d decision
+	t.decide(&in, &d)
+	switch d.Status {
+	case decideNoRoute:
+		fc.writeError(404, "Not Found", "kanaria: no route for this host and path", "", keep && !r.hasBody)
+		return keep && !r.hasBody
+	case decideKeyNeeds:
+		fc.writeError(400, "Bad Request", "kanaria: this route requires a key: "+t.keyHint(), "", keep && !r.hasBody)
+		return keep && !r.hasBody
+	}
+	if d.Source == keyNewSticky {
+		r.newID = &d
+	}
+	r.rel = d.Release
+	b := d.Backend
+	ep := b.pick()
+	if ep == nil && b.version != Stable {
+		// Every instance is ejected: stable answers, the version is charged
+		// (see Router.ServeHTTP).
+		now := time.Now()
+		b.stats.record(now, now.Sub(r.start), 0)
+		b = d.Release.backend(Stable)
+		ep = b.pick()
+	}
+	if ep == nil {
+		ep = b.any()
+	}
+	r.backend, r.ep = b, ep
+
+	if r.hasBody && !r.http10 {
+		if v, ok := h.get("Expect"); ok && eqFold(v, "100-continue") {
+			// The router asks for the body itself (as net/http does when a
+			// handler reads it) and does not forward the expectation.
+			fc.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+			if fc.bw.Flush() != nil {
+				return false
+			}
+		}
+	}
+	return fc.proxy(&r, keep)
+}
+
+// requestRefusal applies the smuggling policy (see smuggling.go) to a
+// request head: ambiguous framing is refused, never repaired.
+func requestRefusal(h *head) string {
+	switch {
+	case h.obsFold:
+		return "obs-fold-header-continuation"
+	case h.nCL > 0 && h.nTE > 0:
+		return "content-length-with-transfer-encoding"
+	case h.nCL > 1 || h.clBad:
+		return "duplicate-or-invalid-content-length"
+	case h.nTE > 1 || h.nTE == 1 && !h.teChunked:
+		return "unsupported-transfer-encoding"
+	}
+	return ""
+}
+
+// splitRequestLine splits "METHOD target HTTP/1.1".
+func splitRequestLine(l []byte) (method, target, proto []byte, ok bool) {
+	i := bytes.IndexByte(l, ' ')
+	if i <= 0 {
+		return nil, nil, nil, false
+	}
+	j := bytes.IndexByte(l[i+1:], ' ')
+	if j <= 0 {
+		return nil, nil, nil, false
+	}
+	method, target, proto = l[:i], l[i+1:i+1+j], l[i+2+j:]
+	if !isTokenBytes(method) || bytes.IndexByte(proto, ' ') >= 0 {
+		return nil, nil, nil, false
+	}
+	return method, target, proto, true
+}
+
+// fillInputs reduces the request to the decision's strings (views into the
+// head's buffer, no copies) the way Router.fromRequest does for net/http.
+func (fc *fastConn) fillInputs(t *table, host, target []byte, in *inputs) {
+	h := &fc.req
+	in.Host = bstr(host)
+	path := target
+	if i := bytes.Index(path, []byte("://")); i > 0 && path[0] != '/' { // absolute-form
+		rest := path[i+3:]
+		j := bytes.IndexByte(rest, '/')
+		if j < 0 {
+			j = len(rest)
+		}
+		in.Host, path = bstr(rest[:j]), rest[j:]
+	}
+	if i := bytes.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	in.Path = bstr(path)
+	if bytes.IndexByte(path, '%') >= 0 { // match on the decoded path, as net/http does
+		if p, err := url.PathUnescape(in.Path); err == nil {
+			in.Path = p
+		}
+	}
+	for i := range h.fields {
+		f := &h.fields[i]
+		name, val := h.str(f.name), bstr(h.str(f.val))
+		switch {
+		case eqFold(name, "Cookie"):
+			if t.key.cookie != "" && in.KeyCookie == "" {
+				in.KeyCookie, _ = CookieValue(val, t.key.cookie)
+			}
+			if t.key.sticky && in.StickyCookie == "" {
+				in.StickyCookie, _ = CookieValue(val, t.key.stickyName)
+			}
+			if !t.ovr.disabled && in.OverrideCookie == "" {
+				in.OverrideCookie, _ = CookieValue(val, t.ovr.cookie)
+			}
+		case t.key.header != "" && in.KeyHeader == "" && eqFold(name, t.key.header):
+			in.KeyHeader = val
+		case !t.ovr.disabled && in.OverrideHeader == "" && eqFold(name, t.ovr.header):
+			in.OverrideHeader = val
+		case !t.ovr.disabled && t.ovr.secret != "" && in.OverrideSecret == "" && eqFold(name, t.ovr.secretHeader):
+			in.OverrideSecret = val
+		}
+	}
+}
+
+// proxy sends r upstream (failing over to stable on a connection error when
+// that is safe), relays the answer and records it. It reports whether the
+// client connection may be kept.
+func (fc *fastConn) proxy(r *fastReq, keep bool) bool {
+	t := r.t
+	to := &t.cfg.Timeouts
+	failedOver, fresh := false, false
+	var uc *upConn
+	for {
+		var err error
+		uc = nil
+		if !fresh && !r.upgrade {
+			uc = r.ep.pool.get(to.Idle.D())
+		}
+		if uc == nil {
+			uc, err = r.ep.dial(to.Dial.D())
+		}
+		if err == nil {
+			err = fc.send(r, uc)
+			if err == nil {
+				uc.c.SetReadDeadline(time.Now().Add(to.ResponseHeader.D()))
+				uc.hasDead = true
+				err = readHead(uc.br, &uc.resp, 1<<20)
+			}
+			if err != nil {
+				uc.c.Close()
+			}
+		}
+		if err == nil {
+			break
+		}
+		var cerr errClientBody
+		if errors.As(err, &cerr) {
+			return false // the client broke off its own body: nobody to answer
+		}
+		if uc != nil && uc.reused && !r.bodySent && staleConn(err) {
+			fresh = true // the upstream closed an idle connection: not a failure
+			continue
+		}
+		r.ep.failed(&r.rel.health)
+		now := time.Now()
+		r.backend.stats.record(now, now.Sub(r.start), 0)
+		stable := r.rel.backend(Stable)
+		if !failedOver && r.backend != stable && !r.bodySent && !r.hasBody && retryableMethod(r.method) {
+			failedOver, fresh = true, false
+			r.backend, r.ep = stable, stable.pick()
+			if r.ep == nil {
+				r.ep = stable.any()
+			}
+			continue
+		}
+		code, reason := 502, "Bad Gateway"
+		var te interface{ Timeout() bool }
+		if errors.As(err, &te) && te.Timeout() {
+			code, reason = 504, "Gateway Timeout"
+		}
+		keep = keep && !r.hasBody // the body may be half read
+		fc.writeError(code, reason, "kanaria: upstream "+r.backend.revision+" unavailable", r.backend.revision, keep)
+		return keep
+	}
+	r.ep.succeeded()
+	return fc.relay(r, uc, keep)
+}
+
+// errClientBody marks a failure reading the client's request body.
+type errClientBody struct{ err error }
+
+func (e errClientBody) Error() string { return "client body: " + e.err.Error() }
+
+// staleConn: the error a reused keep-alive connection gives when the
+// upstream had closed it while idle.
+func staleConn(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// retryableMethod: methods that may be sent twice (see retryable).
+func retryableMethod(m []byte) bool {
+	switch string(m) {
+	case "GET", "HEAD", "OPTIONS", "PUT", "DELETE":
+		return true
+	}
+	return false
+}
+
+// send writes the upstream request: the client's fields minus hop-by-hop
+// and router-owned ones, X-Forwarded-*, the version stamp, framing, body.
+func (fc *fastConn) send(r *fastReq, uc *upConn) error {
+	h, t, bw := &fc.req, r.t, uc.bw
+	bw.Write(r.method)
+	bw.WriteByte(' ')
+	if p := r.ep.url.Path; p != "" && p != "/" && len(r.target) > 0 && r.target[0] == '/' {
+		bw.WriteString(strings.TrimSuffix(p, "/"))
+	}
+	bw.Write(fc.originForm(r.target))
+	bw.WriteString(" HTTP/1.1\r\n")
+	var host []byte
+	nXFF := 0
+	for i := range h.fields {
+		f := &h.fields[i]
+		if f.hop {
+			continue
+		}
+		name := h.str(f.name)
+		switch {
+		case eqFold(name, "Host"):
+			host = h.str(f.val)
+		case eqFold(name, "X-Forwarded-For"):
+			nXFF++
+			continue // re-written below with the client appended
+		case eqFold(name, "X-Forwarded-Host"), eqFold(name, "X-Forwarded-Proto"),
+			eqFold(name, t.upstreamVersionHeader), eqFold(name, t.ovr.secretHeader), eqFold(name, "Expect"):
+			continue
+		}
+		bw.Write(name)
+		bw.WriteString(": ")
+		bw.Write(h.str(f.val))
+		bw.WriteString("\r\n")
+	}
+	if host == nil {
+		writeFieldString(bw, "Host", r.ep.url.Host)
+	}
+	bw.WriteString("X-Forwarded-For: ")
+	if nXFF > 0 {
+		for i := range h.fields {
+			if f := &h.fields[i]; eqFold(h.str(f.name), "X-Forwarded-For") {
+				bw.Write(h.str(f.val))
+				bw.WriteString(", ")
+			}
+		}
+	}
+	bw.WriteString(fc.remoteIP)
+	bw.WriteString("\r\n")
+	if host != nil {
+		writeField(bw, "X-Forwarded-Host", host)
+	}
+	bw.WriteString("X-Forwarded-Proto: http\r\n")
+	writeFieldString(bw, t.upstreamVersionHeader, r.backend.revision)
+	if r.upgrade {
+		bw.WriteString("Connection: Upgrade\r\n")
+		writeField(bw, "Upgrade", h.str(h.fields[h.upgrade].val))
+	}
+	switch {
+	case h.teChunked:
+		bw.WriteString("Transfer-Encoding: chunked\r\n\r\n")
+	case h.nCL == 1:
+		writeLength(bw, h.cl)
+		bw.WriteString("\r\n")
+	default:
+		bw.WriteString("\r\n")
+	}
+	if r.hasBody {
+		fc.c.SetReadDeadline(time.Time{}) // a body may take its time
+		r.bodySent = true
+		var err error
+		if h.teChunked {
+			err = copyChunked(bw, fc.br, true)
+		} else {
+			err = copyFixed(bw, fc.br, h.cl)
+		}
+		if err != nil {
+			var werr errDstWrite
+			if errors.As(err, &werr) {
+				return werr.err
+			}
+			return errClientBody{err}
+		}
+	}
+	return bw.Flush()
+}
+
+// originForm turns an absolute-form target into origin form.
+func (fc *fastConn) originForm(target []byte) []byte {
+	if len(target) > 0 && target[0] == '/' || string(target) == "*" {
+		return target
+	}
+	if i := bytes.Index(target, []byte("://")); i > 0 {
+		rest := target[i+3:]
+		if j := bytes.IndexByte(rest, '/'); j >= 0 {
+			return rest[j:]
+		}
+		return []byte("/")
+	}
+	return target
+}

@@ -1,0 +1,212 @@
+package router
+
+import (
+	"bytes"
+	"io"
+	"time"
+)
+
+// Response framing of an upstream answer.
+type bodyKind uint8
+
+const (
+	bodyNone bodyKind = iota
+	bodyFixed
+	bodyChunked
+	bodyUntilClose
+)
+
+// relay writes the upstream response in uc.resp to the client, stamped,
+// then its body, records the request and returns uc to the pool when it
+// can carry another request. It reports whether the client connection may
+// be kept.
+func (fc *fastConn) relay(r *fastReq, uc *upConn, keep bool) bool {
+	resp := &uc.resp
+	code, ok := statusCode(resp.str(resp.first))
+	for ok && code >= 100 && code < 200 && code != 101 {
+		// Interim answers (103 Early Hints, an unasked 100) pass through.
+		if !r.http10 {
+			fc.writeHead(r, resp, code, bodyNone, true, false)
+			if fc.bw.Flush() != nil {
+				uc.c.Close()
+				return false
+			}
+		}
+		if err := readHead(uc.br, resp, 1<<20); err != nil {
+			uc.c.Close()
+			return fc.badGateway(r, keep)
+		}
+		code, ok = statusCode(resp.str(resp.first))
+	}
+	if !ok || code == 101 && !r.upgrade {
+		uc.c.Close()
+		return fc.badGateway(r, keep)
+	}
+	if code == 101 {
+		fc.writeHead(r, resp, code, bodyNone, true, true)
+		fc.tunnel(uc)
+		now := time.Now()
+		r.backend.stats.record(now, now.Sub(r.start), code)
+		return false
+	}
+
+	kind := bodyNone
+	switch {
+	case r.head || code == 204 || code == 304:
+	case resp.nTE > 0:
+		if !resp.teChunked {
+			uc.c.Close()
+			return fc.badGateway(r, keep)
+		}
+		kind = bodyChunked
+	case resp.nCL > 0:
+		if resp.clBad || !sameLengths(resp) {
+			uc.c.Close()
+			return fc.badGateway(r, keep)
+		}
+		kind = bodyFixed
+	default:
+		kind = bodyUntilClose
+	}
+	http10Resp := bytes.HasPrefix(resp.str(resp.first), []byte("HTTP/1.0"))
+	reuse := !resp.connClose && kind != bodyUntilClose && !r.upgrade && (!http10Resp || resp.connKeepAlive)
+	if kind == bodyUntilClose || kind == bodyChunked && r.http10 {
+		keep = false // the end of the body is the end of the connection
+	}
+	fc.writeHead(r, resp, code, kind, keep, false)
+
+	if uc.hasDead && (kind == bodyChunked || kind == bodyUntilClose || kind == bodyFixed && int64(uc.br.Buffered()) < resp.cl) {
+		uc.c.SetReadDeadline(time.Time{}) // the body may stream for as long as it likes
+		uc.hasDead = false
+	}
+	var err error
+	switch kind {
+	case bodyFixed:
+		err = copyFixed(fc.bw, uc.br, resp.cl)
+	case bodyChunked:
+		err = copyChunked(fc.bw, uc.br, !r.http10)
+	case bodyUntilClose:
+		err = copyUntilEOF(fc.bw, uc.br)
+	}
+	now := time.Now()
+	r.backend.stats.record(now, now.Sub(r.start), code)
+	if err != nil {
+		// Half a response was sent: the only honest signal left is to
+		// close the client connection.
+		uc.c.Close()
+		return false
+	}
+	if reuse {
+		r.ep.pool.put(uc)
+	} else {
+		uc.c.Close()
+	}
+	return keep
+}
+
+// badGateway answers a malformed or missing upstream response.
+func (fc *fastConn) badGateway(r *fastReq, keep bool) bool {
+	now := time.Now()
+	r.backend.stats.record(now, now.Sub(r.start), 502)
+	keep = keep && !r.hasBody
+	fc.writeError(502, "Bad Gateway", "kanaria: bad response from upstream "+r.backend.revision, r.backend.revision, keep)
+	return keep
+}
+
+// writeHead writes the response head to the client: the upstream's status
+// and end-to-end fields, the version stamp, a sticky cookie on a first
+// visit, and framing for how the body will be sent.
+func (fc *fastConn) writeHead(r *fastReq, resp *head, code int, kind bodyKind, keep, upgrade bool) {
+	bw, t := fc.bw, r.t
+	status := resp.str(resp.first)
+	if i := bytes.IndexByte(status, ' '); i >= 0 {
+		status = status[i+1:]
+	}
+	bw.WriteString("HTTP/1.1 ")
+	bw.Write(status)
+	bw.WriteString("\r\n")
+	for i := range resp.fields {
+		f := &resp.fields[i]
+		if f.hop || eqFold(resp.str(f.name), t.versionHeader) {
+			continue
+		}
+		bw.Write(resp.str(f.name))
+		bw.WriteString(": ")
+		bw.Write(resp.str(f.val))
+		bw.WriteString("\r\n")
+	}
+	if code >= 100 && code < 200 && !upgrade {
+		bw.WriteString("\r\n")
+		return
+	}
+	writeFieldString(bw, t.versionHeader, r.backend.revision)
+	if r.newID != nil {
+		writeFieldString(bw, "Set-Cookie", t.stickyCookie(r.newID, false))
+	}
+	switch {
+	case upgrade:
+		bw.WriteString("Connection: Upgrade\r\n")
+		if resp.upgrade >= 0 {
+			writeField(bw, "Upgrade", resp.str(resp.fields[resp.upgrade].val))
+		}
+	case kind == bodyFixed || kind == bodyNone && resp.nCL > 0 && !resp.clBad:
+		writeLength(bw, resp.cl)
+	case kind == bodyChunked && !r.http10:
+		bw.WriteString("Transfer-Encoding: chunked\r\n")
+	case kind == bodyNone && code != 204 && code != 304 && !r.head:
+		bw.WriteString("Content-Length: 0\r\n")
+	}
+	if !keep && !upgrade {
+		bw.WriteString("Connection: close\r\n")
+	}
+	bw.WriteString("\r\n")
+}
+
+// sameLengths: repeated Content-Length fields are tolerated in a response
+// only when they agree (RFC 9112 6.3).
+func sameLengths(h *head) bool {
+	for i := range h.fields {
+		if eqFold(h.str(h.fields[i].name), "Content-Length") && parseLength(h.str(h.fields[i].val)) != h.cl {
+			return false
+		}
+	}
+	return true
+}
+
+// statusCode reads the code from "HTTP/1.1 200 OK".
+func statusCode(l []byte) (int, bool) {
+	if len(l) < 12 || !bytes.HasPrefix(l, []byte("HTTP/1.")) || l[8] != ' ' {
+		return 0, false
+	}
+	c := l[9:12]
+	if c[0] < '1' || c[0] > '5' || c[1] < '0' || c[1] > '9' || c[2] < '0' || c[2] > '9' {
+		return 0, false
+	}
+	return int(c[0]-'0')*100 + int(c[1]-'0')*10 + int(c[2]-'0'), len(l) == 12 || l[12] == ' '
+}
+
+// tunnel joins client and upstream after a 101 (WebSocket and other
+// upgrades). Bytes already buffered on either side go first. When either
+// direction ends both connections are closed, as httputil.ReverseProxy
+// does: a half-open tunnel would hold the goroutines forever.
+func (fc *fastConn) tunnel(uc *upConn) {
+	if fc.bw.Flush() != nil {
+		uc.c.Close()
+		return
+	}
+	fc.c.SetReadDeadline(time.Time{})
+	uc.c.SetReadDeadline(time.Time{})
+	done := make(chan struct{}, 2)
+	go func() {
+		io.Copy(fc.c, uc.br) // bufio.Reader.WriteTo: buffered bytes, then the socket
+		done <- struct{}{}
+	}()
+	go func() {
+		io.Copy(uc.c, fc.br)
+		done <- struct{}{}
+	}()
+	<-done
+	uc.c.Close()
+	fc.c.Close()
+	<-done
+}

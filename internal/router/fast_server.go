@@ -1,0 +1,226 @@
+package router
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// fastServer is the fast front end's listener side: one goroutine per
+// client connection, keep-alive, graceful drain. It is chosen by Serve for
+// plain-HTTP listeners of a *Router (see Config.HTTPServer).
+type fastServer struct {
+	r         *Router
+	cfg       Config // defaults applied
+	headLimit int    // like net/http: MaxHeaderBytes plus 4 KiB of slack
+	closing   atomic.Bool
+	mu        sync.Mutex
+	conns     map[*fastConn]struct{}
+	wg        sync.WaitGroup
+}
+
+// Client connection states; a connection is only closed from outside
+// (shutdown) while idle, by winning the CAS from connIdle.
+const (
+	connActive int32 = iota
+	connIdle
+	connClosed
+)
+
+// fastConn is one client connection and its reused buffers.
+type fastConn struct {
+	s        *fastServer
+	c        net.Conn
+	br       *bufio.Reader
+	bw       *bufio.Writer
+	req      head
+	state    atomic.Int32
+	remoteIP string // for X-Forwarded-For, computed once per connection
+}
+
+var (
+	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
+)
+
+// serveFast runs the fast front end on ln until ctx ends, then drains like
+// Serve does for net/http: stop accepting, close idle connections, let
+// in-flight requests finish within Timeouts.Shutdown, cut the rest.
+func serveFast(ctx context.Context, ln net.Listener, r *Router, cfg Config) error {
+	s := &fastServer{r: r, cfg: cfg, headLimit: cfg.MaxHeaderBytes + 4096, conns: map[*fastConn]struct{}{}}
+	done := make(chan error, 1)
+	go func() { done <- s.accept(ln) }()
+	select {
+	case err := <-done:
+		s.closing.Store(true)
+		s.closeConns(true)
+		s.wg.Wait()
+		return err
+	case <-ctx.Done():
+	}
+	s.closing.Store(true)
+	ln.Close()
+	<-done
+	drained := make(chan struct{})
+	go func() { s.wg.Wait(); close(drained) }()
+	tick := time.NewTicker(50 * time.Millisecond) // connections turning idle are closed on the next tick
+	defer tick.Stop()
+	budget := time.NewTimer(cfg.Timeouts.Shutdown.D())
+	defer budget.Stop()
+	for {
+		s.closeConns(false)
+		select {
+		case <-drained:
+			return nil
+		case <-tick.C:
+		case <-budget.C:
+			s.closeConns(true)
+			<-drained
+			return context.DeadlineExceeded
+		}
+	}
+}
+
+// accept runs the accept loop; temporary errors (EMFILE) back off like
+// net/http's. It returns nil once shutdown closed the listener.
+func (s *fastServer) accept(ln net.Listener) error {
+	var delay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if s.closing.Load() {
+				return nil
+			}
+			var te interface{ Temporary() bool } // EMFILE and the like
+			if errors.As(err, &te) && te.Temporary() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		fc := &fastConn{s: s, c: c}
+		fc.state.Store(connActive)
+		s.mu.Lock()
+		s.conns[fc] = struct{}{}
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go fc.serve()
+	}
+}
+
+// closeConns closes idle connections, or all of them when force is set.
+func (s *fastServer) closeConns(force bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for fc := range s.conns {
+		if force || fc.state.CompareAndSwap(connIdle, connClosed) {
+			fc.c.Close()
+		}
+	}
+}
+
+// serve reads and proxies requests until the connection ends.
+func (fc *fastConn) serve() {
+	s := fc.s
+	defer func() {
+		fc.c.Close()
+		if fc.br != nil {
+			fc.br.Reset(nil)
+			readerPool.Put(fc.br)
+			fc.bw.Reset(nil)
+			writerPool.Put(fc.bw)
+		}
+		s.mu.Lock()
+		delete(s.conns, fc)
+		s.mu.Unlock()
+		s.wg.Done()
+	}()
+	if host, _, err := net.SplitHostPort(fc.c.RemoteAddr().String()); err == nil {
+		fc.remoteIP = host
+	}
+	fc.br = readerPool.Get().(*bufio.Reader)
+	fc.br.Reset(fc.c)
+	fc.bw = writerPool.Get().(*bufio.Writer)
+	fc.bw.Reset(fc.c)
+	to := &s.cfg.Timeouts
+	for {
+		if fc.br.Buffered() == 0 {
+			fc.state.Store(connIdle)
+			if s.closing.Load() {
+				return
+			}
+			fc.c.SetReadDeadline(time.Now().Add(to.Idle.D()))
+			if _, err := fc.br.Peek(1); err != nil {
+				return
+			}
+			if !fc.state.CompareAndSwap(connIdle, connActive) {
+				return // shutdown closed it
+			}
+		}
+		if !headComplete(fc.br) {
+			fc.c.SetReadDeadline(time.Now().Add(to.ReadHeader.D()))
+		}
+		if err := readHead(fc.br, &fc.req, s.headLimit); err != nil {
+			switch err {
+			case errHeadTooLarge:
+				fc.refuse(431, "Request Header Fields Too Large", "kanaria: request header fields too large")
+			case errMalformed:
+				fc.refuse(400, "Bad Request", "kanaria: malformed request header")
+			}
+			return
+		}
+		if !fc.serveOne() || s.closing.Load() {
+			fc.bw.Flush()
+			fc.closeGently()
+			return
+		}
+		if fc.br.Buffered() == 0 { // a pipelined request's answer can share the write
+			if fc.bw.Flush() != nil {
+				return
+			}
+		}
+	}
+}
+
+// headComplete reports whether a whole header block is already buffered,
+// in which case no header deadline is needed (the common case: one segment).
+func headComplete(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Buffered())
+	for i := 0; i+1 < len(b); i++ {
+		if b[i] == '\n' && (b[i+1] == '\n' || b[i+1] == '\r' && i+2 < len(b) && b[i+2] == '\n') {
+			return true
+		}
+	}
+	return false
+}
+
+// closeGently half-closes and drains briefly before closing, so a client
+// still sending (an unread body, a refused pipeline) gets the answer
+// instead of a reset that would destroy it.
+func (fc *fastConn) closeGently() {
+	if tc, ok := fc.c.(*net.TCPConn); ok {
+		tc.CloseWrite()
+		fc.c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		var buf [4096]byte
+		for n := 0; n < 256<<10; {
+			k, err := fc.c.Read(buf[:])
+			n += k
+			if err != nil {
+				break
+			}
+		}
+	}
+}
+
+// refuse answers a request that cannot be served and ends the connection.
+func (fc *fastConn) refuse(code int, reason, msg string) {
+	fc.writeError(code, reason, msg, "", false)
+	fc.bw.Flush()
+	fc.closeGently()
+}
