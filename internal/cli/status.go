@@ -4,10 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
 	"github.com/kanaria-dev/kanaria/internal/client"
@@ -23,8 +31,10 @@ func newStatusCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show a rollout: phase, step, weights",
-		Long: "Show a rollout's phase, step and weights. With -w, keep polling and print the\n" +
-			"status again whenever it changes, until interrupted.",
+		Long: "Show a rollout's phase, step and weights. With -w, keep watching until\n" +
+			"interrupted: on a terminal a live view redraws in place (step progress, weights,\n" +
+			"requests/s, error rate and p99 per version, the last verdict and event); piped,\n" +
+			"one line per change; with -o json|yaml, one document per change.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -47,7 +57,7 @@ func newStatusCmd() *cobra.Command {
 		},
 	}
 	f.register(cmd, true, true)
-	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "keep watching; print again on every change")
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "keep watching: a live view on a terminal, one line or document per change otherwise")
 	cmd.Flags().DurationVar(&interval, "interval", time.Second, "how often -w polls")
 	return cmd
 }
@@ -72,13 +82,111 @@ func (f *clientFlags) printView(w io.Writer, v server.RolloutView, inWatch bool)
 	return printStatus(w, v)
 }
 
-// watch polls until ctx ends and prints the rollout whenever it changed.
-// Errors are printed, not returned: the control plane may be restarting,
-// and the release resumes where it was.
+// watch polls until ctx ends and shows the rollout as it changes. Errors are
+// shown, not returned: the control plane may be restarting, and the release
+// resumes where it was. Only a first failure (wrong name or token) ends it.
 func (f *clientFlags) watch(ctx context.Context, c *client.Client, name string, every time.Duration, out, errw io.Writer) error {
 	if every <= 0 {
 		every = time.Second
 	}
+	if f.output == "json" || f.output == "yaml" {
+		return f.watchData(ctx, c, name, every, out, errw)
+	}
+	hist := f.historyFetcher()
+	tty := isTerminal(out)
+	var s liveState
+	var afterID int64
+	var lastFrame, lastKey string
+	prevLines := 0
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for first := true; ; first = false {
+		v, err := c.Get(ctx, name)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil && first:
+			return err
+		case err != nil:
+			s.Problem = err.Error()
+		default:
+			s.View, s.Problem = v, ""
+			afterID = s.readEvents(ctx, c, name, afterID)
+			if hist != nil {
+				pts, err := hist(ctx, name, time.Now().Add(-(metricsWindow+3)*time.Second))
+				switch {
+				case errors.Is(err, errNoHistory):
+					hist, s.Metrics = nil, nil
+				case err == nil:
+					s.Metrics = metricsFrom(pts)
+				}
+			}
+		}
+		if tty {
+			if frame := renderLive(s); frame != lastFrame {
+				if prevLines > 0 {
+					// Back to the top of the last frame and clear below:
+					// the view redraws in place instead of scrolling.
+					fmt.Fprintf(out, "\x1b[%dA\r\x1b[J", prevLines)
+				}
+				io.WriteString(out, frame)
+				prevLines, lastFrame = strings.Count(frame, "\n"), frame
+			}
+		} else if key := plainKey(s); key != lastKey {
+			// Metrics alone change every second; a line per second would
+			// bury the changes a log reader looks for.
+			fmt.Fprintln(out, plainLive(s, time.Now()))
+			lastKey = key
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// readEvents fetches the events after afterID, keeping the newest one and
+// the newest verdict; it returns the new afterID. Failures leave it as is.
+func (s *liveState) readEvents(ctx context.Context, c *client.Client, name string, afterID int64) int64 {
+	const page = 1000
+	for range 100 { // bounded: at most 100k events at the first poll
+		evs, err := c.Events(ctx, name, afterID, page)
+		if err != nil || len(evs) == 0 {
+			return afterID
+		}
+		for i := range evs {
+			e := evs[i]
+			s.LastEvent = &e
+			if isVerdict(e.Type) {
+				s.LastVerdict = &e
+			}
+		}
+		afterID = evs[len(evs)-1].ID
+		if len(evs) < page {
+			break
+		}
+	}
+	return afterID
+}
+
+// isVerdict picks out analysis results among the events.
+func isVerdict(eventType string) bool {
+	return strings.HasPrefix(eventType, "Analysis") || strings.Contains(eventType, "Verdict")
+}
+
+// plainKey is what must change for a piped watch to print a new line.
+func plainKey(s liveState) string {
+	b, _ := json.Marshal(s.View)
+	var id int64
+	if s.LastEvent != nil {
+		id = s.LastEvent.ID
+	}
+	return fmt.Sprintf("%s|%d|%s", b, id, s.Problem)
+}
+
+// watchData prints one JSON line or YAML document per change, for scripts.
+func (f *clientFlags) watchData(ctx context.Context, c *client.Client, name string, every time.Duration, out, errw io.Writer) error {
 	var last []byte
 	var lastErr string
 	tick := time.NewTicker(every)
@@ -99,12 +207,6 @@ func (f *clientFlags) watch(ctx context.Context, c *client.Client, name string, 
 			lastErr = ""
 			cur, _ := json.Marshal(v)
 			if !bytes.Equal(cur, last) {
-				if f.output == "table" && last != nil {
-					fmt.Fprintln(out)
-				}
-				if f.output == "table" {
-					fmt.Fprintf(out, "%s\n", time.Now().Format("15:04:05"))
-				}
 				if err := f.printView(out, v, true); err != nil {
 					return err
 				}
@@ -117,4 +219,61 @@ func (f *clientFlags) watch(ctx context.Context, c *client.Client, name string, 
 		case <-tick.C:
 		}
 	}
+}
+
+// isTerminal reports whether w is a terminal, where redrawing in place works.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+// errNoHistory: the control plane serves no metrics history (404).
+var errNoHistory = errors.New("no metrics history")
+
+// historyFetcher returns a function that reads a rollout's metrics history,
+// or nil if the API cannot be reached with these flags. The typed client
+// has no history call yet, so this is a plain authenticated GET.
+func (f *clientFlags) historyFetcher() func(ctx context.Context, name string, since time.Time) ([]server.HistoryPoint, error) {
+	base, token, err := f.credentials()
+	if err != nil {
+		return nil
+	}
+	hc := &http.Client{Timeout: 10 * time.Second}
+	return func(ctx context.Context, name string, since time.Time) ([]server.HistoryPoint, error) {
+		u := base + "/v1/rollouts/" + url.PathEscape(name) + "/history?since=" + strconv.FormatInt(since.UnixMilli(), 10)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := hc.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		switch {
+		case resp.StatusCode == http.StatusNotFound:
+			return nil, errNoHistory
+		case resp.StatusCode != http.StatusOK:
+			return nil, fmt.Errorf("history: %s", resp.Status)
+		}
+		var pts []server.HistoryPoint
+		return pts, json.NewDecoder(resp.Body).Decode(&pts)
+	}
+}
+
+// credentials are the API URL and token, found as client() finds them.
+func (f *clientFlags) credentials() (base, token string, err error) {
+	base = f.serverURL
+	if base == "" {
+		if base, err = server.ReadEndpoint(f.stateDir); err != nil {
+			return "", "", err
+		}
+	}
+	path := f.tokenFile
+	if path == "" {
+		path = filepath.Join(f.stateDir, server.TokenFile)
+	}
+	token, err = server.ReadToken(path)
+	return strings.TrimRight(base, "/"), token, err
 }
