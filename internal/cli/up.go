@@ -18,7 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kanaria-dev/kanaria/internal/controlplane"
-	"github.com/kanaria-dev/kanaria/internal/router"
+	"github.com/kanaria-dev/kanaria/internal/dataplane"
 	"github.com/kanaria-dev/kanaria/internal/server"
 	"github.com/kanaria-dev/kanaria/internal/spec"
 )
@@ -87,19 +87,34 @@ func runUp(ctx context.Context, o upOptions, logw io.Writer, ready func(upRunnin
 	if err := requireLoopback(o.API); err != nil {
 		return fmt.Errorf("--api: %w", err)
 	}
-	routerLn, err := net.Listen("tcp", o.Listen)
-	if err != nil {
-		return fmt.Errorf("router listen: %w", err)
-	}
 	apiLn, err := net.Listen("tcp", o.API)
 	if err != nil {
-		routerLn.Close()
 		return fmt.Errorf("API listen: %w", err)
 	}
-	run := upRunning{RouterURL: "http://" + routerLn.Addr().String(), APIURL: "http://" + apiLn.Addr().String()}
+	defer apiLn.Close()
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	// The router and the versions run in a data-plane process that outlives
+	// this one: after a kill -9 of `up` users are still served, and the next
+	// `up` reattaches to it.
+	dp, err := dataplane.Ensure(ctx, o.StateDir, dataplane.StartOptions{KanariaPath: self, Listen: o.Listen})
+	if err != nil {
+		return fmt.Errorf("data plane: %w", err)
+	}
+	defer dp.Close()
+	started := false
+	defer func() {
+		if !started { // failed before serving: leave nothing running
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			dp.Shutdown(ctx)
+		}
+	}()
+	run := upRunning{RouterURL: dp.RouterURL(), APIURL: "http://" + apiLn.Addr().String()}
 	run.StateDir, _ = filepath.Abs(o.StateDir)
 
-	self, _ := os.Executable()
 	logf := func(format string, args ...any) {}
 	if o.Verbose {
 		logf = func(format string, args ...any) {
@@ -108,11 +123,9 @@ func runUp(ctx context.Context, o upOptions, logw io.Writer, ready func(upRunnin
 	}
 	cp, err := controlplane.New(ctx, controlplane.Options{
 		StateDir: o.StateDir, Rollouts: rollouts, RouterURL: run.RouterURL, APIURL: run.APIURL,
-		KanariaPath: self, Tick: o.Tick, Logf: logf,
+		DataPlane: dp, Tick: o.Tick, Logf: logf,
 	})
 	if err != nil {
-		routerLn.Close()
-		apiLn.Close()
 		return err
 	}
 	defer cp.Close(context.Background())
@@ -123,13 +136,14 @@ func runUp(ctx context.Context, o upOptions, logw io.Writer, ready func(upRunnin
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(cp.Router().Telemetry())
-	api := &http.Server{Handler: server.New(cp, run.Token, server.Options{Gatherer: reg}), ReadHeaderTimeout: 10 * time.Second}
+	api := &http.Server{
+		Handler:           server.New(cp, run.Token, server.Options{Gatherer: prometheus.Gatherers{reg, dp.Gatherer()}}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 3)
-	go func() { errc <- router.Serve(ctx, routerLn, cp.Router(), router.Config{}) }()
+	errc := make(chan error, 2)
 	go func() {
 		if err := api.Serve(apiLn); !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
@@ -141,6 +155,7 @@ func runUp(ctx context.Context, o upOptions, logw io.Writer, ready func(upRunnin
 	if err := server.WriteEndpoint(o.StateDir, run.APIURL); err != nil {
 		return err
 	}
+	started = true
 	ready(run)
 
 	var firstErr error
@@ -149,9 +164,14 @@ func runUp(ctx context.Context, o upOptions, logw io.Writer, ready func(upRunnin
 	case firstErr = <-errc:
 	}
 	cancel()
-	shutdownCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
+	// A clean stop (Ctrl-C, SIGTERM) ends everything `up` started: the API,
+	// then the data plane, which drains the router and stops the versions.
+	shutdownCtx, done := context.WithTimeout(context.Background(), 60*time.Second)
 	defer done()
 	api.Shutdown(shutdownCtx)
+	if _, err := dp.Shutdown(shutdownCtx); err != nil && firstErr == nil {
+		firstErr = fmt.Errorf("stop data plane: %w", err)
+	}
 	return firstErr
 }
 

@@ -30,14 +30,14 @@ import (
 
 // Options configure a ControlPlane.
 type Options struct {
-	// StateDir holds the database, the router salt and the processes' logs.
+	// StateDir holds the database and the router salt.
 	StateDir string
+	// DataPlane runs the router and the versions.
+	DataPlane DataPlane
 	// Rollouts are the specs to run (from kanaria.yaml).
 	Rollouts []spec.Rollout
 	// RouterURL and APIURL are reported by Info.
 	RouterURL, APIURL string
-	// KanariaPath is the kanaria binary, for command templates ({{.Kanaria}}).
-	KanariaPath string
 	// Tick is the reconcile interval; default 200ms.
 	Tick time.Duration
 	// Now is the clock; default time.Now.
@@ -46,11 +46,11 @@ type Options struct {
 	Logf func(format string, args ...any)
 }
 
-// ControlPlane owns the rollouts, the store and the embedded router.
+// ControlPlane owns the rollouts and the store, and drives the data plane.
 type ControlPlane struct {
 	opts     Options
 	store    *store.Store
-	router   *router.Router
+	router   *routerView
 	salt     string
 	rollouts map[string]*rollout
 	names    []string
@@ -74,6 +74,9 @@ func New(ctx context.Context, opts Options) (*ControlPlane, error) {
 	if len(opts.Rollouts) == 0 {
 		return nil, errors.New("no rollouts to run")
 	}
+	if opts.DataPlane == nil {
+		return nil, errors.New("no data plane")
+	}
 	if err := os.MkdirAll(opts.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
@@ -85,13 +88,13 @@ func New(ctx context.Context, opts Options) (*ControlPlane, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	c := &ControlPlane{opts: opts, store: st, salt: salt, rollouts: map[string]*rollout{}}
-	rt, err := router.New(c.routerConfig())
-	if err != nil {
-		st.Close()
-		return nil, fmt.Errorf("router: %w", err)
+	c := &ControlPlane{opts: opts, store: st, salt: salt, rollouts: map[string]*rollout{},
+		router: &routerView{dp: opts.DataPlane, logf: opts.Logf}}
+	// A data plane that outlived a previous control plane serves a table:
+	// start from it, so nothing is dropped before the platforms answer.
+	if cfg, err := opts.DataPlane.RouterConfig(ctx); err == nil && len(cfg.Releases) > 0 {
+		c.lastApplied = &cfg
 	}
-	c.router = rt
 	for _, sp := range opts.Rollouts {
 		r, err := c.openRollout(ctx, sp)
 		if err != nil {
@@ -105,9 +108,6 @@ func New(ctx context.Context, opts Options) (*ControlPlane, error) {
 	c.syncRouter()
 	return c, nil
 }
-
-// Router is the embedded data plane, to be served by the caller.
-func (c *ControlPlane) Router() *router.Router { return c.router }
 
 // Run reconciles every rollout each tick until ctx ends.
 func (c *ControlPlane) Run(ctx context.Context) error {
@@ -126,17 +126,14 @@ func (c *ControlPlane) Run(ctx context.Context) error {
 	}
 }
 
-// Close stops every process the platforms started and closes the store.
-// The router is left to its caller, which drains it.
+// Close releases the platforms and closes the store. What runs in the data
+// plane keeps running: stopping it is the caller's decision.
 func (c *ControlPlane) Close(ctx context.Context) error {
 	var errs []error
 	for _, r := range c.rollouts {
 		if err := r.platform.Close(ctx); err != nil {
 			errs = append(errs, err)
 		}
-	}
-	if c.router != nil {
-		errs = append(errs, c.router.Close())
 	}
 	errs = append(errs, c.store.Close())
 	return errors.Join(errs...)

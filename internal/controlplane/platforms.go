@@ -3,25 +3,14 @@ package controlplane
 import (
 	"fmt"
 	"io"
-	"path/filepath"
 
 	"github.com/kanaria-dev/kanaria/internal/platform"
 	"github.com/kanaria-dev/kanaria/internal/spec"
 )
 
-// newPlatform builds the platform a rollout's spec names.
+// newPlatform asks the data plane for the platform a rollout's spec names.
 func (c *ControlPlane) newPlatform(sp spec.Rollout) (platform.Platform, error) {
-	switch {
-	case sp.Spec.Platform.Local != nil:
-		return platform.NewLocal(sp.Metadata.Name, *sp.Spec.Platform.Local, platform.LocalOptions{
-			LogDir:      filepath.Join(c.opts.StateDir, "logs"),
-			KanariaPath: c.opts.KanariaPath,
-			Logf:        c.opts.Logf,
-		}), nil
-	case sp.Spec.Platform.Static != nil:
-		return platform.NewStatic(*sp.Spec.Platform.Static), nil
-	}
-	return nil, fmt.Errorf("spec.platform: neither local nor static")
+	return c.opts.DataPlane.Platform(sp.Metadata.Name, sp.Spec.Platform)
 }
 
 // logs writes a copy's output if its platform keeps any.

@@ -25,9 +25,15 @@ func (c *ControlPlane) routerConfig() router.Config {
 		}
 		rel := c.releaseOf(r)
 		if len(rel.Stable.Endpoints) == 0 {
-			// Nothing ready to serve yet (first start): leave the rollout
-			// out of the table rather than route users to nothing.
-			continue
+			// Stable has no ready endpoint as far as we know. Right after a
+			// restart that only means we have not heard from the platform
+			// yet: keep what the data plane serves. On a first start there
+			// is nothing: leave the rollout out rather than route to nothing.
+			prev, ok := c.appliedRelease(name)
+			if !ok {
+				continue
+			}
+			rel = prev
 		}
 		cfg.Releases = append(cfg.Releases, rel)
 		hosts := sp.Spec.Route.Hosts
@@ -39,6 +45,19 @@ func (c *ControlPlane) routerConfig() router.Config {
 		}
 	}
 	return cfg
+}
+
+// appliedRelease is a release as the router serves it now.
+func (c *ControlPlane) appliedRelease(name string) (router.Release, bool) {
+	if c.lastApplied == nil {
+		return router.Release{}, false
+	}
+	for _, rel := range c.lastApplied.Releases {
+		if rel.Name == name {
+			return rel, true
+		}
+	}
+	return router.Release{}, false
 }
 
 // releaseOf is one rollout's release in the router.

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"net/http"
 	"syscall"
 	"testing"
 )
@@ -52,6 +53,19 @@ func TestKill9ResumesRelease(t *testing.T) {
 		})
 		events := e.history()
 		e.stopUp(syscall.SIGKILL)
+		// The control plane is gone; the data plane keeps serving its last
+		// table, canary included.
+		versions := map[string]int{}
+		for i := 0; i < 200; i++ {
+			resp, _ := e.get()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("%s: request %d with the control plane down: %d", cp.name, i, resp.StatusCode)
+			}
+			versions[resp.Header.Get("X-Kanaria-Version")]++
+		}
+		if versions["v2"] == 0 && cp.canaryPPM >= 100_000 {
+			t.Errorf("%s: with the control plane down no request reached the canary: %v", cp.name, versions)
+		}
 		e.startUp()
 		after := e.status()
 		if after.Status.Phase != before.Status.Phase || after.Status.StepIndex != before.Status.StepIndex ||

@@ -76,7 +76,13 @@ func newEnv(t *testing.T, specYAML string) *env {
 	if err := os.WriteFile(e.specFile, []byte(specYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { e.stopUp(syscall.SIGTERM) })
+	t.Cleanup(func() {
+		e.stopUp(syscall.SIGTERM)
+		// Whatever happened, leave no data plane behind.
+		if out, err := e.kanaria("down"); err != nil {
+			t.Logf("kanaria down: %v\n%s", err, out)
+		}
+	})
 	return e
 }
 

@@ -1,0 +1,80 @@
+package controlplane
+
+import (
+	"context"
+	"time"
+
+	"github.com/kanaria-dev/kanaria/internal/platform"
+	"github.com/kanaria-dev/kanaria/internal/router"
+	"github.com/kanaria-dev/kanaria/internal/spec"
+)
+
+// DataPlane is where the router and the versions live: a separate process
+// (internal/dataplane) that keeps serving its last table while the control
+// plane is down, so a kill -9 of the control plane costs users nothing.
+type DataPlane interface {
+	UpdateRouter(ctx context.Context, cfg router.Config) error
+	RouterConfig(ctx context.Context) (router.Config, error)
+	Weights(ctx context.Context, release string) (canaryPPM, baselinePPM uint32, ok bool, err error)
+	Samples(ctx context.Context, release string, v router.Version, since time.Time) ([]router.Sample, error)
+	Counts(ctx context.Context, release string, v router.Version) (router.Counts, error)
+	Platform(rollout string, p spec.Platform) (platform.Platform, error)
+}
+
+// dataPlaneCallTimeout bounds every call the reconcile loop makes, so a data
+// plane that hangs delays a tick instead of stopping the loop.
+const dataPlaneCallTimeout = 5 * time.Second
+
+// routerView is the control plane's synchronous view of the data plane's
+// router; errors are logged and read as "unknown".
+type routerView struct {
+	dp   DataPlane
+	logf func(format string, args ...any)
+}
+
+// Update swaps the data plane's routing table.
+func (v *routerView) Update(cfg router.Config) error {
+	ctx, cancel := context.WithTimeout(context.Background(), dataPlaneCallTimeout)
+	defer cancel()
+	return v.dp.UpdateRouter(ctx, cfg)
+}
+
+// Weights reads back the weights in force; ok is false when unknown.
+func (v *routerView) Weights(release string) (canaryPPM, baselinePPM uint32, ok bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), dataPlaneCallTimeout)
+	defer cancel()
+	c, b, ok, err := v.dp.Weights(ctx, release)
+	if err != nil {
+		v.logf("data plane: read weights of %s: %v", release, err)
+		return 0, 0, false
+	}
+	return c, b, ok
+}
+
+// Telemetry is the router's per-version telemetry, read remotely.
+func (v *routerView) Telemetry() *routerView { return v }
+
+// Samples returns the requests one version served since a time (nil when
+// the data plane cannot be read).
+func (v *routerView) Samples(release string, ver router.Version, since time.Time) []router.Sample {
+	ctx, cancel := context.WithTimeout(context.Background(), dataPlaneCallTimeout)
+	defer cancel()
+	ss, err := v.dp.Samples(ctx, release, ver, since)
+	if err != nil {
+		v.logf("data plane: read samples of %s/%s: %v", release, ver, err)
+		return nil
+	}
+	return ss
+}
+
+// Counts returns one version's cumulative counters.
+func (v *routerView) Counts(release string, ver router.Version) router.Counts {
+	ctx, cancel := context.WithTimeout(context.Background(), dataPlaneCallTimeout)
+	defer cancel()
+	cs, err := v.dp.Counts(ctx, release, ver)
+	if err != nil {
+		v.logf("data plane: read counts of %s/%s: %v", release, ver, err)
+		return router.Counts{}
+	}
+	return cs
+}
