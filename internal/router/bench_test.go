@@ -71,11 +71,18 @@ func BenchmarkTelemetryRecord(b *testing.B) {
 	})
 }
 
-// BenchmarkProxy is a whole request through the router over loopback, for
-// information (issue 5 compares throughput with nginx properly).
+// BenchmarkProxy is a whole request through the router over loopback, once
+// per front end, for information (bench/router.sh compares throughput with
+// nginx properly). Allocations include the net/http client and upstreams.
 func BenchmarkProxy(b *testing.B) {
+	for _, fe := range frontEnds {
+		b.Run(fe.name, func(b *testing.B) { benchProxy(b, fe) })
+	}
+}
+
+func benchProxy(b *testing.B, fe frontEnd) {
 	st, ca := upstream(b, "v1"), upstream(b, "v2")
-	_, base := serveRouter(b, twoVersions(st.URL, ca.URL, 10))
+	_, base := serveRouter(b, fe, twoVersions(st.URL, ca.URL, 10))
 	c := client()
 	req, _ := http.NewRequest("GET", base+"/", nil)
 	req.Header.Set("X-User", "u")

@@ -61,10 +61,29 @@ func twoVersions(stableURL, canaryURL string, canaryPct float64) Config {
 	}
 }
 
-// serveRouter starts a Router behind Serve on a loopback listener and
-// returns it with its base URL. Everything stops at test cleanup.
-func serveRouter(t testing.TB, cfg Config) (*Router, string) {
+// frontEnd is one of Serve's HTTP front ends. Every test that proxies
+// through a listener runs once per front end (eachFrontEnd), so both paths
+// keep the same correctness guarantees.
+type frontEnd struct {
+	name   string
+	server string // Config.HTTPServer
+}
+
+var frontEnds = []frontEnd{{"fast", HTTPServerFast}, {"stdlib", HTTPServerStdlib}}
+
+// eachFrontEnd runs test as one subtest per front end.
+func eachFrontEnd(t *testing.T, test func(t *testing.T, fe frontEnd)) {
+	for _, fe := range frontEnds {
+		t.Run(fe.name, func(t *testing.T) { test(t, fe) })
+	}
+}
+
+// serveRouter starts a Router behind Serve on a loopback listener, using
+// front end fe, and returns it with its base URL. Everything stops at test
+// cleanup.
+func serveRouter(t testing.TB, fe frontEnd, cfg Config) (*Router, string) {
 	t.Helper()
+	cfg.HTTPServer = fe.server
 	r, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

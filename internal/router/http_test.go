@@ -22,43 +22,45 @@ import (
 // WebSocket through the router: a raw RFC 6455 handshake and masked
 // frames from the client, echoed by a real websocket server upstream.
 func TestWebSocketThroughRouter(t *testing.T) {
-	ws := httptest.NewServer(websocket.Handler(func(c *websocket.Conn) {
-		io.Copy(c, c)
-	}))
-	t.Cleanup(ws.Close)
-	_, base := serveRouter(t, twoVersions(ws.URL, ws.URL, 0))
-	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	key := make([]byte, 16)
-	rand.Read(key)
-	fmt.Fprintf(conn, "GET /echo HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nOrigin: %s\r\nX-User: u\r\n\r\n",
-		strings.TrimPrefix(base, "http://"), base64.StdEncoding.EncodeToString(key), base)
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("handshake status %d", resp.StatusCode)
-	}
-	if resp.Header.Get(DefaultVersionHeader) != "v1" {
-		t.Errorf("101 not stamped: %v", resp.Header)
-	}
-	for _, msg := range []string{"hello", "second frame", strings.Repeat("x", 300)} {
-		conn.Write(maskedTextFrame(msg))
-		got, err := readFrame(br)
+	eachFrontEnd(t, func(t *testing.T, fe frontEnd) {
+		ws := httptest.NewServer(websocket.Handler(func(c *websocket.Conn) {
+			io.Copy(c, c)
+		}))
+		t.Cleanup(ws.Close)
+		_, base := serveRouter(t, fe, twoVersions(ws.URL, ws.URL, 0))
+		conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got != msg {
-			t.Fatalf("echo %q, want %q", got, msg)
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		key := make([]byte, 16)
+		rand.Read(key)
+		fmt.Fprintf(conn, "GET /echo HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+			"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nOrigin: %s\r\nX-User: u\r\n\r\n",
+			strings.TrimPrefix(base, "http://"), base64.StdEncoding.EncodeToString(key), base)
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		if resp.StatusCode != http.StatusSwitchingProtocols {
+			t.Fatalf("handshake status %d", resp.StatusCode)
+		}
+		if resp.Header.Get(DefaultVersionHeader) != "v1" {
+			t.Errorf("101 not stamped: %v", resp.Header)
+		}
+		for _, msg := range []string{"hello", "second frame", strings.Repeat("x", 300)} {
+			conn.Write(maskedTextFrame(msg))
+			got, err := readFrame(br)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != msg {
+				t.Fatalf("echo %q, want %q", got, msg)
+			}
+		}
+	})
 }
 
 func maskedTextFrame(msg string) []byte {
@@ -99,204 +101,214 @@ func readFrame(br *bufio.Reader) (string, error) {
 // If the router buffered the response, the client would never see the
 // first chunk and the upstream's wait would time out.
 func TestStreamingWithoutBuffering(t *testing.T) {
-	clientGotFirst := make(chan struct{})
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "first\n")
-		w.(http.Flusher).Flush()
-		select {
-		case <-clientGotFirst:
-			io.WriteString(w, "second\n")
-		case <-time.After(10 * time.Second):
-			io.WriteString(w, "timeout\n")
+	eachFrontEnd(t, func(t *testing.T, fe frontEnd) {
+		clientGotFirst := make(chan struct{})
+		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "first\n")
+			w.(http.Flusher).Flush()
+			select {
+			case <-clientGotFirst:
+				io.WriteString(w, "second\n")
+			case <-time.After(10 * time.Second):
+				io.WriteString(w, "timeout\n")
+			}
+		}))
+		t.Cleanup(up.Close)
+		_, base := serveRouter(t, fe, twoVersions(up.URL, up.URL, 0))
+		resp, err := client().Get(base + "/stream")
+		if err != nil {
+			t.Fatal(err)
 		}
-	}))
-	t.Cleanup(up.Close)
-	_, base := serveRouter(t, twoVersions(up.URL, up.URL, 0))
-	resp, err := client().Get(base + "/stream")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	br := bufio.NewReader(resp.Body)
-	line, err := br.ReadString('\n')
-	if err != nil || line != "first\n" {
-		t.Fatalf("first line %q, %v", line, err)
-	}
-	close(clientGotFirst)
-	if line, _ = br.ReadString('\n'); line != "second\n" {
-		t.Fatalf("second line %q: the router held the stream back", line)
-	}
+		defer resp.Body.Close()
+		br := bufio.NewReader(resp.Body)
+		line, err := br.ReadString('\n')
+		if err != nil || line != "first\n" {
+			t.Fatalf("first line %q, %v", line, err)
+		}
+		close(clientGotFirst)
+		if line, _ = br.ReadString('\n'); line != "second\n" {
+			t.Fatalf("second line %q: the router held the stream back", line)
+		}
+	})
 }
 
 // Expect: 100-continue: the client sends its body only after the interim
 // response, which must come through the router.
 func TestExpectContinue(t *testing.T) {
-	up := upstream(t, "v1")
-	_, base := serveRouter(t, twoVersions(up.URL, up.URL, 0))
-	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	io.WriteString(conn, "POST / HTTP/1.1\r\nHost: a\r\nX-User: u\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
-	br := bufio.NewReader(conn)
-	line, err := br.ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "HTTP/1.1 100") {
-		t.Fatalf("interim response %q, %v", line, err)
-	}
-	for line != "\r\n" {
-		line, _ = br.ReadString('\n')
-	}
-	io.WriteString(conn, "hello")
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != 200 || resp.Header.Get("X-Seen-Body") != "hello" {
-		t.Errorf("final response %d, upstream saw body %q", resp.StatusCode, resp.Header.Get("X-Seen-Body"))
-	}
+	eachFrontEnd(t, func(t *testing.T, fe frontEnd) {
+		up := upstream(t, "v1")
+		_, base := serveRouter(t, fe, twoVersions(up.URL, up.URL, 0))
+		conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(conn, "POST / HTTP/1.1\r\nHost: a\r\nX-User: u\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+		br := bufio.NewReader(conn)
+		line, err := br.ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, "HTTP/1.1 100") {
+			t.Fatalf("interim response %q, %v", line, err)
+		}
+		for line != "\r\n" {
+			line, _ = br.ReadString('\n')
+		}
+		io.WriteString(conn, "hello")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 200 || resp.Header.Get("X-Seen-Body") != "hello" {
+			t.Errorf("final response %d, upstream saw body %q", resp.StatusCode, resp.Header.Get("X-Seen-Body"))
+		}
+	})
 }
 
 // Weights flip 1000 times while clients hammer the router: no request may
 // fail, and every response comes from one of the two versions.
 func TestWeightSwapsUnderLoadFailNothing(t *testing.T) {
-	st, ca := upstream(t, "v1"), upstream(t, "v2")
-	r, base := serveRouter(t, twoVersions(st.URL, ca.URL, 50))
-	const workers, perWorker = 8, 400
-	deadline := time.Now().Add(30 * time.Second)
-	var wg sync.WaitGroup
-	var sent, failed atomic.Int64
-	stop := make(chan struct{})
-	c := client()
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := 0; i < perWorker && time.Now().Before(deadline); i++ {
-				req, _ := http.NewRequest("GET", base+"/", nil)
-				req.Header.Set("X-User", fmt.Sprintf("w%d-%d", w, i))
-				resp, err := c.Do(req)
-				sent.Add(1)
-				if err != nil {
-					failed.Add(1)
-					continue
+	eachFrontEnd(t, func(t *testing.T, fe frontEnd) {
+		st, ca := upstream(t, "v1"), upstream(t, "v2")
+		r, base := serveRouter(t, fe, twoVersions(st.URL, ca.URL, 50))
+		const workers, perWorker = 8, 400
+		deadline := time.Now().Add(30 * time.Second)
+		var wg sync.WaitGroup
+		var sent, failed atomic.Int64
+		stop := make(chan struct{})
+		c := client()
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				for i := 0; i < perWorker && time.Now().Before(deadline); i++ {
+					req, _ := http.NewRequest("GET", base+"/", nil)
+					req.Header.Set("X-User", fmt.Sprintf("w%d-%d", w, i))
+					resp, err := c.Do(req)
+					sent.Add(1)
+					if err != nil {
+						failed.Add(1)
+						continue
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if v := resp.Header.Get(DefaultVersionHeader); resp.StatusCode != 200 || (v != "v1" && v != "v2") {
+						failed.Add(1)
+					}
 				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if v := resp.Header.Get(DefaultVersionHeader); resp.StatusCode != 200 || (v != "v1" && v != "v2") {
-					failed.Add(1)
-				}
+			}(w)
+		}
+		go func() { wg.Wait(); close(stop) }()
+		flips := 0
+		for ; flips < 1000 && time.Now().Before(deadline); flips++ {
+			w := uint32(0)
+			if flips%2 == 0 {
+				w = PPMScale
 			}
-		}(w)
-	}
-	go func() { wg.Wait(); close(stop) }()
-	flips := 0
-	for ; flips < 1000 && time.Now().Before(deadline); flips++ {
-		w := uint32(0)
-		if flips%2 == 0 {
-			w = PPMScale
-		}
-		if err := r.SetWeights("shop", w, 0); err != nil {
-			t.Fatal(err)
-		}
-		if flips%100 == 0 { // whole-table swaps too
-			cfg := r.Config()
-			if err := r.Update(cfg); err != nil {
+			if err := r.SetWeights("shop", w, 0); err != nil {
 				t.Fatal(err)
 			}
+			if flips%100 == 0 { // whole-table swaps too
+				cfg := r.Config()
+				if err := r.Update(cfg); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if flips%10 == 0 {
+				time.Sleep(time.Millisecond) // spread the flips over the load
+			}
 		}
-		if flips%10 == 0 {
-			time.Sleep(time.Millisecond) // spread the flips over the load
+		<-stop
+		if failed.Load() != 0 {
+			t.Fatalf("%d of %d requests failed during %d weight flips", failed.Load(), sent.Load(), flips)
 		}
-	}
-	<-stop
-	if failed.Load() != 0 {
-		t.Fatalf("%d of %d requests failed during %d weight flips", failed.Load(), sent.Load(), flips)
-	}
-	if flips != 1000 || sent.Load() != workers*perWorker {
-		t.Errorf("ran out of time: %d flips, %d requests", flips, sent.Load())
-	}
+		if flips != 1000 || sent.Load() != workers*perWorker {
+			t.Errorf("ran out of time: %d flips, %d requests", flips, sent.Load())
+		}
+	})
 }
 
 // Cancelling Serve's context stops accepting but lets a slow in-flight
 // request finish.
 func TestGracefulShutdownDrains(t *testing.T) {
-	release := make(chan struct{})
-	started := make(chan struct{})
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(started)
-		select {
-		case <-release:
-		case <-time.After(10 * time.Second):
+	eachFrontEnd(t, func(t *testing.T, fe frontEnd) {
+		release := make(chan struct{})
+		started := make(chan struct{})
+		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			close(started)
+			select {
+			case <-release:
+			case <-time.After(10 * time.Second):
+			}
+			io.WriteString(w, "done")
+		}))
+		t.Cleanup(up.Close)
+		cfg := twoVersions(up.URL, up.URL, 0)
+		r, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
 		}
-		io.WriteString(w, "done")
-	}))
-	t.Cleanup(up.Close)
-	cfg := twoVersions(up.URL, up.URL, 0)
-	r, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- Serve(ctx, ln, r, cfg) }()
+		defer r.Close()
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		served := make(chan error, 1)
+		go func() { served <- Serve(ctx, ln, r, cfg) }()
 
-	type result struct {
-		body string
-		err  error
-	}
-	got := make(chan result, 1)
-	go func() {
-		resp, err := client().Get("http://" + ln.Addr().String() + "/slow")
-		if err != nil {
-			got <- result{err: err}
-			return
+		type result struct {
+			body string
+			err  error
 		}
-		b, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		got <- result{string(b), err}
-	}()
-	<-started
-	cancel()
-	time.Sleep(100 * time.Millisecond) // let Shutdown close the listener
-	if c, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
-		c.Close()
-		t.Error("listener still accepting after shutdown began")
-	}
-	close(release)
-	res := <-got
-	if res.err != nil || res.body != "done" {
-		t.Fatalf("in-flight request: %q, %v", res.body, res.err)
-	}
-	select {
-	case err := <-served:
-		if err != nil {
-			t.Errorf("Serve after a clean drain: %v", err)
+		got := make(chan result, 1)
+		go func() {
+			resp, err := client().Get("http://" + ln.Addr().String() + "/slow")
+			if err != nil {
+				got <- result{err: err}
+				return
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			got <- result{string(b), err}
+		}()
+		<-started
+		cancel()
+		time.Sleep(100 * time.Millisecond) // let Shutdown close the listener
+		if c, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+			c.Close()
+			t.Error("listener still accepting after shutdown began")
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve did not return")
-	}
+		close(release)
+		res := <-got
+		if res.err != nil || res.body != "done" {
+			t.Fatalf("in-flight request: %q, %v", res.body, res.err)
+		}
+		select {
+		case err := <-served:
+			if err != nil {
+				t.Errorf("Serve after a clean drain: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Serve did not return")
+		}
+	})
 }
 
 func TestHeaderSizeLimit(t *testing.T) {
-	up := upstream(t, "v1")
-	cfg := twoVersions(up.URL, up.URL, 0)
-	cfg.MaxHeaderBytes = 4096
-	_, base := serveRouter(t, cfg)
-	req, _ := http.NewRequest("GET", base+"/", nil)
-	req.Header.Set("X-Big", strings.Repeat("a", 64<<10))
-	resp, err := client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
-		t.Errorf("oversized header: %d, want 431", resp.StatusCode)
-	}
+	eachFrontEnd(t, func(t *testing.T, fe frontEnd) {
+		up := upstream(t, "v1")
+		cfg := twoVersions(up.URL, up.URL, 0)
+		cfg.MaxHeaderBytes = 4096
+		_, base := serveRouter(t, fe, cfg)
+		req, _ := http.NewRequest("GET", base+"/", nil)
+		req.Header.Set("X-Big", strings.Repeat("a", 64<<10))
+		resp, err := client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+			t.Errorf("oversized header: %d, want 431", resp.StatusCode)
+		}
+	})
 }
