@@ -69,14 +69,30 @@ func (p pairDiffs) between(lo, hi float64) []float64 {
 const selectLimit = 4096
 
 // kth returns the k-th smallest difference, 1 ≤ k ≤ total().
+//
+// Each round probes two values interpolated (linearly in the count) just
+// below and just above the k-th difference; when the counts are locally
+// smooth the bracket shrinks by well over an order of magnitude per round,
+// and a bisection step guarantees progress when they are not.
 func (p pairDiffs) kth(k int64) float64 {
 	n, m := len(p.x), len(p.y)
 	// Invariant: countLE(lo) < k ≤ countLE(hi).
 	lo := math.Nextafter(p.y[0]-p.x[n-1], math.Inf(-1))
 	hi := p.y[m-1] - p.x[0]
 	cLo, cHi := int64(0), p.total()
+	probe := func(t float64) {
+		if !(t > lo && t < hi) {
+			return
+		}
+		if c := p.countLE(t); c >= k {
+			hi, cHi = t, c
+		} else {
+			lo, cLo = t, c
+		}
+	}
 	for {
-		if cHi-cLo <= selectLimit+int64(n+m) {
+		gap := cHi - cLo
+		if gap <= selectLimit {
 			d := p.between(lo, hi)
 			sort.Float64s(d)
 			return d[k-cLo-1]
@@ -86,11 +102,16 @@ func (p pairDiffs) kth(k int64) float64 {
 			// No float between lo and hi: every difference in (lo, hi] is hi.
 			return hi
 		}
-		c := p.countLE(mid)
-		if c >= k {
-			hi, cHi = mid, c
-		} else {
-			lo, cLo = mid, c
+		delta := max(selectLimit/4, gap/64)
+		at := func(c int64) float64 { return lo + (hi-lo)*float64(c-cLo)/float64(gap) }
+		if k-delta > cLo {
+			probe(at(k - delta))
+		}
+		if k+delta < cHi {
+			probe(at(k + delta))
+		}
+		if cHi-cLo > gap/2 {
+			probe(lo + (hi-lo)/2)
 		}
 	}
 }
@@ -99,10 +120,31 @@ func (p pairDiffs) kth(k int64) float64 {
 // ones when their number is even).
 func (p pairDiffs) median() float64 {
 	N := p.total()
-	if N%2 == 1 {
-		return p.kth(N/2 + 1)
+	lower := p.kth((N + 1) / 2)
+	if N%2 == 1 || p.countLE(lower) > N/2 {
+		// Odd count, or the two middle differences tie.
+		return lower
 	}
-	return (p.kth(N/2) + p.kth(N/2+1)) / 2
+	return (lower + p.nextAbove(lower)) / 2
+}
+
+// nextAbove returns the smallest difference > v, or v itself when there is
+// none; with v the k-th difference this is the (k+1)-th unless they tie.
+func (p pairDiffs) nextAbove(v float64) float64 {
+	best := math.Inf(1)
+	j := 0
+	for _, xi := range p.x {
+		for j < len(p.y) && p.y[j]-xi <= v {
+			j++
+		}
+		if j < len(p.y) && p.y[j]-xi < best {
+			best = p.y[j] - xi
+		}
+	}
+	if math.IsInf(best, 1) {
+		return v
+	}
+	return best
 }
 
 // HodgesLehmann is the Hodges-Lehmann estimate of the shift of y relative to

@@ -175,3 +175,34 @@ func TestShiftIntervalCoverage(t *testing.T) {
 		t.Errorf("95%% interval covered %d/%d", covered, runs)
 	}
 }
+
+// Even counts: the median is the mean of the two middle differences, also
+// when they tie, checked against sorting every difference.
+func TestHodgesLehmannMatchesBruteForceMedian(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for trial := 0; trial < 30; trial++ {
+		n, m := 2*(1+rng.IntN(60)), 1+rng.IntN(60)
+		x, y := make([]float64, n), make([]float64, m)
+		for i := range x {
+			x[i] = math.Round(rng.NormFloat64() * 2)
+		}
+		for i := range y {
+			y[i] = math.Round(rng.NormFloat64()*2 + 1)
+		}
+		var all []float64
+		for _, yj := range y {
+			for _, xi := range x {
+				all = append(all, yj-xi)
+			}
+		}
+		sort.Float64s(all)
+		N := len(all)
+		want := all[N/2]
+		if N%2 == 0 {
+			want = (all[N/2-1] + all[N/2]) / 2
+		}
+		if got := HodgesLehmann(y, x); got != want {
+			t.Fatalf("trial %d: got %v want %v", trial, got, want)
+		}
+	}
+}

@@ -28,7 +28,8 @@ type SeqPropConfig struct {
 	DetectEffect float64
 	// Spread is the standard deviation of the mixing distribution on the log
 	// relative risk. Wider is more robust to effects far from DetectEffect,
-	// narrower is faster at DetectEffect. Default 0.5.
+	// narrower is faster at DetectEffect. Default 0.25 (about ×0.8 to ×1.25
+	// around the design effect at one standard deviation).
 	Spread float64
 	// TrafficRatio is the canary:baseline routing share ratio (1 when the
 	// baseline gets the canary's weight, as kanaria's router does). When 0
@@ -43,7 +44,7 @@ type SeqPropConfig struct {
 const (
 	DefaultAlpha        = 0.01
 	DefaultDetectEffect = 1.0
-	DefaultSpread       = 0.5
+	DefaultSpread       = 0.25
 )
 
 func (c SeqPropConfig) withDefaults() SeqPropConfig {
