@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kanaria-dev/kanaria/internal/dataplane"
 	"github.com/kanaria-dev/kanaria/internal/demoapp"
 	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/router"
@@ -151,6 +152,32 @@ func TestNearestRank(t *testing.T) {
 	}
 }
 
+// startDataPlane runs a real data plane (router, platforms) in-process on
+// loopback and connects to it, as `kanaria up` does across processes.
+func startDataPlane(t *testing.T) *dataplane.Client {
+	t.Helper()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- dataplane.Run(ctx, dataplane.Options{StateDir: dir, Listen: "127.0.0.1:0", Ready: func(dataplane.Info) { close(ready) }})
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("data plane: %v", err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("data plane not ready within 15s")
+	}
+	c, err := dataplane.Connect(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(); cancel(); <-done })
+	return c
+}
+
 // TestHistoryOfControlPlane runs a release on a real control plane (static
 // platform, demo apps on loopback) and reads History without any hook in
 // Run: History itself records.
@@ -172,7 +199,8 @@ spec:
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c, err := New(ctx, Options{StateDir: t.TempDir(), Rollouts: rs, Tick: 20 * time.Millisecond})
+	dp := startDataPlane(t)
+	c, err := New(ctx, Options{StateDir: t.TempDir(), DataPlane: dp, Rollouts: rs, Tick: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,10 +228,8 @@ spec:
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	front := httptest.NewServer(c.Router())
-	defer front.Close()
 	start := time.Now()
-	get(t, front.URL+"/", 40)
+	get(t, dp.RouterURL()+"/", 40)
 	waitNextSecond()
 
 	pts, err := c.History(ctx, "web", start.Truncate(time.Second))

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kanaria-dev/kanaria/internal/controlplane"
+	"github.com/kanaria-dev/kanaria/internal/dataplane"
 	"github.com/kanaria-dev/kanaria/internal/demoapp"
 	"github.com/kanaria-dev/kanaria/internal/server"
 	"github.com/kanaria-dev/kanaria/internal/spec"
@@ -52,8 +53,9 @@ spec:
 // dashEnv is a real control plane behind the real API server, with real
 // demo-app upstreams and its router serving traffic, all on 127.0.0.1.
 type dashEnv struct {
-	api, router *httptest.Server
-	token       string
+	api       *httptest.Server
+	routerURL string
+	token     string
 }
 
 func newDashEnv(t *testing.T) *dashEnv {
@@ -66,8 +68,9 @@ func newDashEnv(t *testing.T) *dashEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dp := startDataPlane(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	cp, err := controlplane.New(ctx, controlplane.Options{StateDir: t.TempDir(), Rollouts: rs, Tick: 50 * time.Millisecond})
+	cp, err := controlplane.New(ctx, controlplane.Options{StateDir: t.TempDir(), DataPlane: dp, Rollouts: rs, Tick: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,15 +78,39 @@ func newDashEnv(t *testing.T) *dashEnv {
 	go func() { defer close(done); cp.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done; cp.Close(context.Background()) })
 
-	e := &dashEnv{token: "browser-test-token"}
-	e.router = httptest.NewServer(cp.Router())
-	t.Cleanup(e.router.Close)
+	e := &dashEnv{token: "browser-test-token", routerURL: dp.RouterURL()}
 	srv := server.New(cp, e.token, server.Options{Gatherer: prometheus.NewRegistry()})
 	e.api = httptest.NewServer(srv)
 	// Streams end first, so Close does not wait for the browser's watch.
 	t.Cleanup(e.api.Close)
 	t.Cleanup(srv.CloseStreams)
 	return e
+}
+
+// startDataPlane runs a real data plane (router, platforms) in-process on
+// loopback and connects to it, as `kanaria up` does across processes.
+func startDataPlane(t *testing.T) *dataplane.Client {
+	t.Helper()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- dataplane.Run(ctx, dataplane.Options{StateDir: dir, Listen: "127.0.0.1:0", Ready: func(dataplane.Info) { close(ready) }})
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("data plane: %v", err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("data plane not ready within 15s")
+	}
+	c, err := dataplane.Connect(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(); cancel(); <-done })
+	return c
 }
 
 // do calls the API with the bearer token, as the CLI would.
@@ -187,7 +214,7 @@ func TestDashboardInChromium(t *testing.T) {
 	e := newDashEnv(t)
 	ctx := newBrowser(t)
 	stop := make(chan struct{})
-	wg := traffic(e.router.URL, stop)
+	wg := traffic(e.routerURL, stop)
 	defer func() { close(stop); wg.Wait() }()
 
 	// Every confirmation dialog is accepted, as a user who means it.
@@ -278,6 +305,9 @@ func TestDashboardInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no canary traffic in the charts' data: %v", err)
 	}
+	if os.Getenv("KANARIA_UPDATE_DOCS") == "1" {
+		time.Sleep(20 * time.Second) // a picture for the docs: some history in the charts
+	}
 	screenshot(t, ctx, "dashboard.png")
 
 	// Logging out empties the page and ends the session server-side.
@@ -298,7 +328,6 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	c, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	// Let the next animation frame draw the newest points first.
 	png, err := chromedp.Run(c, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
