@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"io"
-	"strconv"
 )
 
 // Body copying for the fast front end. Bytes go from one bufio.Reader to
@@ -92,8 +91,8 @@ func copyChunked(dst *bufio.Writer, src *bufio.Reader, rechunk bool) error {
 			break
 		}
 		if rechunk {
-			var b [20]byte
-			dst.Write(append(strconv.AppendInt(b[:0], size, 16), '\r', '\n'))
+			writeInt(dst, size, 16)
+			dst.WriteString("\r\n")
 		}
 		if err := copyFixed(dst, src, size); err != nil {
 			return err

@@ -23,7 +23,8 @@ type fastReq struct {
 	rel      *release
 	backend  *backend
 	ep       *endpoint
-	newID    *decision // set when a sticky cookie must be issued
+	issueID  bool                // a first visit: issue newID as the sticky cookie
+	newID    [stickyIDLen]byte   // copied out of the decision so it stays on the stack
 	start    time.Time
 	bodySent bool // the client's body went (at least partly) upstream
 }
@@ -85,7 +86,7 @@ func (fc *fastConn) serveOne() bool {
 		return keep && !r.hasBody
 	}
 	if d.Source == keyNewSticky {
-		r.newID = &d
+		r.issueID, r.newID = true, d.NewID
 	}
 	r.rel = d.Release
 	b := d.Backend

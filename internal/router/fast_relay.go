@@ -140,8 +140,15 @@ func (fc *fastConn) writeHead(r *fastReq, resp *head, code int, kind bodyKind, k
 		return
 	}
 	writeFieldString(bw, t.versionHeader, r.backend.revision)
-	if r.newID != nil {
-		writeFieldString(bw, "Set-Cookie", t.stickyCookie(r.newID, false))
+	if r.issueID { // the same cookie as table.stickyCookie, written in place
+		bw.WriteString("Set-Cookie: ")
+		bw.WriteString(t.key.stickyName)
+		bw.WriteByte('=')
+		if bw.Available() < len(r.newID) {
+			bw.Flush()
+		}
+		bw.Write(append(bw.AvailableBuffer(), r.newID[:]...)) // r stays on the stack
+		bw.WriteString("; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax\r\n")
 	}
 	switch {
 	case upgrade:

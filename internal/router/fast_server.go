@@ -130,12 +130,9 @@ func (fc *fastConn) serve() {
 	s := fc.s
 	defer func() {
 		fc.c.Close()
-		if fc.br != nil {
-			fc.br.Reset(nil)
-			readerPool.Put(fc.br)
-			fc.bw.Reset(nil)
-			writerPool.Put(fc.bw)
-		}
+		fc.br.Reset(nil)
+		readerPool.Put(fc.br)
+		fc.releaseWriter()
 		s.mu.Lock()
 		delete(s.conns, fc)
 		s.mu.Unlock()
@@ -146,11 +143,10 @@ func (fc *fastConn) serve() {
 	}
 	fc.br = readerPool.Get().(*bufio.Reader)
 	fc.br.Reset(fc.c)
-	fc.bw = writerPool.Get().(*bufio.Writer)
-	fc.bw.Reset(fc.c)
 	to := &s.cfg.Timeouts
 	for {
 		if fc.br.Buffered() == 0 {
+			fc.releaseWriter() // an idle connection holds only its read buffer
 			fc.state.Store(connIdle)
 			if s.closing.Load() {
 				return
@@ -162,6 +158,10 @@ func (fc *fastConn) serve() {
 			if !fc.state.CompareAndSwap(connIdle, connActive) {
 				return // shutdown closed it
 			}
+		}
+		if fc.bw == nil {
+			fc.bw = writerPool.Get().(*bufio.Writer)
+			fc.bw.Reset(fc.c)
 		}
 		if !headComplete(fc.br) {
 			fc.c.SetReadDeadline(time.Now().Add(to.ReadHeader.D()))
@@ -185,6 +185,15 @@ func (fc *fastConn) serve() {
 				return
 			}
 		}
+	}
+}
+
+// releaseWriter returns the (flushed) write buffer to the pool.
+func (fc *fastConn) releaseWriter() {
+	if fc.bw != nil {
+		fc.bw.Reset(nil)
+		writerPool.Put(fc.bw)
+		fc.bw = nil
 	}
 }
 

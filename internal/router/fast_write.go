@@ -27,10 +27,17 @@ func writeFieldString(bw *bufio.Writer, name, val string) {
 }
 
 func writeLength(bw *bufio.Writer, n int64) {
-	var b [24]byte
 	bw.WriteString("Content-Length: ")
-	bw.Write(strconv.AppendInt(b[:0], n, 10))
+	writeInt(bw, n, 10)
 	bw.WriteString("\r\n")
+}
+
+// writeInt formats n into bw's free space (no temporary that could escape).
+func writeInt(bw *bufio.Writer, n int64, base int) {
+	if bw.Available() < 24 {
+		bw.Flush()
+	}
+	bw.Write(strconv.AppendInt(bw.AvailableBuffer(), n, base))
 }
 
 // writeError answers with a short plain-text body, as http.Error does. A
@@ -38,9 +45,8 @@ func writeLength(bw *bufio.Writer, n int64) {
 // attributed.
 func (fc *fastConn) writeError(code int, reason, msg, revision string, keep bool) {
 	bw := fc.bw
-	var b [8]byte
 	bw.WriteString("HTTP/1.1 ")
-	bw.Write(strconv.AppendInt(b[:0], int64(code), 10))
+	writeInt(bw, int64(code), 10)
 	bw.WriteString(" ")
 	bw.WriteString(reason)
 	bw.WriteString("\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\n")

@@ -152,3 +152,11 @@ func statusLines(raw string) []string {
 }
 
 var statusLineRE = regexp.MustCompile(`HTTP/1\.1 \d{3} [^\r\n]*`)
+
+// upstreamFunc is a loopback upstream with a custom handler.
+func upstreamFunc(t testing.TB, h http.HandlerFunc) *httptest.Server {
+	t.Helper()
+	s := httptest.NewServer(h)
+	t.Cleanup(s.Close)
+	return s
+}
