@@ -23,8 +23,8 @@ type fastReq struct {
 	rel      *release
 	backend  *backend
 	ep       *endpoint
-	issueID  bool                // a first visit: issue newID as the sticky cookie
-	newID    [stickyIDLen]byte   // copied out of the decision so it stays on the stack
+	issueID  bool              // a first visit: issue newID as the sticky cookie
+	newID    [stickyIDLen]byte // copied out of the decision so it stays on the stack
 	start    time.Time
 	bodySent bool // the client's body went (at least partly) upstream
 }
