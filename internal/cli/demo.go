@@ -86,6 +86,8 @@ func demoRollouts(pause time.Duration) ([]spec.Rollout, error) {
 func printDemoHelp(w io.Writer, r upRunning) {
 	fmt.Fprintf(w, `kanaria demo: rollout "demo" serves v1 at %[1]s (API %[2]s, state %[3]s)
 
+dashboard: %[2]s/dashboard/ (log in with the token in %[3]s/token)
+
 try, in another terminal (same directory):
   curl -si %[1]s/                         # served by v1; note X-Kanaria-Version and the kanaria_id cookie
   kanaria start v2                        # release v2: 0.1%% -> 1%% -> 10%% (waits) -> 50%% -> 100%%

@@ -53,6 +53,7 @@ func newUpCmd() *cobra.Command {
 			defer stop()
 			return runUp(ctx, o, cmd.OutOrStdout(), func(r upRunning) {
 				fmt.Fprintf(cmd.OutOrStdout(), "kanaria up: router %s, API %s, state %s\n", r.RouterURL, r.APIURL, r.StateDir)
+				fmt.Fprintf(cmd.OutOrStdout(), "dashboard: %s/dashboard/ (log in with the token in %s)\n", r.APIURL, filepath.Join(r.StateDir, "token"))
 				fmt.Fprintf(cmd.OutOrStdout(), "next: kanaria start <revision>; watch: kanaria status -w\n")
 			})
 		},
@@ -136,10 +137,10 @@ func runUp(ctx context.Context, o upOptions, logw io.Writer, ready func(upRunnin
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	api := &http.Server{
-		Handler:           server.New(cp, run.Token, server.Options{Gatherer: prometheus.Gatherers{reg, dp.Gatherer()}}),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
+	srv := server.New(cp, run.Token, server.Options{Gatherer: prometheus.Gatherers{reg, dp.Gatherer()}})
+	api := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	// Open dashboard and watch streams would otherwise hold Shutdown.
+	api.RegisterOnShutdown(srv.CloseStreams)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

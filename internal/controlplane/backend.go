@@ -20,7 +20,9 @@ func (c *ControlPlane) Info() server.Info {
 		Version:   version.Version,
 		RouterURL: c.opts.RouterURL,
 		APIURL:    c.opts.APIURL,
-		StateDir:  c.opts.StateDir,
+		// The dashboard is served by the API server.
+		DashboardURL: c.opts.APIURL + "/dashboard/",
+		StateDir:     c.opts.StateDir,
 	}
 }
 

@@ -57,6 +57,9 @@ type ControlPlane struct {
 
 	routerMu    sync.Mutex // serializes router table rebuilds
 	lastApplied *router.Config
+
+	historyOnce sync.Once
+	history     *historyStore // per-version metrics over time, for charts
 }
 
 // New opens the state directory, restores every rollout's status (or starts
@@ -122,6 +125,7 @@ func (c *ControlPlane) Run(ctx context.Context) error {
 				c.reconcile(ctx, c.rollouts[name])
 			}
 			c.syncRouter()
+			c.recordHistory()
 		}
 	}
 }

@@ -84,17 +84,9 @@ type historyStore struct {
 	rings map[string]*historyRing
 }
 
-// histories maps a control plane to its store. It lives here, not in the
-// ControlPlane struct, so that this file is the whole feature; a field would
-// do as well.
-var histories sync.Map // *ControlPlane -> *historyStore
-
 func (c *ControlPlane) historyStore() *historyStore {
-	if h, ok := histories.Load(c); ok {
-		return h.(*historyStore)
-	}
-	h, _ := histories.LoadOrStore(c, &historyStore{rings: map[string]*historyRing{}})
-	return h.(*historyStore)
+	c.historyOnce.Do(func() { c.history = &historyStore{rings: map[string]*historyRing{}} })
+	return c.history
 }
 
 // recordHistory records every complete second since the last call, for
