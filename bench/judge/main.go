@@ -19,6 +19,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"text/tabwriter"
@@ -29,7 +30,17 @@ func main() {
 	runs := flag.Int("runs", 1000, "simulated canaries per scenario")
 	seed := flag.Uint64("seed", 1, "random seed")
 	workers := flag.Int("workers", runtime.GOMAXPROCS(0), "parallel workers")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 
 	tr := traffic{rps: 1000, weight: 0.05, tickSec: 10, ticks: 60, sigma: 0.5}
 	const alpha, power = 0.01, 0.95

@@ -13,7 +13,7 @@ type mixture struct {
 
 // mixtureGrid is the number of grid points; beyond ~30 the e-values change
 // by far less than the width of a tick.
-const mixtureGrid = 32
+const mixtureGrid = 24
 
 // newMixture discretises N(log(1+detect), spread²) truncated to x > 0 on a
 // midpoint grid over (0, centre+4·spread].
@@ -90,11 +90,14 @@ func (m mixture) confidenceSequence(k, b, logRatio, logInvAlpha float64) (lower,
 	if k > 0 || b > 0 {
 		centre = math.Log((k+0.5)/(b+0.5)) - logRatio
 	}
+	// First step: about three standard errors of the log relative risk,
+	// where the limits usually are.
+	step := 3 * math.Sqrt(1/(k+0.5)+1/(b+0.5))
 	lower, upper = 0, math.Inf(1)
-	if l, ok := crossing(worse, centre, -1); ok {
+	if l, ok := crossing(worse, centre, -1, step); ok {
 		lower = math.Exp(l)
 	}
-	if u, ok := crossing(better, centre, +1); ok {
+	if u, ok := crossing(better, centre, +1, step); ok {
 		upper = math.Exp(u)
 	}
 	return lower, upper
@@ -103,8 +106,8 @@ func (m mixture) confidenceSequence(k, b, logRatio, logInvAlpha float64) (lower,
 // crossing finds the root of a monotone f that is negative at start, moving
 // in direction dir (f ≥ 0 beyond the root). It expands the step until the
 // sign changes (giving up beyond ±csRange: no crossing) and then runs the
-// Illinois variant of regula falsi to 1e-4 in log ρ.
-func crossing(f func(float64) float64, start, dir float64) (float64, bool) {
+// Illinois variant of regula falsi to 1e-3 in log ρ (0.1 % of ρ).
+func crossing(f func(float64) float64, start, dir, step float64) (float64, bool) {
 	a, fa := start, f(start)
 	for fa >= 0 {
 		// The centre is not inside the interval (tiny counts): back off.
@@ -114,7 +117,6 @@ func crossing(f func(float64) float64, start, dir float64) (float64, bool) {
 		}
 		fa = f(a)
 	}
-	step := 1.0
 	b := a + dir*step
 	fb := f(b)
 	for fb < 0 {
@@ -127,9 +129,13 @@ func crossing(f func(float64) float64, start, dir float64) (float64, bool) {
 		fb = f(b)
 	}
 	side := 0
-	for i := 0; i < 60 && math.Abs(b-a) > 1e-4; i++ {
+	for i := 0; i < 60 && math.Abs(b-a) > 1e-3; i++ {
 		c := (a*fb - b*fa) / (fb - fa)
 		fc := f(c)
+		if math.Abs(fc) < 1e-3 {
+			// Within 0.1 % of the threshold e-value: close enough.
+			return c, true
+		}
 		switch {
 		case fc < 0:
 			a, fa = c, fc
