@@ -129,7 +129,12 @@ func runUp(ctx context.Context, o upOptions, logw io.Writer, ready func(upRunnin
 	if err != nil {
 		return err
 	}
-	defer cp.Close(context.Background())
+	defer func() {
+		// Bounded: a hung notification receiver must not hold the exit.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		cp.Close(ctx)
+	}()
 	run.Backend = cp
 
 	if run.Token, err = server.EnsureToken(o.StateDir); err != nil {

@@ -134,6 +134,7 @@ func (c *ControlPlane) Run(ctx context.Context) error {
 // plane keeps running: stopping it is the caller's decision.
 func (c *ControlPlane) Close(ctx context.Context) error {
 	var errs []error
+	errs = append(errs, c.closeNotifiers(ctx))
 	for _, r := range c.rollouts {
 		if err := r.platform.Close(ctx); err != nil {
 			errs = append(errs, err)

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/kanaria-dev/kanaria/internal/engine"
+	"github.com/kanaria-dev/kanaria/internal/notify"
 	"github.com/kanaria-dev/kanaria/internal/platform"
 	"github.com/kanaria-dev/kanaria/internal/spec"
 	"github.com/kanaria-dev/kanaria/internal/store"
@@ -27,6 +28,8 @@ type rollout struct {
 	// startErrs are copies the platform refused to start, reported to the
 	// engine as failed so a release never waits on them forever.
 	startErrs map[string]string
+	// notifier sends events to the spec's receivers; nil sends nothing.
+	notifier *notify.Notifier
 }
 
 // openRollout restores a rollout from the store, or starts it fresh, and
@@ -37,6 +40,9 @@ func (c *ControlPlane) openRollout(ctx context.Context, sp spec.Rollout) (*rollo
 		return nil, err
 	}
 	r := &rollout{spec: sp, platform: pf, running: map[string]platform.Instance{}, startErrs: map[string]string{}}
+	if r.notifier, err = c.newNotifier(r); err != nil {
+		return nil, err
+	}
 	name := sp.Metadata.Name
 	raw, _, ok, err := c.store.Status(ctx, name)
 	if err != nil {
@@ -167,6 +173,7 @@ func (c *ControlPlane) execute(ctx context.Context, r *rollout, acts []engine.Ac
 		case engine.ActRecordEvent:
 			if a.Event != nil {
 				c.opts.Logf("rollout %s: %s: %s", name, a.Event.Type, a.Event.Message)
+				c.notify(r, *a.Event)
 			}
 		}
 	}

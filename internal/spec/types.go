@@ -3,7 +3,11 @@
 // reading the file it is given.
 package spec
 
-import "time"
+import (
+	"time"
+
+	"github.com/kanaria-dev/kanaria/internal/notify"
+)
 
 // APIVersion and Kind identify a Rollout document.
 const (
@@ -34,6 +38,9 @@ type RolloutSpec struct {
 	Route    Route    `json:"route,omitempty"`
 	Platform Platform `json:"platform"`
 	Strategy Strategy `json:"strategy"`
+	// Notifications send this rollout's events to webhooks and Slack
+	// (docs/notifications.md).
+	Notifications *notify.Config `json:"notifications,omitempty"`
 }
 
 // Route is how requests reach this rollout through kanaria's router.

@@ -1,13 +1,17 @@
 package spec
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+
+	"github.com/kanaria-dev/kanaria/internal/notify"
 )
 
 // fieldError is a validation problem at a path inside one Rollout; Parse
@@ -83,7 +87,47 @@ func validateRollout(r Rollout) []fieldError {
 	errs = append(errs, validateRoute(sp.with("route"), r.Spec.Route)...)
 	errs = append(errs, validatePlatform(sp.with("platform"), r.Spec)...)
 	errs = append(errs, validateStrategy(sp.with("strategy"), r.Spec)...)
+	errs = append(errs, validateNotifications(sp.with("notifications"), r.Spec.Notifications)...)
 	return errs
+}
+
+// validateNotifications re-roots the notify package's field paths under
+// spec.notifications, so they get the file's line like every other error.
+func validateNotifications(p path, n *notify.Config) []fieldError {
+	if n == nil {
+		return nil
+	}
+	var ve notify.ValidationError
+	if err := n.Validate(); !errors.As(err, &ve) {
+		if err != nil {
+			return []fieldError{fieldErr(p, "%v", err)}
+		}
+		return nil
+	}
+	var errs []fieldError
+	for _, fe := range ve {
+		errs = append(errs, fieldErr(p.with(parsePath(fe.Path)...), "%s", fe.Msg))
+	}
+	return errs
+}
+
+// parsePath turns "receivers[1].slack.webhookURL" into path elements.
+func parsePath(s string) path {
+	var p path
+	for _, part := range strings.Split(s, ".") {
+		name, rest, _ := strings.Cut(part, "[")
+		if name != "" {
+			p = append(p, name)
+		}
+		for rest != "" {
+			idx, after, _ := strings.Cut(rest, "]")
+			if n, err := strconv.Atoi(idx); err == nil {
+				p = append(p, n)
+			}
+			_, rest, _ = strings.Cut(after, "[")
+		}
+	}
+	return p
 }
 
 func validateRoute(p path, rt Route) []fieldError {
