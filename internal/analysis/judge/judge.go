@@ -12,7 +12,7 @@ type Config struct {
 	// customary canary pass threshold).
 	PassScore float64
 	// MarginalScore: below it the analysis fails; between the two it is
-	// Inconclusive. Default 75.
+	// Inconclusive. Default 75 (or PassScore, if that is lower).
 	MarginalScore float64
 	// ComparedWith records what the canary was compared with: "baseline"
 	// (default) or "stable".
@@ -34,8 +34,11 @@ const (
 )
 
 func (c Config) withDefaults() Config {
-	if c.PassScore == 0 && c.MarginalScore == 0 {
-		c.PassScore, c.MarginalScore = DefaultPassScore, DefaultMarginalScore
+	if c.PassScore == 0 {
+		c.PassScore = DefaultPassScore
+	}
+	if c.MarginalScore == 0 {
+		c.MarginalScore = min(DefaultMarginalScore, c.PassScore)
 	}
 	if c.ComparedWith == "" {
 		c.ComparedWith = "baseline"

@@ -259,3 +259,13 @@ func TestReportJSONWithInfiniteLimits(t *testing.T) {
 		t.Errorf("round trip: %s", b)
 	}
 }
+
+func TestConfigDefaults(t *testing.T) {
+	c := Config{}.withDefaults()
+	if c.PassScore != 95 || c.MarginalScore != 75 || c.ComparedWith != "baseline" || c.Alpha != 0.01 {
+		t.Errorf("%+v", c)
+	}
+	if c := (Config{PassScore: 60}).withDefaults(); c.MarginalScore != 60 {
+		t.Errorf("marginal above pass: %+v", c)
+	}
+}
