@@ -75,6 +75,7 @@ func (d Direction) MarshalText() ([]byte, error) { return []byte(d.String()), ni
 type Metric struct {
 	// Name identifies the metric and keys its Input.
 	Name string
+	// Kind selects the test: ErrorRate, Latency or Threshold.
 	Kind Kind
 	// Direction defaults to Increase.
 	Direction Direction

@@ -81,12 +81,16 @@ func na() Number { return Number(math.NaN()) }
 
 // MetricResult is one metric's verdict with the numbers behind it.
 type MetricResult struct {
-	Name      string    `json:"name"`
-	Kind      Kind      `json:"kind"`
-	Group     string    `json:"group"`
-	Critical  bool      `json:"critical,omitempty"`
-	Verdict   Verdict   `json:"verdict"`
-	Reason    string    `json:"reason"`
+	// Name, Kind, Group, Critical and Direction echo the metric (Group
+	// defaults to the metric's name).
+	Name     string `json:"name"`
+	Kind     Kind   `json:"kind"`
+	Group    string `json:"group"`
+	Critical bool   `json:"critical,omitempty"`
+	// Verdict is the metric's verdict and Reason one line on why.
+	Verdict Verdict `json:"verdict"`
+	Reason  string  `json:"reason"`
+	// Query is the query as the provider ran it.
 	Query     string    `json:"query,omitempty"`
 	Direction Direction `json:"direction"`
 
@@ -124,6 +128,7 @@ type MetricResult struct {
 
 // GroupScore is one group's part of the score.
 type GroupScore struct {
+	// Name is the group's name and Weight its weight in the score.
 	Name   string  `json:"name"`
 	Weight float64 `json:"weight"`
 	// Passed, Failed and Undecided count the group's metrics by verdict.
@@ -138,19 +143,24 @@ type GroupScore struct {
 
 // Report is a whole analysis's verdict.
 type Report struct {
+	// Verdict is the analysis's verdict and Reason one line on why.
 	Verdict Verdict `json:"verdict"`
 	Reason  string  `json:"reason"`
 	// Score is the weighted group score (0–100) counting undecided metrics
 	// as not passing; ScoreUpper counts them as passing.
-	Score         float64 `json:"score"`
-	ScoreUpper    float64 `json:"scoreUpper"`
+	Score      float64 `json:"score"`
+	ScoreUpper float64 `json:"scoreUpper"`
+	// PassScore and MarginalScore are the thresholds applied.
 	PassScore     float64 `json:"passScore"`
 	MarginalScore float64 `json:"marginalScore"`
 	// ComparedWith is "baseline" (a fresh copy of stable beside the canary)
 	// or "stable" (the long-running stable: caches and heap differ, so
 	// read the verdicts with that in mind).
-	ComparedWith string         `json:"comparedWith"`
-	Look         int            `json:"look,omitempty"`
-	Groups       []GroupScore   `json:"groups"`
-	Metrics      []MetricResult `json:"metrics"`
+	ComparedWith string `json:"comparedWith"`
+	// Look is Config.Look: which evaluation of the analysis this is.
+	Look int `json:"look,omitempty"`
+	// Groups holds each group's part of the score, by name.
+	Groups []GroupScore `json:"groups"`
+	// Metrics holds every metric's result, in configuration order.
+	Metrics []MetricResult `json:"metrics"`
 }

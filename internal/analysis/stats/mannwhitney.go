@@ -24,20 +24,23 @@ const (
 // MannWhitneyResult is a Mann-Whitney U test of canary against baseline with
 // the Hodges-Lehmann shift and its confidence interval.
 type MannWhitneyResult struct {
+	// NCanary and NBaseline are the sample sizes.
 	NCanary, NBaseline int
 	// U counts the pairs where the canary value is greater than the baseline
 	// value, ties counting one half; it lies in [0, NCanary·NBaseline].
 	U float64
-	// P is the p-value for Alternative.
+	// P is the p-value for Alternative, the hypothesis tested.
 	P           float64
 	Alternative Alternative
 	// Shift is the Hodges-Lehmann estimate of canary − baseline.
 	Shift float64
-	// ShiftLower and ShiftUpper are the two-sided Confidence interval for Shift.
+	// ShiftLower and ShiftUpper are the two-sided interval for Shift at
+	// level Confidence.
 	ShiftLower, ShiftUpper float64
 	Confidence             float64
-	CanaryMedian           float64
-	BaselineMedian         float64
+	// CanaryMedian and BaselineMedian are the sample medians.
+	CanaryMedian   float64
+	BaselineMedian float64
 	// RelativeShift is Shift / BaselineMedian, and its limits likewise
 	// (the baseline median treated as known: it is estimated far more
 	// precisely than the shift). NaN when the baseline median is 0.

@@ -63,9 +63,12 @@ func (c SeqPropConfig) withDefaults() SeqPropConfig {
 // SeqPropResult is the state of the sequential test at one moment, with the
 // numbers a verdict shows.
 type SeqPropResult struct {
+	// CanaryErrors, CanaryTotal, BaselineErrors and BaselineTotal echo the
+	// cumulative counts the result was computed from.
 	CanaryErrors, CanaryTotal     int64
 	BaselineErrors, BaselineTotal int64
-	CanaryRate, BaselineRate      float64
+	// CanaryRate and BaselineRate are the observed error rates.
+	CanaryRate, BaselineRate float64
 	// Difference is CanaryRate − BaselineRate.
 	Difference float64
 	// RelativeRisk is CanaryRate / BaselineRate (+Inf when only the canary
@@ -89,9 +92,11 @@ type SeqPropResult struct {
 	// Lower and Upper bound the relative risk: a confidence sequence whose
 	// coverage holds at all times simultaneously with probability ≥ 1−2α.
 	Lower, Upper float64
-	Alpha        float64
-	Decision     Decision
-	Reason       string
+	// Alpha is the false alarm rate used (after defaults).
+	Alpha float64
+	// Decision is Fail, Pass or Inconclusive; Reason says why in one line.
+	Decision Decision
+	Reason   string
 }
 
 // ErrCounts reports impossible counts (negative, or more errors than requests).
