@@ -102,6 +102,9 @@ type SeqPropResult struct {
 // ErrCounts reports impossible counts (negative, or more errors than requests).
 var ErrCounts = errors.New("stats: error counts must be 0 ≤ errors ≤ total")
 
+// ErrTolerance reports a tolerance that allows no error rate at all.
+var ErrTolerance = errors.New("stats: tolerances must keep 1 + RelTolerance > 0 and AbsTolerance ≥ 0")
+
 // SequentialProportionTest decides whether the canary's error rate is worse
 // than the baseline's, in a way that stays valid under continuous monitoring.
 //
@@ -138,6 +141,9 @@ func SequentialProportionTest(canaryErrors, canaryTotal, baselineErrors, baselin
 	}
 	if canaryErrors < 0 || baselineErrors < 0 || canaryErrors > canaryTotal || baselineErrors > baselineTotal {
 		return r, ErrCounts
+	}
+	if cfg.RelTolerance <= -1 || cfg.AbsTolerance < 0 {
+		return r, ErrTolerance
 	}
 	if canaryTotal == 0 || baselineTotal == 0 {
 		r.Reason = fmt.Sprintf("no data: canary %d requests, baseline %d requests", canaryTotal, baselineTotal)

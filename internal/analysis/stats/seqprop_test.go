@@ -16,6 +16,9 @@ func TestSeqPropNoDataAndBadCounts(t *testing.T) {
 	if _, err := SequentialProportionTest(5, 4, 0, 10, SeqPropConfig{}); err != ErrCounts {
 		t.Errorf("errors > total: err = %v", err)
 	}
+	if _, err := SequentialProportionTest(1, 4, 0, 10, SeqPropConfig{RelTolerance: -1}); err != ErrTolerance {
+		t.Errorf("tolerance -100%%: err = %v", err)
+	}
 }
 
 // With no errors anywhere the relative test has nothing to weigh: e-value 1,
@@ -146,5 +149,27 @@ func TestSeqPropPowerOnDoubledErrorRate(t *testing.T) {
 func BenchmarkSequentialProportionTest(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		SequentialProportionTest(int64(50+i%7), 5000, 40, 5000, SeqPropConfig{MinSamples: 1000})
+	}
+}
+
+// A smaller effect than the one the mixture is centred on (1.5× instead of
+// 2×) is still caught within the horizon most of the time: the mixture's
+// spread buys robustness the point-mass SPRT lacks.
+func TestSeqPropPowerOnSmallerEffect(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulation")
+	}
+	rate, _ := simulate(45, 1000, 60, 500, 0.015, 0.01, SeqPropConfig{Alpha: 0.01})
+	t.Logf("power for 1.5x errors within 10 minutes: %.1f%%", 100*rate)
+	if rate < 0.90 {
+		t.Errorf("power %.3f < 0.90", rate)
+	}
+}
+
+// An absolute tolerance of 1 percentage point covers a 1 % → 2 % change.
+func TestSeqPropAbsoluteTolerance(t *testing.T) {
+	r, _ := SequentialProportionTest(200, 10000, 100, 10000, SeqPropConfig{AbsTolerance: 0.01})
+	if r.Decision == Fail || r.NullRatio < 1.9 {
+		t.Errorf("within 1 pp tolerance: %v null ratio %v (%s)", r.Decision, r.NullRatio, r.Reason)
 	}
 }
