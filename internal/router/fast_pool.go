@@ -11,13 +11,13 @@ import (
 // upConn is one keep-alive connection to an upstream endpoint, with its
 // buffers. It is owned by one request at a time.
 type upConn struct {
-	c       net.Conn
-	br      *bufio.Reader
-	bw      *bufio.Writer
-	resp    head      // the response head being read; reused
-	idleAt  time.Time // when it went back to the pool
-	reused  bool      // served a request before: a failure may just be a stale connection
-	hasDead bool      // a read deadline is set and must be cleared before a blocking read
+	c      net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	resp   head         // the response head being read; reused
+	idleAt time.Time    // when it went back to the pool
+	reused bool         // served a request before: a failure may just be a stale connection
+	rdl    readDeadline // the response-header deadline, kept across requests
 }
 
 // maxIdlePerEndpoint bounds the pool like http.Transport's
@@ -31,14 +31,15 @@ type upPool struct {
 	idle []*upConn
 }
 
-// get returns an idle connection younger than maxIdle, or nil.
-func (p *upPool) get(maxIdle time.Duration) *upConn {
+// get returns an idle connection younger than maxIdle at now, or nil.
+// now is the request's start time: one clock read serves the whole request.
+func (p *upPool) get(now time.Time, maxIdle time.Duration) *upConn {
 	p.mu.Lock()
 	for n := len(p.idle); n > 0; n = len(p.idle) {
 		uc := p.idle[n-1]
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
-		if maxIdle <= 0 || time.Since(uc.idleAt) < maxIdle {
+		if maxIdle <= 0 || now.Sub(uc.idleAt) < maxIdle {
 			p.mu.Unlock()
 			uc.reused = true
 			return uc
@@ -51,9 +52,10 @@ func (p *upPool) get(maxIdle time.Duration) *upConn {
 	return nil
 }
 
-// put returns uc for reuse, or closes it when the pool is full.
-func (p *upPool) put(uc *upConn) {
-	uc.idleAt = time.Now()
+// put returns uc for reuse at now (when its answer was relayed), or
+// closes it when the pool is full.
+func (p *upPool) put(uc *upConn, now time.Time) {
+	uc.idleAt = now
 	p.mu.Lock()
 	if len(p.idle) < maxIdlePerEndpoint {
 		p.idle = append(p.idle, uc)

@@ -209,7 +209,7 @@ func (fc *fastConn) proxy(r *fastReq, keep bool) bool {
 		var err error
 		uc = nil
 		if !fresh && !r.upgrade {
-			uc = r.ep.pool.get(to.Idle.D())
+			uc = r.ep.pool.get(r.start, to.Idle.D())
 		}
 		if uc == nil {
 			uc, err = r.ep.dial(to.Dial.D())
@@ -217,8 +217,11 @@ func (fc *fastConn) proxy(r *fastReq, keep bool) bool {
 		if err == nil {
 			err = fc.send(r, uc)
 			if err == nil {
-				uc.c.SetReadDeadline(time.Now().Add(to.ResponseHeader.D()))
-				uc.hasDead = true
+				sent := r.start
+				if r.hasBody { // the upload may have taken a while
+					sent = time.Now()
+				}
+				uc.rdl.atLeast(uc.c, sent, to.ResponseHeader.D())
 				err = readHead(uc.br, &uc.resp, 1<<20)
 			}
 			if err != nil {
@@ -349,7 +352,7 @@ func (fc *fastConn) send(r *fastReq, uc *upConn) error {
 		bw.WriteString("\r\n")
 	}
 	if r.hasBody {
-		fc.c.SetReadDeadline(time.Time{}) // a body may take its time
+		fc.rdl.set(fc.c, time.Time{}) // a body may take its time
 		r.bodySent = true
 		var err error
 		if h.teChunked {

@@ -75,9 +75,8 @@ func (fc *fastConn) relay(r *fastReq, uc *upConn, keep bool) bool {
 	}
 	fc.writeHead(r, resp, code, kind, keep, false)
 
-	if uc.hasDead && (kind == bodyChunked || kind == bodyUntilClose || kind == bodyFixed && int64(uc.br.Buffered()) < resp.cl) {
-		uc.c.SetReadDeadline(time.Time{}) // the body may stream for as long as it likes
-		uc.hasDead = false
+	if !uc.rdl.at.IsZero() && (kind == bodyChunked || kind == bodyUntilClose || kind == bodyFixed && int64(uc.br.Buffered()) < resp.cl) {
+		uc.rdl.set(uc.c, time.Time{}) // the body may stream for as long as it likes
 	}
 	var err error
 	switch kind {
@@ -97,7 +96,7 @@ func (fc *fastConn) relay(r *fastReq, uc *upConn, keep bool) bool {
 		return false
 	}
 	if reuse {
-		r.ep.pool.put(uc)
+		r.ep.pool.put(uc, now)
 	} else {
 		uc.c.Close()
 	}
@@ -201,8 +200,8 @@ func (fc *fastConn) tunnel(uc *upConn) {
 		uc.c.Close()
 		return
 	}
-	fc.c.SetReadDeadline(time.Time{})
-	uc.c.SetReadDeadline(time.Time{})
+	fc.rdl.set(fc.c, time.Time{})
+	uc.rdl.set(uc.c, time.Time{})
 	done := make(chan struct{}, 2)
 	go func() {
 		io.Copy(fc.c, uc.br) // bufio.Reader.WriteTo: buffered bytes, then the socket

@@ -38,6 +38,7 @@ type fastConn struct {
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	req      head
+	rdl      readDeadline // idle and header deadlines, kept across requests
 	state    atomic.Int32
 	remoteIP string // for X-Forwarded-For, computed once per connection
 }
@@ -151,7 +152,7 @@ func (fc *fastConn) serve() {
 			if s.closing.Load() {
 				return
 			}
-			fc.c.SetReadDeadline(time.Now().Add(to.Idle.D()))
+			fc.rdl.atLeast(fc.c, time.Now(), to.Idle.D())
 			if _, err := fc.br.Peek(1); err != nil {
 				return
 			}
@@ -164,7 +165,7 @@ func (fc *fastConn) serve() {
 			fc.bw.Reset(fc.c)
 		}
 		if !headComplete(fc.br) {
-			fc.c.SetReadDeadline(time.Now().Add(to.ReadHeader.D()))
+			fc.rdl.set(fc.c, time.Now().Add(to.ReadHeader.D()))
 		}
 		if err := readHead(fc.br, &fc.req, s.headLimit); err != nil {
 			switch err {
@@ -215,7 +216,7 @@ func headComplete(br *bufio.Reader) bool {
 func (fc *fastConn) closeGently() {
 	if tc, ok := fc.c.(*net.TCPConn); ok {
 		tc.CloseWrite()
-		fc.c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		fc.rdl.set(fc.c, time.Now().Add(500*time.Millisecond))
 		var buf [4096]byte
 		for n := 0; n < 256<<10; {
 			k, err := fc.c.Read(buf[:])
