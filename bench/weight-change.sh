@@ -9,7 +9,13 @@
 # connections and reports the router's RSS. Everything is on loopback,
 # bounded in time, and stopped on exit.
 #
-# Last line: "weight changes: N, failed requests: N, time to take effect p99: X ms".
+# The time to take effect is measured from the swap: the admin PUT answers
+# only after the atomic table swap, and the first request sent after that
+# answer must be served with the new weights (any that is not is counted as
+# stale). The admin round trip is reported beside it.
+#
+# Last line: "weight changes: N, failed requests: N, time to take effect p99:
+# X ms (from the swap; admin PUT round trip p99 Y ms)".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh

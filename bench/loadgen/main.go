@@ -119,7 +119,12 @@ func weightChanges(addr, admin, token, release, salt string, conns, changes int)
 		return 1
 	}
 	hc := &http.Client{Timeout: 10 * time.Second}
-	var took, putRTT []time.Duration
+	// took: PUT sent -> first request served with the new weights was sent
+	// (includes the admin round trip). applied: PUT answered, which the
+	// router does only after the swap -> that request was sent. seen: PUT
+	// answered -> its answer arrived (the probe's own latency under load).
+	var took, putRTT, applied, seen []time.Duration
+	stale := 0                         // answers with the old weights to requests sent after the PUT returned
 	time.Sleep(500 * time.Millisecond) // load running before the first change
 	for i := 0; i < changes; i++ {
 		pct, want := 50.0, "v2"
@@ -136,7 +141,8 @@ func weightChanges(addr, admin, token, release, salt string, conns, changes int)
 			return 1
 		}
 		resp.Body.Close()
-		putRTT = append(putRTT, time.Since(t0))
+		tApplied := time.Now()
+		putRTT = append(putRTT, tApplied.Sub(t0))
 		for {
 			sentAt := time.Now()
 			_, v, err := probe.get(probeKey)
@@ -148,8 +154,11 @@ func weightChanges(addr, admin, token, release, salt string, conns, changes int)
 				// Effective when the first request showing it was sent:
 				// the probe's own queueing behind the load is not the swap's.
 				took = append(took, sentAt.Sub(t0))
+				applied = append(applied, sentAt.Sub(tApplied))
+				seen = append(seen, time.Since(tApplied))
 				break
 			}
+			stale++ // the swap precedes the PUT's answer: this must not happen
 			if time.Since(t0) > 5*time.Second {
 				fmt.Fprintln(os.Stderr, "change", i, "did not take effect within 5 s")
 				return 1
@@ -167,7 +176,10 @@ func weightChanges(addr, admin, token, release, salt string, conns, changes int)
 	fmt.Printf("admin PUT round trip: p50 %.3f ms, p99 %.3f ms\n", q(putRTT, 0.5), q(putRTT, 0.99))
 	fmt.Printf("PUT sent -> first request served with the new weights was sent: p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
 		q(took, 0.5), q(took, 0.99), q(took, 1))
-	fmt.Printf("weight changes: %d, failed requests: %d, time to take effect p99: %.3f ms\n", len(took), failed.Load(), q(took, 0.99))
+	fmt.Printf("PUT answered (after the swap) -> first request served with the new weights: sent p99 %.3f ms, answered p50 %.3f ms, p99 %.3f ms; stale answers after the PUT returned: %d\n",
+		q(applied, 0.99), q(seen, 0.5), q(seen, 0.99), stale)
+	fmt.Printf("weight changes: %d, failed requests: %d, time to take effect p99: %.3f ms (from the swap; admin PUT round trip p99 %.3f ms)\n",
+		len(took), failed.Load(), q(applied, 0.99), q(putRTT, 0.99))
 	return 0
 }
 

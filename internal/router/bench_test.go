@@ -97,3 +97,24 @@ func benchProxy(b *testing.B, fe frontEnd) {
 		resp.Body.Close()
 	}
 }
+
+// BenchmarkSetWeights is the weight change itself: a new table built from
+// the old one and swapped in with one atomic store. Requests whose head is
+// read after the store are decided with the new weights, so this is the
+// router's own share of a change's time to effect (bench/weight-change.sh
+// measures the admin round trip around it under load).
+func BenchmarkSetWeights(b *testing.B) {
+	cfg := threeVersions()
+	cfg.Releases[0].CanaryWeight = 10
+	r, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if err := r.SetWeights(cfg.Releases[0].Name, uint32(i%2+1)*100_000, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
