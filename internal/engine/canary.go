@@ -39,10 +39,16 @@ func (t *tx) enterSteps() {
 			}
 			t.st.Message = fmt.Sprintf("%s; continues at %s", label, t.clock(d))
 			return
+		case s.Analysis != nil:
+			t.st.Message = fmt.Sprintf("%s; judging until %s", label, t.clock(s.Analysis.Duration.D()))
+			if s.Analysis.MinSamples > 0 {
+				t.st.Message += fmt.Sprintf(" and %d canary requests", s.Analysis.MinSamples)
+			}
+			return
 		default:
-			// Validation refuses analysis steps until they exist; a spec
-			// that slipped through must not be skipped silently.
-			t.endRelease(Aborted, EventAborted, spec.ErrAnalysisUnavailable)
+			// Validation refuses empty steps; one that slipped through
+			// must not be skipped silently.
+			t.endRelease(Aborted, EventAborted, "step "+label+" sets nothing")
 			return
 		}
 	}
@@ -55,12 +61,17 @@ func (t *tx) advance() {
 }
 
 // canaryTick handles a ready, Progressing canary between steps: a timed
-// pause that has elapsed moves on. Anything else at the current step
-// (possible only after the spec changed mid-release) is entered afresh.
-func (t *tx) canaryTick() {
+// pause that has elapsed moves on, an analysis step that is done decides.
+// Anything else at the current step (possible only after the spec changed
+// mid-release) is entered afresh.
+func (t *tx) canaryTick(obs Observations) {
 	steps := t.canary().Steps
 	if t.st.StepIndex < len(steps) {
 		s := steps[t.st.StepIndex]
+		if s.Analysis != nil {
+			t.analysisTick(*s.Analysis, obs.StepAnalysis)
+			return
+		}
 		if s.Pause != nil && s.Pause.Duration != nil {
 			if t.now.Before(t.st.StepStartedAt.Add(time.Duration(*s.Pause.Duration))) {
 				return
@@ -91,4 +102,49 @@ func (t *tx) stepLabel(steps []spec.Step) string {
 		return "the last step"
 	}
 	return fmt.Sprintf("step %d/%d (%s)", t.st.StepIndex+1, len(steps), steps[t.st.StepIndex])
+}
+
+// analysisTick ends an analysis step once its duration has elapsed and the
+// analysis has seen enough canary requests: Pass moves on, Inconclusive
+// pauses for a human. Until then (and without a verdict for this step) it
+// waits; a Fail never gets here (Reconcile aborts first).
+func (t *tx) analysisTick(a spec.AnalysisStep, v *AnalysisResult) {
+	if t.now.Before(t.st.StepStartedAt.Add(a.Duration.D())) || !t.verdictForStep(v) || v.CanaryRequests < int64(a.MinSamples) {
+		return
+	}
+	label := t.stepLabel(t.canary().Steps)
+	switch v.Verdict {
+	case VerdictPass:
+		t.event(EventAnalysisPassed, "%s: %s", label, v.Summary)
+		t.advance()
+		t.enterSteps()
+	case VerdictInconclusive:
+		t.st.Phase, t.st.PausedBy = Paused, PausedByInconclusive
+		t.st.Message = fmt.Sprintf("%s inconclusive: %s; promote to continue, abort to roll back", label, v.Summary)
+		t.event(EventAnalysisInconclusive, "%s", t.st.Message)
+	}
+}
+
+// verdictForStep: v is about the current analysis step of this canary.
+func (t *tx) verdictForStep(v *AnalysisResult) bool {
+	return v != nil && v.Revision == t.st.CanaryRevision && v.Step == t.st.StepIndex
+}
+
+// analysisFailure returns the failing verdict that must abort the release,
+// or nil: the background analysis's, or the current analysis step's while
+// it runs (not once it ended inconclusive and waits for a human).
+func (t *tx) analysisFailure(obs Observations) *AnalysisResult {
+	c := t.canary()
+	if c == nil || !t.st.CanaryReady {
+		return nil
+	}
+	if b := obs.BackgroundAnalysis; c.Analysis != nil && b != nil && b.Step == -1 && b.Revision == t.st.CanaryRevision && b.Verdict == VerdictFail {
+		return b
+	}
+	s := obs.StepAnalysis
+	if t.st.StepIndex < len(c.Steps) && c.Steps[t.st.StepIndex].Analysis != nil && t.st.PausedBy != PausedByInconclusive &&
+		t.verdictForStep(s) && s.Verdict == VerdictFail {
+		return s
+	}
+	return nil
 }

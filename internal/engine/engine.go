@@ -100,6 +100,9 @@ func Reconcile(r spec.Rollout, st Status, obs Observations, now time.Time) (Stat
 	if inRelease(t.st) {
 		if why := failure(t.st, obs); why != "" {
 			t.endRelease(Aborted, EventAborted, why)
+		} else if a := t.analysisFailure(obs); a != nil {
+			t.event(EventAnalysisFailed, "%s", a.Summary)
+			t.endRelease(Aborted, EventAborted, "analysis failed: "+a.Summary)
 		} else if t.st.Phase == Progressing {
 			t.progress(obs)
 		}
@@ -155,7 +158,7 @@ func (t *tx) progress(obs Observations) {
 	case t.st.FullPromotion:
 		t.finish()
 	case t.canary() != nil:
-		t.canaryTick()
+		t.canaryTick(obs)
 	default:
 		t.greenTick()
 	}

@@ -65,6 +65,9 @@ type sim struct {
 	running  map[string]bool
 	notReady map[string]bool
 	failed   map[string]string
+	// stepVerdict and bgVerdict are what the analysis "observed"; the
+	// control plane's role, played by the test.
+	stepVerdict, bgVerdict *AnalysisResult
 	routed   *Traffic // the last SetTraffic carried out
 	last     []Action // actions of the last call
 	all      []Action
@@ -157,6 +160,7 @@ func (s *sim) obs() Observations {
 	for k, why := range s.failed {
 		o.Versions[k] = VersionState{Failed: true, Reason: why}
 	}
+	o.StepAnalysis, o.BackgroundAnalysis = s.stepVerdict, s.bgVerdict
 	return o
 }
 

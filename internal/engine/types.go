@@ -176,7 +176,36 @@ type Observations struct {
 	Versions map[string]VersionState `json:"versions,omitempty"`
 	// RouterWeights were read back from the router, nil if unknown.
 	RouterWeights *Weights `json:"routerWeights,omitempty"`
+	// StepAnalysis is the latest verdict of the analysis step in progress,
+	// BackgroundAnalysis that of the strategy's background analysis; nil
+	// when none has been judged yet.
+	StepAnalysis       *AnalysisResult `json:"stepAnalysis,omitempty"`
+	BackgroundAnalysis *AnalysisResult `json:"backgroundAnalysis,omitempty"`
 }
+
+// AnalysisResult is the judge's latest verdict on a running analysis, as
+// the control plane observed it. The engine only needs the verdict and the
+// canary's request count; Summary carries the numbers into events.
+type AnalysisResult struct {
+	// Revision is the canary revision judged and Step the analysis step's
+	// index (-1 for the background analysis): a verdict about anything
+	// else is ignored.
+	Revision string `json:"revision"`
+	Step     int    `json:"step"`
+	// Verdict is VerdictPass, VerdictFail or VerdictInconclusive.
+	Verdict string `json:"verdict"`
+	// CanaryRequests is how many canary requests the analysis has seen.
+	CanaryRequests int64 `json:"canaryRequests"`
+	// Summary is one line with the numbers behind the verdict.
+	Summary string `json:"summary"`
+}
+
+// Verdicts as the judge names them.
+const (
+	VerdictPass         = "Pass"
+	VerdictFail         = "Fail"
+	VerdictInconclusive = "Inconclusive"
+)
 
 // ActionKind says what the caller must do.
 type ActionKind string
@@ -234,6 +263,12 @@ const (
 	EventFinished    = "Finished" // the canary became the stable revision
 	EventScaledDown  = "ScaledDown"
 	EventUndone      = "Undone"
+	// Analysis verdicts that moved a release: a passed analysis step, a
+	// Fail (step or background) that aborts, an Inconclusive step that
+	// pauses for a human.
+	EventAnalysisPassed       = "AnalysisPassed"
+	EventAnalysisFailed       = "AnalysisFailed"
+	EventAnalysisInconclusive = "AnalysisInconclusive"
 )
 
 // PausedBy values.
@@ -241,6 +276,9 @@ const (
 	PausedByStep      = "step"
 	PausedByUser      = "user"
 	PausedByPromotion = "promotion"
+	// PausedByInconclusive: an analysis step ended without a verdict;
+	// promote continues past it, abort aborts.
+	PausedByInconclusive = "inconclusive"
 )
 
 // Refusal is the error Apply returns when a command does not apply. Reason

@@ -51,7 +51,7 @@ func (s Step) String() string {
 	case s.Pause != nil:
 		return "pause (until promote)"
 	case s.Analysis != nil:
-		return "analysis"
+		return "analysis " + s.Analysis.Duration.String()
 	}
 	return "empty step"
 }

@@ -41,6 +41,9 @@ type RolloutSpec struct {
 	// Notifications send this rollout's events to webhooks and Slack
 	// (docs/notifications.md).
 	Notifications *notify.Config `json:"notifications,omitempty"`
+	// Analysis defines the metrics that analysis steps and the background
+	// analysis judge (docs/analysis.md).
+	Analysis *AnalysisSpec `json:"analysis,omitempty"`
 }
 
 // Route is how requests reach this rollout through kanaria's router.
@@ -103,6 +106,9 @@ type CanaryStrategy struct {
 	// with the same weight, for a like-for-like comparison.
 	Baseline bool   `json:"baseline,omitempty"`
 	Steps    []Step `json:"steps"`
+	// Analysis runs in the background for the whole release, from the
+	// moment the canary is ready; a Fail aborts at any step.
+	Analysis *BackgroundAnalysis `json:"analysis,omitempty"`
 }
 
 // Step is exactly one of its fields.
@@ -112,8 +118,8 @@ type Step struct {
 	// Pause with a duration waits that long; an empty pause ({}) waits for
 	// `kanaria promote`.
 	Pause *Pause `json:"pause,omitempty"`
-	// Analysis runs an analysis (issue: automated canary analysis). Until
-	// that exists, a spec using it is refused by validation.
+	// Analysis judges the canary for a duration: Pass moves on, Fail
+	// aborts, Inconclusive pauses for a human.
 	Analysis *AnalysisStep `json:"analysis,omitempty"`
 }
 
@@ -122,10 +128,6 @@ type Pause struct {
 	Duration *Duration `json:"duration,omitempty"`
 }
 
-// AnalysisStep is reserved for the analysis issue.
-type AnalysisStep struct {
-	Duration Duration `json:"duration,omitempty"`
-}
 
 // BlueGreenStrategy starts green beside blue and switches all traffic at once.
 type BlueGreenStrategy struct {

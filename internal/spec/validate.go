@@ -25,10 +25,6 @@ func fieldErr(p path, format string, args ...any) fieldError {
 	return fieldError{path: p, msg: fmt.Sprintf(format, args...)}
 }
 
-// ErrAnalysisUnavailable is the message for an analysis step: refused, never
-// silently skipped, until the analysis feature lands.
-const ErrAnalysisUnavailable = "analysis steps need the analysis feature, which is not available yet"
-
 var (
 	dnsLabel     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 	revisionRe   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$`)
@@ -88,6 +84,7 @@ func validateRollout(r Rollout) []fieldError {
 	errs = append(errs, validatePlatform(sp.with("platform"), r.Spec)...)
 	errs = append(errs, validateStrategy(sp.with("strategy"), r.Spec)...)
 	errs = append(errs, validateNotifications(sp.with("notifications"), r.Spec.Notifications)...)
+	errs = append(errs, validateAnalysis(sp.with("analysis"), r.Spec)...)
 	return errs
 }
 
@@ -267,21 +264,24 @@ func validateStrategy(p path, s RolloutSpec) []fieldError {
 	case st.BlueGreen != nil:
 		return validateBlueGreen(p.with("blueGreen"), *st.BlueGreen)
 	}
-	return validateCanary(p.with("canary"), *st.Canary, s.Platform)
+	return validateCanary(p.with("canary"), *st.Canary, s)
 }
 
-func validateCanary(p path, c CanaryStrategy, pl Platform) []fieldError {
+func validateCanary(p path, c CanaryStrategy, rs RolloutSpec) []fieldError {
 	var errs []fieldError
-	if c.Baseline && pl.Static != nil {
+	if c.Baseline && rs.Platform.Static != nil {
 		errs = append(errs, fieldErr(p.with("baseline"), "needs a platform that can start a separate copy of the stable revision (local); static endpoints cannot"))
 	}
 	for i, s := range c.Steps {
-		errs = append(errs, validateStep(p.with("steps", i), s)...)
+		errs = append(errs, validateStep(p.with("steps", i), s, rs)...)
+	}
+	if c.Analysis != nil {
+		errs = append(errs, validateRefs(p.with("analysis"), c.Analysis.Metrics, rs)...)
 	}
 	return errs
 }
 
-func validateStep(p path, s Step) []fieldError {
+func validateStep(p path, s Step, rs RolloutSpec) []fieldError {
 	set := 0
 	for _, ok := range []bool{s.SetWeight != nil, s.Pause != nil, s.Analysis != nil} {
 		if ok {
@@ -301,7 +301,18 @@ func validateStep(p path, s Step) []fieldError {
 			return []fieldError{fieldErr(p.with("pause", "duration"), "%s is negative", d)}
 		}
 	case s.Analysis != nil:
-		return []fieldError{fieldErr(p.with("analysis"), ErrAnalysisUnavailable)}
+		a, ap := s.Analysis, p.with("analysis")
+		var errs []fieldError
+		if a.Duration < 0 {
+			errs = append(errs, fieldErr(ap.with("duration"), "%s is negative", a.Duration))
+		}
+		if a.MinSamples < 0 {
+			errs = append(errs, fieldErr(ap.with("minSamples"), "%d is negative", a.MinSamples))
+		}
+		if a.Duration == 0 && a.MinSamples == 0 {
+			errs = append(errs, fieldErr(ap, "needs a duration (\"1m\") or minSamples, or both: the analysis ends when both are reached"))
+		}
+		return append(errs, validateRefs(ap, a.Metrics, rs)...)
 	}
 	return nil
 }

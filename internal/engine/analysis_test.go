@@ -1,0 +1,137 @@
+package engine
+
+import (
+	"testing"
+	"time"
+)
+
+const analysisYAML = `apiVersion: kanaria.dev/v1alpha1
+kind: Rollout
+metadata: {name: web}
+spec:
+  revision: v1
+  platform: {local: {command: "app {{.Port}}"}}
+  analysis:
+    metrics:
+      - {name: errors, kind: errorRate, provider: {router: {}}}
+  strategy:
+    canary:
+      baseline: true
+      analysis: {metrics: [errors]}
+      steps:
+        - setWeight: 5
+        - analysis: {duration: 1m, minSamples: 100}
+        - setWeight: 50
+        - pause: {}
+`
+
+// verdict sets what the analysis of step idx (-1 = background) reports.
+func verdict(step int, v string, n int64) func(*sim) {
+	return func(s *sim) {
+		r := &AnalysisResult{Revision: "v2", Step: step, Verdict: v, CanaryRequests: n, Summary: v + " with numbers"}
+		if step < 0 {
+			s.bgVerdict = r
+		} else {
+			s.stepVerdict = r
+		}
+	}
+}
+
+func then(fs ...func(*sim)) func(*sim) {
+	return func(s *sim) {
+		for _, f := range fs {
+			f(s)
+		}
+	}
+}
+
+func startedAtAnalysis(t *testing.T) *sim {
+	s := newSim(t, load(t, analysisYAML))
+	s.must(start("v2"))
+	s.tick(time.Second) // ready: 5 %, analysis step starts now
+	if s.st.StepIndex != 1 || s.st.Weights.CanaryPPM != 50000 {
+		t.Fatalf("not at the analysis step: %+v", s.st)
+	}
+	return s
+}
+
+func TestAnalysisStep(t *testing.T) {
+	const w = 50000
+	cases := []struct {
+		name string
+		rows []step
+	}{
+		{"pass waits for the duration, then moves on", []step{
+			{name: "early pass is not enough", do: then(verdict(1, VerdictPass, 500), tick(59*time.Second)), phase: Progressing, stepIndex: 1, canaryPPM: w, stable: "v1", noChange: true},
+			{name: "duration elapsed", do: tick(time.Second), phase: Paused, pausedBy: PausedByStep, stepIndex: 3, canaryPPM: 500000, stable: "v1",
+				events: []string{EventAnalysisPassed, EventStepReached, EventStepReached, EventPaused}, textHas: "Pass with numbers"},
+		}},
+		{"pass waits for min samples", []step{
+			{name: "too few requests", do: then(verdict(1, VerdictPass, 99), tick(2*time.Minute)), phase: Progressing, stepIndex: 1, canaryPPM: w, stable: "v1", noChange: true},
+			{name: "enough", do: then(verdict(1, VerdictPass, 100), tick(time.Second)), phase: Paused, pausedBy: PausedByStep, stepIndex: 3, canaryPPM: 500000, stable: "v1",
+				events: []string{EventAnalysisPassed, EventStepReached, EventStepReached, EventPaused}},
+		}},
+		{"no verdict yet keeps waiting", []step{
+			{do: tick(10 * time.Minute), phase: Progressing, stepIndex: 1, canaryPPM: w, stable: "v1", noChange: true},
+		}},
+		{"a verdict about another step is ignored", []step{
+			{do: then(verdict(0, VerdictFail, 500), tick(2*time.Minute)), phase: Progressing, stepIndex: 1, canaryPPM: w, stable: "v1", noChange: true},
+		}},
+		{"fail aborts at once", []step{
+			{do: then(verdict(1, VerdictFail, 30), tick(time.Second)), phase: Aborted, stable: "v1",
+				events: []string{EventAnalysisFailed, EventAborted}, textHas: "analysis failed: Fail with numbers"},
+		}},
+		{"inconclusive at the end pauses; promote continues", []step{
+			{name: "still running", do: then(verdict(1, VerdictInconclusive, 500), tick(30*time.Second)), phase: Progressing, stepIndex: 1, canaryPPM: w, stable: "v1", noChange: true},
+			{name: "ends inconclusive", do: tick(30 * time.Second), phase: Paused, pausedBy: PausedByInconclusive, stepIndex: 1, canaryPPM: w, stable: "v1",
+				events: []string{EventAnalysisInconclusive}, textHas: "promote to continue"},
+			{name: "a later Fail of the ended step does nothing", do: then(verdict(1, VerdictFail, 600), tick(time.Second)), phase: Paused, pausedBy: PausedByInconclusive, stepIndex: 1, canaryPPM: w, stable: "v1", noChange: true},
+			{name: "promote", do: do(promote), phase: Paused, pausedBy: PausedByStep, stepIndex: 3, canaryPPM: 500000, stable: "v1",
+				events: []string{EventPromoted, EventStepReached, EventStepReached, EventPaused}},
+		}},
+		{"inconclusive then abort", []step{
+			{do: then(verdict(1, VerdictInconclusive, 500), tick(time.Minute)), phase: Paused, pausedBy: PausedByInconclusive, stepIndex: 1, canaryPPM: w, stable: "v1", events: []string{EventAnalysisInconclusive}},
+			{do: do(abort), phase: Aborted, stable: "v1", events: []string{EventAborted}},
+		}},
+		{"a user's pause freezes the clock but a Fail still aborts", []step{
+			{do: then(tick(50*time.Second), do(pause)), phase: Paused, pausedBy: PausedByUser, stepIndex: 1, canaryPPM: w, stable: "v1", events: []string{EventPaused}},
+			{name: "pass while paused waits", do: then(verdict(1, VerdictPass, 500), tick(time.Hour)), phase: Paused, pausedBy: PausedByUser, stepIndex: 1, canaryPPM: w, stable: "v1", noChange: true},
+			{do: do(resume), phase: Progressing, stepIndex: 1, canaryPPM: w, stable: "v1", events: []string{EventResumed}},
+			{name: "9s of 10s left", do: tick(9 * time.Second), phase: Progressing, stepIndex: 1, canaryPPM: w, stable: "v1", noChange: true},
+			{do: do(pause), phase: Paused, pausedBy: PausedByUser, stepIndex: 1, canaryPPM: w, stable: "v1", events: []string{EventPaused}},
+			{do: then(verdict(1, VerdictFail, 500), tick(time.Second)), phase: Aborted, stable: "v1", events: []string{EventAnalysisFailed, EventAborted}},
+		}},
+		{"background fail aborts in any phase", []step{
+			{do: then(verdict(1, VerdictInconclusive, 500), tick(time.Minute)), phase: Paused, pausedBy: PausedByInconclusive, stepIndex: 1, canaryPPM: w, stable: "v1", events: []string{EventAnalysisInconclusive}},
+			{name: "background inconclusive changes nothing", do: then(verdict(-1, VerdictInconclusive, 500), tick(time.Second)), phase: Paused, pausedBy: PausedByInconclusive, stepIndex: 1, canaryPPM: w, stable: "v1", noChange: true},
+			{do: then(verdict(-1, VerdictFail, 500), tick(time.Second)), phase: Aborted, stable: "v1", events: []string{EventAnalysisFailed, EventAborted}, textHas: "analysis failed"},
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			walk(t, startedAtAnalysis(t), c.rows)
+		})
+	}
+}
+
+// A background Fail of a canary that is not ready yet, or of another
+// revision, is not this release's verdict.
+func TestBackgroundVerdictOfOthersIgnored(t *testing.T) {
+	s := newSim(t, load(t, analysisYAML))
+	s.must(start("v2"))
+	s.notReady["v2"] = true
+	walk(t, s, []step{
+		{name: "not ready", do: then(verdict(-1, VerdictFail, 500), tick(time.Second)), phase: Progressing, stable: "v1", noChange: true},
+	})
+	delete(s.notReady, "v2")
+	s.bgVerdict = &AnalysisResult{Revision: "v9", Step: -1, Verdict: VerdictFail}
+	walk(t, s, []step{
+		{name: "other revision", do: tick(time.Second), phase: Progressing, stepIndex: 1, canaryPPM: 50000, stable: "v1", events: []string{EventReady, EventStepReached, EventStepReached}},
+	})
+	// Stopping happens only after the weights went to 0 (sim checks).
+	s.bgVerdict = &AnalysisResult{Revision: "v2", Step: -1, Verdict: VerdictFail, Summary: "errors 30% vs 1%"}
+	s.tick(time.Second)
+	if s.st.Phase != Aborted || s.running["v2"] || s.running[VersionKey("v1", true)] {
+		t.Fatalf("not aborted cleanly: %+v running %v", s.st, s.running)
+	}
+}

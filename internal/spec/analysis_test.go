@@ -1,0 +1,128 @@
+package spec
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/kanaria-dev/kanaria/internal/analysis/judge"
+)
+
+const withAnalysis = `apiVersion: kanaria.dev/v1alpha1
+kind: Rollout
+metadata: {name: web}
+spec:
+  revision: v1
+  platform: {local: {command: "app {{.Port}}"}}
+  analysis:
+    passScore: 90
+    metrics:
+      - name: errors
+        kind: errorRate
+        critical: true
+        allowedEffect: 0.1
+        provider: {router: {statuses: ["5xx", "429", connectionFailure]}}
+      - name: p99
+        kind: threshold
+        condition: "result < 250"
+        provider: {router: {measure: latency, quantile: 0.99}}
+      - name: prom
+        kind: threshold
+        condition: "result < 0.01"
+        interval: 5s
+        provider:
+          prometheus:
+            address: http://127.0.0.1:9090
+            query: 'sum(rate(errors{rollout="{{.Rollout}}",revision="{{.Revision}}"}[1m]))'
+  strategy:
+    canary:
+      baseline: true
+      analysis: {metrics: [errors]}
+      steps:
+        - setWeight: 5
+        - analysis:
+            duration: 1m
+            minSamples: 500
+            metrics:
+              - p99
+              - name: hits
+                kind: threshold
+                condition: "result > 0.5"
+                provider: {web: {url: "http://127.0.0.1:1/{{.Revision}}", jsonPath: "$.data.items[0].value"}}
+`
+
+func TestAnalysisSpecParses(t *testing.T) {
+	rs, err := Parse("k.yaml", []byte(withAnalysis))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := rs[0].Spec
+	step := s.Strategy.Canary.Steps[1].Analysis
+	got := s.Resolve(step.Metrics)
+	if len(got) != 2 || got[0].Name != "p99" || got[1].Provider.Web == nil || step.MinSamples != 500 || step.Duration.String() != "1m0s" {
+		t.Fatalf("step metrics %+v", got)
+	}
+	bg := s.Resolve(s.Strategy.Canary.Analysis.Metrics)
+	if len(bg) != 1 || bg[0].JudgeMetric().Kind != judge.ErrorRate || !bg[0].Critical || bg[0].EffectiveInterval().String() != "1s" {
+		t.Fatalf("background metrics %+v", bg)
+	}
+	if all := s.Resolve(nil); len(all) != 3 || all[2].EffectiveInterval().String() != "5s" || s.ComparedWith() != "baseline" {
+		t.Fatalf("all metrics %+v, compared with %s", all, s.ComparedWith())
+	}
+	// Names and inline metrics survive the API's JSON.
+	b, err := json.Marshal(s.Strategy.Canary.Steps[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Step
+	if err := json.Unmarshal(b, &back); err != nil || back.Analysis.Metrics[0].Name != "p99" || back.Analysis.Metrics[1].Inline == nil {
+		t.Fatalf("round trip %s: %+v %v", b, back, err)
+	}
+}
+
+func TestErrorStatus(t *testing.T) {
+	cases := []struct {
+		pat    []string
+		status int
+		want   bool
+	}{
+		{nil, 0, true}, {nil, 503, true}, {nil, 429, false}, {nil, 200, false},
+		{[]string{"429"}, 429, true}, {[]string{"429"}, 500, false},
+		{[]string{"4xx", "connectionFailure"}, 404, true}, {[]string{"4xx"}, 0, false},
+	}
+	for _, c := range cases {
+		if got := ErrorStatus(c.pat, c.status); got != c.want {
+			t.Errorf("ErrorStatus(%v, %d) = %v", c.pat, c.status, got)
+		}
+	}
+}
+
+func TestAnalysisSpecErrors(t *testing.T) {
+	cases := []struct{ name, from, to, want string }{
+		{"unknown metric name", "      analysis: {metrics: [errors]}", "      analysis: {metrics: [errorz]}",
+			"k.yaml:30:28: rollouts[0].spec.strategy.canary.analysis.metrics[0]: metric \"errorz\" is not defined"},
+		{"prometheus cannot compare", "      - name: prom\n        kind: threshold", "      - name: prom\n        kind: latency",
+			"rollouts[0].spec.analysis.metrics[2].kind: the prometheus provider returns one value, so it supports kind threshold only"},
+		{"bad condition", `condition: "result < 250"`, `condition: "result <"`,
+			"k.yaml:15:9: rollouts[0].spec.analysis.metrics[1]: condition:"},
+		{"bad status", `"429"`, `"42x"`, "rollouts[0].spec.analysis.metrics[0].provider.router.statuses[1]: \"42x\" must be"},
+		{"bad template", `{{.Revision}}"}[1m]`, `{{.Rev}}"}[1m]`, "spec.analysis.metrics[2].provider.prometheus.query: template uses an unknown field"},
+		{"bad json path", `jsonPath: "$.data.items[0].value"`, `jsonPath: "$.data..x"`, "provider.web.jsonPath:"},
+		{"inline unknown field", "                kind: threshold\n                condition", "                kynd: threshold\n                condition", "unknown field \"kynd\""},
+		{"negative duration", "duration: 1m", "duration: -1m", "steps[1].analysis.duration: -1m0s is negative"},
+		{"threshold needs measure", "measure: latency, quantile", "quantile", "provider.router.measure: a threshold metric must say"},
+		{"duplicate", "      - name: p99", "      - name: errors", "metrics[1].name: duplicate metric name \"errors\""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			src := strings.Replace(withAnalysis, c.from, c.to, 1)
+			if src == withAnalysis {
+				t.Fatalf("mutation %q not applied", c.from)
+			}
+			_, err := Parse("k.yaml", []byte(src))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want %q", err, c.want)
+			}
+		})
+	}
+}
