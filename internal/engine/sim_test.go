@@ -68,9 +68,9 @@ type sim struct {
 	// stepVerdict and bgVerdict are what the analysis "observed"; the
 	// control plane's role, played by the test.
 	stepVerdict, bgVerdict *AnalysisResult
-	routed   *Traffic // the last SetTraffic carried out
-	last     []Action // actions of the last call
-	all      []Action
+	routed                 *Traffic // the last SetTraffic carried out
+	last                   []Action // actions of the last call
+	all                    []Action
 }
 
 func newSim(t testing.TB, r spec.Rollout) *sim {

@@ -128,7 +128,6 @@ type Pause struct {
 	Duration *Duration `json:"duration,omitempty"`
 }
 
-
 // BlueGreenStrategy starts green beside blue and switches all traffic at once.
 type BlueGreenStrategy struct {
 	// AutoPromotion switches as soon as green is ready (after
