@@ -77,7 +77,7 @@ HOLDER=$!
 exec 7>"$WORK/hold"
 for i in $(seq 600); do grep -q READY "$WORK/idle.out" 2>/dev/null && break; sleep 0.1; done
 grep -q READY "$WORK/idle.out" || { echo "idle connections not established" >&2; exit 1; }
-sleep 1
+sleep 2 # past the router's idle grace (1 s), after which an idle connection holds no read buffer
 echo "router RSS with $IDLE idle keep-alive connections: $(rss_mb "$ROUTER") MB"
 exec 7>&-
 wait "$HOLDER" || true

@@ -35,7 +35,8 @@ const (
 type fastConn struct {
 	s        *fastServer
 	c        net.Conn
-	br       *bufio.Reader
+	br       *bufio.Reader // nil only while waiting idle without a buffer
+	src      connSource    // br's source
 	bw       *bufio.Writer
 	req      head
 	rdl      readDeadline // idle and header deadlines, kept across requests
@@ -131,8 +132,10 @@ func (fc *fastConn) serve() {
 	s := fc.s
 	defer func() {
 		fc.c.Close()
-		fc.br.Reset(nil)
-		readerPool.Put(fc.br)
+		if fc.br != nil { // nil after a bufferless idle wait that failed
+			fc.br.Reset(nil)
+			readerPool.Put(fc.br)
+		}
 		fc.releaseWriter()
 		s.mu.Lock()
 		delete(s.conns, fc)
@@ -142,8 +145,9 @@ func (fc *fastConn) serve() {
 	if host, _, err := net.SplitHostPort(fc.c.RemoteAddr().String()); err == nil {
 		fc.remoteIP = host
 	}
+	fc.src.c = fc.c
 	fc.br = readerPool.Get().(*bufio.Reader)
-	fc.br.Reset(fc.c)
+	fc.br.Reset(&fc.src)
 	to := &s.cfg.Timeouts
 	for {
 		if fc.br.Buffered() == 0 {
@@ -152,8 +156,7 @@ func (fc *fastConn) serve() {
 			if s.closing.Load() {
 				return
 			}
-			fc.rdl.atLeast(fc.c, time.Now(), to.Idle.D())
-			if _, err := fc.br.Peek(1); err != nil {
+			if !fc.waitIdle(to.Idle.D()) {
 				return
 			}
 			if !fc.state.CompareAndSwap(connIdle, connActive) {
