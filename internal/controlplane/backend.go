@@ -85,7 +85,7 @@ func (c *ControlPlane) view(r *rollout) server.RolloutView {
 	r.mu.Lock()
 	st := r.status
 	r.mu.Unlock()
-	v := server.RolloutView{Name: r.spec.Metadata.Name, Status: st, RouterURL: c.opts.RouterURL}
+	v := server.RolloutView{Name: r.spec.Metadata.Name, Status: st, RouterURL: c.opts.RouterURL, Analysis: r.analysisViews()}
 	switch {
 	case r.spec.Spec.Strategy.Canary != nil:
 		v.Strategy = "canary"

@@ -30,6 +30,8 @@ type rollout struct {
 	startErrs map[string]string
 	// notifier sends events to the spec's receivers; nil sends nothing.
 	notifier *notify.Notifier
+	// analysis holds the release's running (or last) analyses (analysis.go).
+	analysis analysisState
 }
 
 // openRollout restores a rollout from the store, or starts it fresh, and
@@ -82,6 +84,7 @@ func (c *ControlPlane) reconcile(ctx context.Context, r *rollout) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	obs := c.observe(r)
+	c.analyze(ctx, r, &obs)
 	st, acts := engine.Reconcile(r.spec, r.status, obs, c.opts.Now())
 	if st.Generation == r.status.Generation && len(acts) == 0 {
 		return

@@ -13,6 +13,7 @@
 //	                                           command is start|promote|pause|resume|abort|undo|stop
 //	GET  /v1/rollouts/{name}/events?after=ID&limit=N   []store.Event
 //	GET  /v1/rollouts/{name}/logs?revision=R&baseline=bool&tail=N   text/plain
+//	GET  /v1/rollouts/{name}/analysis          []AnalysisRun (analysis.go)
 //
 // Errors are JSON {"error": "..."} with 400 (bad input), 401 (no or wrong
 // token), 404 (unknown rollout), 409 (command does not apply now).
@@ -44,6 +45,9 @@ type RolloutView struct {
 	Status   engine.Status `json:"status"`
 	// RouterURL is where users reach the service through kanaria's router.
 	RouterURL string `json:"routerURL,omitempty"`
+	// Analysis is the release's current or last analyses with their
+	// verdicts (AnalysisRun); absent when none ran.
+	Analysis []AnalysisRun `json:"analysis,omitempty"`
 	// Note is set when a command was already in effect and changed nothing
 	// (e.g. pause on a paused rollout): commands are idempotent.
 	Note string `json:"note,omitempty"`

@@ -74,6 +74,7 @@ func New(b Backend, token string, opts Options) *Server {
 	v1.HandleFunc("GET /v1/rollouts", s.handleList)
 	v1.HandleFunc("GET /v1/rollouts/{name}", s.handleGet)
 	v1.HandleFunc("/v1/rollouts/{name}/{command}", s.handleRolloutSub)
+	v1.HandleFunc("/v1/rollouts/{name}/analysis", s.handleAnalysis) // analysis.go
 	v1.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API route: "+r.Method+" "+r.URL.Path)
 	})
