@@ -87,4 +87,3 @@ func oneValue(val model.Value) (float64, bool, error) {
 	}
 	return f, true, nil
 }
-
