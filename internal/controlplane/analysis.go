@@ -69,6 +69,18 @@ func (c *ControlPlane) analyze(ctx context.Context, r *rollout, obs *engine.Obse
 	}
 }
 
+// endStaleAnalyses marks runs ended as soon as a transition leaves their
+// step or release, so the API never shows a finished analysis as running.
+func (r *rollout) endStaleAnalyses() {
+	a := &r.analysis
+	if run := a.background; run.isRunning() && run.key != backgroundKey(r.spec, r.status) {
+		run.running, run.view.Running = false, false
+	}
+	if run := a.step; run.isRunning() && run.key != stepKey(r.spec, r.status) {
+		run.running, run.view.Running = false, false
+	}
+}
+
 func (run *analysisRun) isRunning() bool { return run != nil && run.running }
 
 // backgroundKey is "" when no background analysis should run.

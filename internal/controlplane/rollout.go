@@ -94,6 +94,7 @@ func (c *ControlPlane) reconcile(ctx context.Context, r *rollout) {
 		return
 	}
 	r.status = st
+	r.endStaleAnalyses()
 	c.execute(ctx, r, acts)
 }
 
@@ -110,6 +111,7 @@ func (c *ControlPlane) command(ctx context.Context, r *rollout, cmd engine.Comma
 			return r.status, fmt.Errorf("persist: %w", err)
 		}
 		r.status = st
+		r.endStaleAnalyses()
 		c.execute(ctx, r, acts)
 	}
 	return r.status, nil
