@@ -33,7 +33,8 @@ func newDemoCmd() *cobra.Command {
 		Short: "Run a self-contained example release (kanaria serves its own demo app)",
 		Long: "demo starts a control plane with one rollout, \"demo\", whose revisions are kanaria's own demo app.\n" +
 			"With --auto it releases v1 -> v2 through every step on loopback, checks the split with real\n" +
-			"requests, promotes, undoes, aborts a bad v3, prints a summary and exits 0 when all went as expected.",
+			"requests, promotes, undoes, lets analysis roll back a bad v3 under its own traffic, prints a summary\n" +
+			"and exits 0 when all went as expected.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rollouts, err := demoRollouts(pause)
@@ -95,7 +96,8 @@ try, in another terminal (same directory):
   curl -s -H 'X-Kanaria-Override: canary' %[1]s/   # see the canary yourself
   kanaria verify --url %[1]s/ --requests 2000      # prove the split with real requests
   kanaria promote                         # past the waiting pause
-  kanaria start v3 && kanaria abort       # v3 answers 30%% errors: abort puts stable back at 100%%
+  kanaria start v3                        # v3 answers 30%% errors: with traffic flowing, analysis rolls it back
+  kanaria analysis                        # the verdicts with the numbers behind them
   kanaria undo                            # after a finished release: back to the previous revision
 `, r.RouterURL, r.APIURL, r.StateDir)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/kanaria-dev/kanaria/internal/engine"
@@ -56,24 +57,61 @@ func runDemoAuto(ctx context.Context, rollouts []spec.Rollout, stateDir string, 
 	if scriptErr != nil {
 		return fmt.Errorf("demo failed: %w", scriptErr)
 	}
-	fmt.Fprintf(out, "demo: release v1 -> v2 finished as expected in %.1fs\n", time.Since(d.start).Seconds())
+	fmt.Fprintf(out, "demo: v2 released and undone, bad v3 rolled back by analysis, as expected, in %.1fs\n", time.Since(d.start).Seconds())
 	return nil
 }
 
+// demoLoadRate is the demo's own traffic through the router while a
+// release runs, so analysis has requests to judge (bounded by the script's
+// context and demoLoadMax).
+const (
+	demoLoadRate = 300
+	demoLoadMax  = 300 * 240
+)
+
 func (d *demoScript) run(ctx context.Context) error {
 	const name = "demo"
+	if err := d.waitPhase(ctx, name, "v1 serving", func(s engine.Status) bool { return s.Phase == engine.Healthy && d.serves("v1") }); err != nil {
+		return err
+	}
+	load := startDemoLoad(ctx, d.router+"/", demoLoadRate, demoLoadMax)
+	defer load.Stop()
+	fmt.Fprintf(d.out, "  demo traffic: %d req/s through the router for the analysis to judge\n", demoLoadRate)
+	if err := d.releaseGood(ctx, name); err != nil {
+		return err
+	}
+	return d.releaseBad(ctx, name, load)
+}
+
+// releaseGood releases v2: its analysis step must pass (or, if it ends
+// Inconclusive, the script says so and promotes past it, as a human would),
+// then the split is verified, v2 promoted, and undone.
+func (d *demoScript) releaseGood(ctx context.Context, name string) error {
+	if err := d.do(ctx, name, engine.Command{Kind: engine.CmdStart, Revision: "v2"}); err != nil {
+		return err
+	}
+	if err := d.waitPhase(ctx, name, "v2 at 10%: analysis step decided", func(s engine.Status) bool {
+		return s.Phase == engine.Paused && s.Weights.CanaryPPM == 100_000
+	}); err != nil {
+		return err
+	}
+	v, err := d.b.Get(ctx, name)
+	if err != nil {
+		return err
+	}
+	d.noteAnalysis(v, "step")
+	if v.Status.PausedBy == engine.PausedByInconclusive {
+		d.note("v2's analysis step was Inconclusive: the script promotes past it, as a human would")
+		if err := d.do(ctx, name, engine.Command{Kind: engine.CmdPromote}); err != nil {
+			return err
+		}
+		if err := d.waitPhase(ctx, name, "v2 waiting for promote at 10%", func(s engine.Status) bool {
+			return s.Phase == engine.Paused && s.PausedBy == engine.PausedByStep
+		}); err != nil {
+			return err
+		}
+	}
 	steps := []func(context.Context) error{
-		func(ctx context.Context) error {
-			return d.waitPhase(ctx, name, "v1 serving", func(s engine.Status) bool { return s.Phase == engine.Healthy && d.serves("v1") })
-		},
-		func(ctx context.Context) error {
-			return d.do(ctx, name, engine.Command{Kind: engine.CmdStart, Revision: "v2"})
-		},
-		func(ctx context.Context) error {
-			return d.waitPhase(ctx, name, "paused at 10% waiting for promote", func(s engine.Status) bool {
-				return s.Phase == engine.Paused && s.Weights.CanaryPPM == 100_000
-			})
-		},
 		func(ctx context.Context) error { return d.verifySplit(ctx, "v2", "v1", 10) },
 		func(ctx context.Context) error { return d.do(ctx, name, engine.Command{Kind: engine.CmdPromote}) },
 		func(ctx context.Context) error {
@@ -87,20 +125,6 @@ func (d *demoScript) run(ctx context.Context) error {
 				return s.StableRevision == "v1" && d.serves("v1")
 			})
 		},
-		func(ctx context.Context) error {
-			return d.do(ctx, name, engine.Command{Kind: engine.CmdStart, Revision: "v3"})
-		},
-		func(ctx context.Context) error {
-			return d.waitPhase(ctx, name, "bad v3 gets its first 0.1%", func(s engine.Status) bool { return s.Weights.CanaryPPM > 0 })
-		},
-		func(ctx context.Context) error {
-			return d.do(ctx, name, engine.Command{Kind: engine.CmdAbort, Reason: "demo: v3 answers 30% errors"})
-		},
-		func(ctx context.Context) error {
-			return d.waitPhase(ctx, name, "v3 aborted, v1 serves 100%", func(s engine.Status) bool {
-				return s.Phase == engine.Aborted && s.Weights.CanaryPPM == 0 && d.serves("v1")
-			})
-		},
 	}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
@@ -108,6 +132,47 @@ func (d *demoScript) run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// releaseBad starts v3 (30 % errors) and lets analysis roll it back: no
+// abort is sent. It reports the time from v3's first request (as the
+// demo's traffic saw it) to 0 % canary (as the control plane reports it).
+func (d *demoScript) releaseBad(ctx context.Context, name string, load *demoLoad) error {
+	if err := d.do(ctx, name, engine.Command{Kind: engine.CmdStart, Revision: "v3"}); err != nil {
+		return err
+	}
+	if err := d.waitPhase(ctx, name, "v3 rolled back by analysis, v1 serves 100%", func(s engine.Status) bool {
+		return s.Phase == engine.Aborted && s.Weights.CanaryPPM == 0
+	}); err != nil {
+		return err
+	}
+	zero := time.Now()
+	v, err := d.b.Get(ctx, name)
+	if err != nil {
+		return err
+	}
+	d.noteAnalysis(v, "")
+	if first := load.firstSeen("v3"); first.IsZero() {
+		d.note("v3 never answered a request before the rollback")
+	} else {
+		d.note("bad v3: %.1f s from its first canary request to 0%% canary (the analysis, not the script, aborted it)", zero.Sub(first).Seconds())
+	}
+	if !strings.Contains(v.Status.Message, "analysis failed") {
+		return fmt.Errorf("v3 was aborted, but not by analysis: %s", v.Status.Message)
+	}
+	return d.waitPhase(ctx, name, "v1 serves again", func(engine.Status) bool { return d.serves("v1") })
+}
+
+// noteAnalysis records the deciding analysis's verdict with its numbers
+// (kind "step", "background", or "" for whichever failed).
+func (d *demoScript) noteAnalysis(v server.RolloutView, kind string) {
+	for _, run := range v.Analysis {
+		if (kind == "" && run.Report.Verdict.String() == engine.VerdictFail) || run.Kind == kind {
+			d.note("%s analysis of %s: %s after %d canary / %d %s requests (%s)", run.Kind, run.Revision, run.Report.Verdict,
+				run.CanaryRequests, run.CompareRequests, run.ComparedWith, run.Report.Reason)
+			return
+		}
+	}
 }
 
 // do sends a command and records it.
