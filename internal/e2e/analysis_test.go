@@ -174,6 +174,7 @@ func TestAnalysisEndToEnd(t *testing.T) {
 	if !strings.Contains(failed, "of v3: Fail") || !strings.Contains(failed, "errors Fail: canary") {
 		t.Fatalf("no AnalysisFailed event with the numbers for v3; events:\n%s", strings.Join(e.eventTypes(), "\n"))
 	}
+	t.Logf("kanaria analysis after the rollback:\n%s", e.must("analysis"))
 	runs = e.analysisRuns()
 	var bg *analysisRun
 	for i := range runs {
