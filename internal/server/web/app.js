@@ -196,7 +196,7 @@ function renderRollout(v) {
   });
   if (!steps.length) steps.push(text("li", v.strategy === "blueGreen" ? "blue/green: one switch" : "no steps"));
   $("steps").replaceChildren(...steps);
-  renderAnalysis(st.analysis);
+  renderAnalysis(v.analysis ?? st.analysis);
 }
 
 // renderAnalysis shows status.analysis, whatever its shape, as nested lists:
