@@ -188,6 +188,9 @@ func startPrometheus(t *testing.T, target, query string) string {
 	t.Helper()
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI: prometheus is missing (apt-get install -y --no-install-recommends prometheus): %v", err)
+		}
 		t.Skip("prometheus not installed (apt-get install -y --no-install-recommends prometheus)")
 	}
 	dir := t.TempDir()
