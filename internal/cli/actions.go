@@ -56,11 +56,7 @@ func newActionCmd(a action) *cobra.Command {
 		Args: a.args,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			name, err := f.rolloutName(ctx, c)
+			c, name, err := f.connect(ctx)
 			if err != nil {
 				return err
 			}

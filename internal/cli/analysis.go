@@ -27,11 +27,7 @@ effect with its confidence limits, and the reason.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			name, err := f.rolloutName(ctx, c)
+			c, name, err := f.connect(ctx)
 			if err != nil {
 				return err
 			}

@@ -92,6 +92,20 @@ func (f *clientFlags) checkOutput() error {
 	return fmt.Errorf("unknown output format %q (want table, json or yaml)", f.output)
 }
 
+// connect opens the client and picks the rollout: what every command about
+// one rollout does first.
+func (f *clientFlags) connect(ctx context.Context) (*client.Client, string, error) {
+	c, err := f.client()
+	if err != nil {
+		return nil, "", err
+	}
+	name, err := f.rolloutName(ctx, c)
+	if err != nil {
+		return nil, "", err
+	}
+	return c, name, nil
+}
+
 // rolloutName applies the selection rule: -r if given, else the only
 // rollout; with several, the user must choose, and is told the choices.
 func (f *clientFlags) rolloutName(ctx context.Context, c *client.Client) (string, error) {

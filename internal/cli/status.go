@@ -38,11 +38,7 @@ func newStatusCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			name, err := f.rolloutName(ctx, c)
+			c, name, err := f.connect(ctx)
 			if err != nil {
 				return err
 			}
