@@ -5,29 +5,11 @@ import (
 	"testing"
 )
 
-const blueGreenSpec = `apiVersion: kanaria.dev/v1alpha1
-kind: Rollout
-metadata:
-  name: web
-spec:
-  revision: v1
-  platform:
-    local:
-      command: "{{.Kanaria}} demo-app --revision {{.Revision}} --port {{.Port}}"
-      gracePeriod: 2s
-      readiness:
-        path: /healthz
-        interval: 100ms
-  strategy:
-    blueGreen:
-      scaleDownDelay: 1m
-`
-
 // TestBlueGreenEndToEnd: green starts beside blue at 0 %, is previewed with
 // the override header, promote switches everything at once, and undo
 // switches back instantly to the still-warm blue.
 func TestBlueGreenEndToEnd(t *testing.T) {
-	e := newEnv(t, blueGreenSpec)
+	e := newEnv(t, specWithStrategy("    blueGreen:\n      scaleDownDelay: 1m"))
 	e.startUp()
 	e.waitFor("blue healthy", func(s status) bool { return s.Status.Phase == "Healthy" && e.serves("v1") })
 

@@ -247,11 +247,16 @@ spec:
         path: /healthz
         interval: 100ms
   strategy:
-    canary:
-      steps:
-STEPS
+STRATEGY
 `
 
+// specWithStrategy is the demo-app rollout "web" with the given strategy
+// block (indented under strategy:).
+func specWithStrategy(strategy string) string {
+	return strings.Replace(demoSpecTemplate, "STRATEGY", strategy, 1)
+}
+
+// specWithSteps is a canary strategy with the given steps.
 func specWithSteps(steps string) string {
-	return strings.Replace(demoSpecTemplate, "STEPS", steps, 1)
+	return specWithStrategy("    canary:\n      steps:\n" + steps)
 }
