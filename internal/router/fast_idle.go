@@ -17,18 +17,21 @@ import (
 // one extra read for the first request.
 var idleGrace = time.Second // a variable so tests can reach the bufferless wait quickly
 
-// connSource is what a client connection's bufio.Reader reads from: the
-// connection, after the byte that ended a bufferless idle wait.
+// connSource is what a connection's bufio.Reader reads from: the
+// connection, after the bytes in pre. Those are the byte that ended a
+// bufferless idle wait, or what the event loop had read before it handed
+// the connection over.
 type connSource struct {
 	c   net.Conn
-	pre [1]byte
-	has bool
+	pre []byte
+	one [1]byte // pre's storage for the idle wait's byte
 }
 
 func (s *connSource) Read(p []byte) (int, error) {
-	if s.has && len(p) > 0 {
-		p[0], s.has = s.pre[0], false
-		return 1, nil
+	if len(s.pre) > 0 {
+		n := copy(p, s.pre)
+		s.pre = s.pre[n:]
+		return n, nil
 	}
 	return s.c.Read(p)
 }
@@ -54,10 +57,10 @@ func (fc *fastConn) waitIdle(idle time.Duration) bool {
 	readerPool.Put(fc.br)
 	fc.br = nil
 	fc.rdl.set(fc.c, now.Add(idle))
-	if _, err := fc.c.Read(fc.src.pre[:]); err != nil {
+	if _, err := fc.c.Read(fc.src.one[:]); err != nil {
 		return false
 	}
-	fc.src.has = true
+	fc.src.pre = fc.src.one[:]
 	fc.br = readerPool.Get().(*bufio.Reader)
 	fc.br.Reset(&fc.src)
 	return true

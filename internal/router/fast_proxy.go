@@ -1,6 +1,7 @@
 package router
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -20,6 +21,7 @@ type fastReq struct {
 	hasBody  bool
 	upgrade  bool
 	head     bool // HEAD: the response has no body whatever it says
+	keep     bool // the client allows another request on its connection
 	rel      *release
 	backend  *backend
 	ep       *endpoint
@@ -29,30 +31,36 @@ type fastReq struct {
 	bodySent bool // the client's body went (at least partly) upstream
 }
 
-// serveOne proxies the request in fc.req. It reports whether the client
-// connection may carry another request.
-func (fc *fastConn) serveOne() bool {
-	h := &fc.req
+// answer is a refusal a front end sends instead of proxying; code 0 is
+// none.
+type answer struct {
+	code        int
+	reason, msg string
+	keep        bool // the connection may carry another request after it
+}
+
+// admit checks the request in h and routes it with table t. It has no side
+// effects (nothing is counted or written), so the event loop can admit a
+// request and still hand the connection to the goroutine path, which then
+// admits it again.
+func admit(t *table, h *head) (r fastReq, refused answer) {
 	method, target, proto, ok := splitRequestLine(h.str(h.first))
 	if !ok {
-		fc.writeError(400, "Bad Request", "kanaria: malformed request line", "", false)
-		return false
+		return r, answer{400, "Bad Request", "kanaria: malformed request line", false}
 	}
-	r := fastReq{method: method, target: target, start: time.Now()}
+	r = fastReq{t: t, method: method, target: target}
 	switch {
 	case string(proto) == "HTTP/1.1":
 	case string(proto) == "HTTP/1.0":
 		r.http10 = true
 	default:
-		fc.writeError(505, "HTTP Version Not Supported", "kanaria: HTTP/1.0 and HTTP/1.1 only on this listener", "", false)
-		return false
+		return r, answer{505, "HTTP Version Not Supported", "kanaria: HTTP/1.0 and HTTP/1.1 only on this listener", false}
 	}
 	if reason := requestRefusal(h); reason != "" {
-		fc.writeError(400, "Bad Request", "kanaria: refused: "+reason, "", false)
-		return false
+		return r, answer{400, "Bad Request", "kanaria: refused: " + reason, false}
 	}
 	r.hasBody = h.teChunked || h.cl > 0
-	keep := !r.http10 && !h.connClose
+	r.keep = !r.http10 && !h.connClose
 
 	host, nHost := []byte(nil), 0
 	for i := range h.fields {
@@ -61,49 +69,64 @@ func (fc *fastConn) serveOne() bool {
 		}
 	}
 	if nHost > 1 || nHost == 0 && !r.http10 {
-		fc.writeError(400, "Bad Request", "kanaria: exactly one Host header is required", "", false)
-		return false
+		return r, answer{400, "Bad Request", "kanaria: exactly one Host header is required", false}
 	}
 	if string(method) == "CONNECT" {
-		fc.writeError(405, "Method Not Allowed", "kanaria: CONNECT is not proxied", "", false)
-		return false
+		return r, answer{405, "Method Not Allowed", "kanaria: CONNECT is not proxied", false}
 	}
 	r.head = string(method) == "HEAD"
 	r.upgrade = h.connUpgrade && h.upgrade >= 0
 
-	t := fc.s.r.tbl.Load()
-	r.t = t
 	var in inputs
-	fc.fillInputs(t, host, target, &in)
+	fillInputs(t, h, host, target, &in)
 	var d decision
 	t.decide(&in, &d)
+	keepAfter := r.keep && !r.hasBody // an unread body ends the connection
 	switch d.Status {
 	case decideNoRoute:
-		fc.writeError(404, "Not Found", "kanaria: no route for this host and path", "", keep && !r.hasBody)
-		return keep && !r.hasBody
+		return r, answer{404, "Not Found", "kanaria: no route for this host and path", keepAfter}
 	case decideKeyNeeds:
-		fc.writeError(400, "Bad Request", "kanaria: this route requires a key: "+t.keyHint(), "", keep && !r.hasBody)
-		return keep && !r.hasBody
+		return r, answer{400, "Bad Request", "kanaria: this route requires a key: " + t.keyHint(), keepAfter}
 	}
 	if d.Source == keyNewSticky {
 		r.issueID, r.newID = true, d.NewID
 	}
-	r.rel = d.Release
-	b := d.Backend
+	r.rel, r.backend = d.Release, d.Backend
+	return r, answer{}
+}
+
+// pickEndpoint chooses the instance that serves r. When every instance of
+// the chosen version is ejected, stable answers and the version is charged
+// (see Router.ServeHTTP): that version is returned as charged, for the
+// caller to record once it is sure to proxy the request itself.
+func (r *fastReq) pickEndpoint() (charged *backend) {
+	b := r.backend
 	ep := b.pick()
 	if ep == nil && b.version != Stable {
-		// Every instance is ejected: stable answers, the version is charged
-		// (see Router.ServeHTTP).
-		now := time.Now()
-		b.stats.record(now, now.Sub(r.start), 0)
-		b = d.Release.backend(Stable)
+		charged = b
+		b = r.rel.backend(Stable)
 		ep = b.pick()
 	}
 	if ep == nil {
 		ep = b.any()
 	}
 	r.backend, r.ep = b, ep
+	return charged
+}
 
+// serveOne proxies the request in fc.req. It reports whether the client
+// connection may carry another request.
+func (fc *fastConn) serveOne() bool {
+	h := &fc.req
+	r, refused := admit(fc.s.r.tbl.Load(), h)
+	if refused.code != 0 {
+		fc.writeError(refused.code, refused.reason, refused.msg, "", refused.keep)
+		return refused.keep
+	}
+	r.start = time.Now()
+	if b := r.pickEndpoint(); b != nil {
+		b.stats.record(r.start, 0, 0)
+	}
 	if r.hasBody && !r.http10 {
 		if v, ok := h.get("Expect"); ok && eqFold(v, "100-continue") {
 			// The router asks for the body itself (as net/http does when a
@@ -114,7 +137,7 @@ func (fc *fastConn) serveOne() bool {
 			}
 		}
 	}
-	return fc.proxy(&r, keep)
+	return fc.proxy(&r, r.keep)
 }
 
 // requestRefusal applies the smuggling policy (see smuggling.go) to a
@@ -152,8 +175,7 @@ func splitRequestLine(l []byte) (method, target, proto []byte, ok bool) {
 
 // fillInputs reduces the request to the decision's strings (views into the
 // head's buffer, no copies) the way Router.fromRequest does for net/http.
-func (fc *fastConn) fillInputs(t *table, host, target []byte, in *inputs) {
-	h := &fc.req
+func fillInputs(t *table, h *head, host, target []byte, in *inputs) {
 	in.Host = bstr(host)
 	path := target
 	if i := bytes.Index(path, []byte("://")); i > 0 && path[0] != '/' { // absolute-form
@@ -285,16 +307,17 @@ func retryableMethod(m []byte) bool {
 	return false
 }
 
-// send writes the upstream request: the client's fields minus hop-by-hop
-// and router-owned ones, X-Forwarded-*, the version stamp, framing, body.
-func (fc *fastConn) send(r *fastReq, uc *upConn) error {
-	h, t, bw := &fc.req, r.t, uc.bw
+// writeUpstreamHead writes the head of the request in h as it goes
+// upstream: the client's fields minus hop-by-hop and router-owned ones,
+// X-Forwarded-* with remoteIP, the version stamp and framing.
+func writeUpstreamHead(bw *bufio.Writer, h *head, r *fastReq, remoteIP string) {
+	t := r.t
 	bw.Write(r.method)
 	bw.WriteByte(' ')
 	if p := r.ep.url.Path; p != "" && p != "/" && len(r.target) > 0 && r.target[0] == '/' {
 		bw.WriteString(strings.TrimSuffix(p, "/"))
 	}
-	bw.Write(fc.originForm(r.target))
+	bw.Write(originForm(r.target))
 	bw.WriteString(" HTTP/1.1\r\n")
 	var host []byte
 	nXFF := 0
@@ -331,7 +354,7 @@ func (fc *fastConn) send(r *fastReq, uc *upConn) error {
 			}
 		}
 	}
-	bw.WriteString(fc.remoteIP)
+	bw.WriteString(remoteIP)
 	bw.WriteString("\r\n")
 	if host != nil {
 		writeField(bw, "X-Forwarded-Host", host)
@@ -351,6 +374,13 @@ func (fc *fastConn) send(r *fastReq, uc *upConn) error {
 	default:
 		bw.WriteString("\r\n")
 	}
+}
+
+// send writes the upstream request: its head (writeUpstreamHead), then
+// the client's body.
+func (fc *fastConn) send(r *fastReq, uc *upConn) error {
+	h, bw := &fc.req, uc.bw
+	writeUpstreamHead(bw, h, r, fc.remoteIP)
 	if r.hasBody {
 		fc.rdl.set(fc.c, time.Time{}) // a body may take its time
 		r.bodySent = true
@@ -372,7 +402,7 @@ func (fc *fastConn) send(r *fastReq, uc *upConn) error {
 }
 
 // originForm turns an absolute-form target into origin form.
-func (fc *fastConn) originForm(target []byte) []byte {
+func originForm(target []byte) []byte {
 	if len(target) > 0 && target[0] == '/' || string(target) == "*" {
 		return target
 	}

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"bufio"
 	"bytes"
 	"io"
 	"time"
@@ -50,26 +51,12 @@ func (fc *fastConn) relay(r *fastReq, uc *upConn, keep bool) bool {
 		return false
 	}
 
-	kind := bodyNone
-	switch {
-	case r.head || code == 204 || code == 304:
-	case resp.nTE > 0:
-		if !resp.teChunked {
-			uc.c.Close()
-			return fc.badGateway(r, keep)
-		}
-		kind = bodyChunked
-	case resp.nCL > 0:
-		if resp.clBad || !sameLengths(resp) {
-			uc.c.Close()
-			return fc.badGateway(r, keep)
-		}
-		kind = bodyFixed
-	default:
-		kind = bodyUntilClose
+	kind, ok := responseBody(r, resp, code)
+	if !ok {
+		uc.c.Close()
+		return fc.badGateway(r, keep)
 	}
-	http10Resp := bytes.HasPrefix(resp.str(resp.first), []byte("HTTP/1.0"))
-	reuse := !resp.connClose && kind != bodyUntilClose && !r.upgrade && (!http10Resp || resp.connKeepAlive)
+	reuse := reusable(r, resp, kind)
 	if kind == bodyUntilClose || kind == bodyChunked && r.http10 {
 		keep = false // the end of the body is the end of the connection
 	}
@@ -103,6 +90,27 @@ func (fc *fastConn) relay(r *fastReq, uc *upConn, keep bool) bool {
 	return keep
 }
 
+// responseBody says how the body of the final response in resp to r is
+// framed; false means the framing is broken (a 502).
+func responseBody(r *fastReq, resp *head, code int) (bodyKind, bool) {
+	switch {
+	case r.head || code == 204 || code == 304:
+		return bodyNone, true
+	case resp.nTE > 0:
+		return bodyChunked, resp.teChunked
+	case resp.nCL > 0:
+		return bodyFixed, !resp.clBad && sameLengths(resp)
+	}
+	return bodyUntilClose, true
+}
+
+// reusable reports whether the upstream connection that answered r with
+// resp may carry another request once the body is read.
+func reusable(r *fastReq, resp *head, kind bodyKind) bool {
+	http10 := bytes.HasPrefix(resp.str(resp.first), []byte("HTTP/1.0"))
+	return !resp.connClose && kind != bodyUntilClose && !r.upgrade && (!http10 || resp.connKeepAlive)
+}
+
 // badGateway answers a malformed or missing upstream response.
 func (fc *fastConn) badGateway(r *fastReq, keep bool) bool {
 	now := time.Now()
@@ -116,7 +124,13 @@ func (fc *fastConn) badGateway(r *fastReq, keep bool) bool {
 // and end-to-end fields, the version stamp, a sticky cookie on a first
 // visit, and framing for how the body will be sent.
 func (fc *fastConn) writeHead(r *fastReq, resp *head, code int, kind bodyKind, keep, upgrade bool) {
-	bw, t := fc.bw, r.t
+	writeResponseHead(fc.bw, r, resp, code, kind, keep, upgrade)
+}
+
+// writeResponseHead is writeHead onto any buffered writer (the event loop
+// has its own).
+func writeResponseHead(bw *bufio.Writer, r *fastReq, resp *head, code int, kind bodyKind, keep, upgrade bool) {
+	t := r.t
 	status := resp.str(resp.first)
 	if i := bytes.IndexByte(status, ' '); i >= 0 {
 		status = status[i+1:]

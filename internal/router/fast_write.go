@@ -44,14 +44,19 @@ func writeInt(bw *bufio.Writer, n int64, base int) {
 // non-empty revision stamps the version that was tried, so errors can be
 // attributed.
 func (fc *fastConn) writeError(code int, reason, msg, revision string, keep bool) {
-	bw := fc.bw
+	writeErrorTo(fc.bw, fc.s.r.tbl.Load().versionHeader, code, reason, msg, revision, keep)
+}
+
+// writeErrorTo is writeError onto any buffered writer; versionHeader is
+// the table's response stamp.
+func writeErrorTo(bw *bufio.Writer, versionHeader string, code int, reason, msg, revision string, keep bool) {
 	bw.WriteString("HTTP/1.1 ")
 	writeInt(bw, int64(code), 10)
 	bw.WriteString(" ")
 	bw.WriteString(reason)
 	bw.WriteString("\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\n")
 	if revision != "" {
-		writeFieldString(bw, fc.s.r.tbl.Load().versionHeader, revision)
+		writeFieldString(bw, versionHeader, revision)
 	}
 	if !keep {
 		bw.WriteString("Connection: close\r\n")
