@@ -9,10 +9,12 @@
 #
 #   bench/router.sh                  # 3 rounds of 10 s each
 #   ROUNDS=5 DURATION=10s bench/router.sh
-#   CONTENDERS="kanaria kanaria-std nginx haproxy" bench/router.sh
+#   CONTENDERS="kanaria kanaria-goroutines kanaria-std nginx haproxy" bench/router.sh
 #
-# kanaria-std is the router forced onto its net/http path (httpServer:
-# stdlib), for comparing the two front ends. Everything started is stopped
+# kanaria is the default front end (the event loop); kanaria-goroutines is
+# the same HTTP/1.1 server with a goroutine per connection (httpServer:
+# goroutines) and kanaria-std the net/http path (httpServer: stdlib), for
+# comparing the front ends. Everything started is stopped
 # on exit. Last line: "kanaria/nginx throughput ratio: X.XX".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +27,7 @@ CONTENDERS=${CONTENDERS:-"kanaria nginx haproxy"}
 PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 BACKEND1=19101 BACKEND2=19102
-declare -A PORT=([kanaria]=19180 [kanaria-std]=19181 [nginx]=19182 [haproxy]=19183)
+declare -A PORT=([kanaria]=19180 [kanaria-std]=19181 [nginx]=19182 [haproxy]=19183 [kanaria-goroutines]=19184)
 
 need_pkgs nginx haproxy wrk
 WORK=$(mktemp -d /tmp/kanaria-bench.XXXXXX)
@@ -123,9 +125,9 @@ start() {
   kanaria)
     routes "${PORT[kanaria]}" fast >"$WORK/kanaria.yaml"
     taskset -c "$PROXY_CPU" "$WORK/kanaria" router -f "$WORK/kanaria.yaml" >"$WORK/kanaria.log" 2>&1 & ;;
-  kanaria-std)
-    routes "${PORT[kanaria-std]}" stdlib >"$WORK/kanaria-std.yaml"
-    taskset -c "$PROXY_CPU" "$WORK/kanaria" router -f "$WORK/kanaria-std.yaml" >"$WORK/kanaria-std.log" 2>&1 & ;;
+  kanaria-std | kanaria-goroutines)
+    routes "${PORT[$c]}" "${c#kanaria-}" | sed 's/httpServer: std$/httpServer: stdlib/' >"$WORK/$c.yaml"
+    taskset -c "$PROXY_CPU" "$WORK/kanaria" router -f "$WORK/$c.yaml" >"$WORK/$c.log" 2>&1 & ;;
   nginx)
     taskset -c "$PROXY_CPU" nginx -c "$WORK/nginx.conf" -p "$WORK" & ;;
   haproxy)
@@ -168,7 +170,7 @@ run() { # run CONTENDER ROUND
   p99=$(to_ms "$(echo "$out" | awk '$1=="99%"{print $2}')")
   errs=$(echo "$out" | awk '/Non-2xx|Socket errors/{printf "%s ", $0}')
   local us=$(awk -v t=$((after-before)) -v hz="$HZ" -v n="$reqs" 'BEGIN{printf "%.1f", t*1e6/hz/n}')
-  printf "round %d %-12s %9.0f req/s %6s us CPU/req  p50 %7.3f ms  p99 %7.3f ms %s\n" "$r" "$c" "$rps" "$us" "$p50" "$p99" "$errs"
+  printf "round %d %-18s %9.0f req/s %6s us CPU/req  p50 %7.3f ms  p99 %7.3f ms %s\n" "$r" "$c" "$rps" "$us" "$p50" "$p99" "$errs"
   echo "$c $r $rps $us $p50 $p99" >>"$RES"
 }
 
@@ -187,7 +189,7 @@ med() { awk -v c="$1" -v k="$2" '$1==c{print $k}' "$RES" | median; }
 NGINX=$(med nginx 3)
 for c in $CONTENDERS; do
   rps=$(med "$c" 3)
-  printf "  %-12s %9.0f req/s  %5.2fx nginx  %6s us CPU/req  p50 %6.3f ms  p99 %6.3f ms\n" \
+  printf "  %-18s %9.0f req/s  %5.2fx nginx  %6s us CPU/req  p50 %6.3f ms  p99 %6.3f ms\n" \
     "$c" "$rps" "$(awk -v a="$rps" -v b="$NGINX" 'BEGIN{print a/b}')" "$(med "$c" 4)" "$(med "$c" 5)" "$(med "$c" 6)"
 done
 echo "per-round kanaria/nginx ratios (noise):" $(for r in $(seq "$ROUNDS"); do

@@ -44,9 +44,12 @@ type Config struct {
 	// MaxHeaderBytes limits request header size. Default 64 KiB.
 	MaxHeaderBytes int `json:"maxHeaderBytes,omitempty"`
 	// HTTPServer chooses the front end for plain-HTTP listeners: "fast"
-	// (the default, kanaria's own HTTP/1.1 server and upstream pool, see
-	// fast*.go) or "stdlib" (net/http with httputil.ReverseProxy). TLS
-	// listeners always use net/http, which brings HTTP/2.
+	// (the default: kanaria's own HTTP/1.1 server and upstream pool, see
+	// fast*.go, with the common requests served by an epoll event loop on
+	// Linux, fast_loop*.go), "goroutines" (the same server with a goroutine
+	// per connection and no event loop) or "stdlib" (net/http with
+	// httputil.ReverseProxy). TLS listeners always use net/http, which
+	// brings HTTP/2.
 	HTTPServer string `json:"httpServer,omitempty"`
 
 	Routes   []Route   `json:"routes"`
@@ -55,8 +58,9 @@ type Config struct {
 
 // Values of Config.HTTPServer.
 const (
-	HTTPServerFast   = "fast"   // kanaria's HTTP/1.1 front end (the default)
-	HTTPServerStdlib = "stdlib" // net/http and httputil.ReverseProxy
+	HTTPServerFast       = "fast"       // kanaria's HTTP/1.1 front end with the event loop (the default)
+	HTTPServerGoroutines = "goroutines" // kanaria's HTTP/1.1 front end, a goroutine per connection
+	HTTPServerStdlib     = "stdlib"     // net/http and httputil.ReverseProxy
 )
 
 // TLSConfig names a certificate and key in PEM files.

@@ -21,6 +21,8 @@ type fastServer struct {
 	mu        sync.Mutex
 	conns     map[*fastConn]struct{}
 	wg        sync.WaitGroup
+	loops     []*evLoop // nil: every connection gets a goroutine
+	nextLoop  int
 }
 
 // Client connection states; a connection is only closed from outside
@@ -42,6 +44,9 @@ type fastConn struct {
 	rdl      readDeadline // idle and header deadlines, kept across requests
 	state    atomic.Int32
 	remoteIP string // for X-Forwarded-For, computed once per connection
+	// resume, when set, finishes a request the event loop began (relaying
+	// an answer it handed over) before the connection's next request.
+	resume func(fc *fastConn) bool
 }
 
 var (
@@ -54,6 +59,9 @@ var (
 // in-flight requests finish within Timeouts.Shutdown, cut the rest.
 func serveFast(ctx context.Context, ln net.Listener, r *Router, cfg Config) error {
 	s := &fastServer{r: r, cfg: cfg, headLimit: cfg.MaxHeaderBytes + 4096, conns: map[*fastConn]struct{}{}}
+	if cfg.HTTPServer != HTTPServerGoroutines {
+		s.loops = startEvLoops(s)
+	}
 	done := make(chan error, 1)
 	go func() { done <- s.accept(ln) }()
 	select {
@@ -106,18 +114,36 @@ func (s *fastServer) accept(ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		fc := &fastConn{s: s, c: c}
-		fc.state.Store(connActive)
-		s.mu.Lock()
-		s.conns[fc] = struct{}{}
-		s.mu.Unlock()
-		s.wg.Add(1)
-		go fc.serve()
+		if len(s.loops) > 0 {
+			l := s.loops[s.nextLoop%len(s.loops)]
+			s.nextLoop++
+			if l.adopt(c) {
+				continue
+			}
+		}
+		s.serveConn(c, "", nil, nil)
 	}
+}
+
+// serveConn serves c on a goroutine of its own: the bytes in pre first,
+// and resume (if set) before the first request read. remoteIP may be left
+// empty to be taken from c.
+func (s *fastServer) serveConn(c net.Conn, remoteIP string, pre []byte, resume func(*fastConn) bool) {
+	fc := &fastConn{s: s, c: c, remoteIP: remoteIP, resume: resume}
+	fc.src.pre = pre
+	fc.state.Store(connActive)
+	s.mu.Lock()
+	s.conns[fc] = struct{}{}
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go fc.serve()
 }
 
 // closeConns closes idle connections, or all of them when force is set.
 func (s *fastServer) closeConns(force bool) {
+	for _, l := range s.loops {
+		l.shutdown(force)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for fc := range s.conns {
@@ -142,15 +168,15 @@ func (fc *fastConn) serve() {
 		s.mu.Unlock()
 		s.wg.Done()
 	}()
-	if host, _, err := net.SplitHostPort(fc.c.RemoteAddr().String()); err == nil {
-		fc.remoteIP = host
+	if fc.remoteIP == "" {
+		fc.remoteIP = remoteHost(fc.c)
 	}
 	fc.src.c = fc.c
 	fc.br = readerPool.Get().(*bufio.Reader)
 	fc.br.Reset(&fc.src)
 	to := &s.cfg.Timeouts
 	for {
-		if fc.br.Buffered() == 0 {
+		if fc.resume == nil && fc.br.Buffered() == 0 {
 			fc.releaseWriter() // an idle connection holds only its read buffer
 			fc.state.Store(connIdle)
 			if s.closing.Load() {
@@ -167,19 +193,26 @@ func (fc *fastConn) serve() {
 			fc.bw = writerPool.Get().(*bufio.Writer)
 			fc.bw.Reset(fc.c)
 		}
-		if !headComplete(fc.br) {
-			fc.rdl.set(fc.c, time.Now().Add(to.ReadHeader.D()))
-		}
-		if err := readHead(fc.br, &fc.req, s.headLimit); err != nil {
-			switch err {
-			case errHeadTooLarge:
-				fc.refuse(431, "Request Header Fields Too Large", "kanaria: request header fields too large")
-			case errMalformed:
-				fc.refuse(400, "Bad Request", "kanaria: malformed request header")
+		var keep bool
+		if fc.resume != nil {
+			keep = fc.resume(fc)
+			fc.resume = nil
+		} else {
+			if !headComplete(fc.br) {
+				fc.rdl.set(fc.c, time.Now().Add(to.ReadHeader.D()))
 			}
-			return
+			if err := readHead(fc.br, &fc.req, s.headLimit); err != nil {
+				switch err {
+				case errHeadTooLarge:
+					fc.refuse(431, "Request Header Fields Too Large", "kanaria: request header fields too large")
+				case errMalformed:
+					fc.refuse(400, "Bad Request", "kanaria: malformed request header")
+				}
+				return
+			}
+			keep = fc.serveOne()
 		}
-		if !fc.serveOne() || s.closing.Load() {
+		if !keep || s.closing.Load() {
 			fc.bw.Flush()
 			fc.closeGently()
 			return
@@ -190,6 +223,15 @@ func (fc *fastConn) serve() {
 			}
 		}
 	}
+}
+
+// remoteHost is c's peer address without the port, for X-Forwarded-For.
+func remoteHost(c net.Conn) string {
+	host, _, err := net.SplitHostPort(c.RemoteAddr().String())
+	if err != nil {
+		return ""
+	}
+	return host
 }
 
 // releaseWriter returns the (flushed) write buffer to the pool.

@@ -62,14 +62,16 @@ func twoVersions(stableURL, canaryURL string, canaryPct float64) Config {
 }
 
 // frontEnd is one of Serve's HTTP front ends. Every test that proxies
-// through a listener runs once per front end (eachFrontEnd), so both paths
-// keep the same correctness guarantees.
+// through a listener runs once per front end (eachFrontEnd), so every path
+// keeps the same correctness guarantees. "loop" is the default: the event
+// loop where it serves a request itself, the goroutine path where it hands
+// a connection over.
 type frontEnd struct {
 	name   string
 	server string // Config.HTTPServer
 }
 
-var frontEnds = []frontEnd{{"fast", HTTPServerFast}, {"stdlib", HTTPServerStdlib}}
+var frontEnds = []frontEnd{{"loop", HTTPServerFast}, {"goroutines", HTTPServerGoroutines}, {"stdlib", HTTPServerStdlib}}
 
 // eachFrontEnd runs test as one subtest per front end.
 func eachFrontEnd(t *testing.T, test func(t *testing.T, fe frontEnd)) {

@@ -176,9 +176,9 @@ func (c Config) Validate() error {
 	v.dur("timeouts.readHeader", c.Timeouts.ReadHeader)
 	v.dur("timeouts.shutdown", c.Timeouts.Shutdown)
 	switch c.HTTPServer {
-	case "", HTTPServerFast, HTTPServerStdlib:
+	case "", HTTPServerFast, HTTPServerGoroutines, HTTPServerStdlib:
 	default:
-		v.add("httpServer", fmt.Sprintf("%q is not %q or %q", c.HTTPServer, HTTPServerFast, HTTPServerStdlib))
+		v.add("httpServer", fmt.Sprintf("%q is not %q, %q or %q", c.HTTPServer, HTTPServerFast, HTTPServerGoroutines, HTTPServerStdlib))
 	}
 	if c.MaxHeaderBytes < 0 {
 		v.add("maxHeaderBytes", fmt.Sprintf("%d is negative", c.MaxHeaderBytes))

@@ -1,0 +1,477 @@
+//go:build linux
+
+package router
+
+import (
+	"bufio"
+	"net"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The event loop (fast_loop*.go) serves the common keep-alive request —
+// a head with no body, answered with a Content-Length body or none — the
+// way nginx does: non-blocking sockets registered once, edge-triggered,
+// with a readiness flag per socket, on one OS thread per core.
+//
+// Why not a goroutine per connection: profiles of that path (fast_server.go)
+// under keep-alive load showed the CPU going to the runtime's netpoller,
+// not to kanaria. Each request blocks twice (the upstream's answer, the
+// client's next request), and a blocking read in Go first calls read(2),
+// gets EAGAIN, parks the goroutine, waits for the poller and reads again:
+// two wasted system calls and two goroutine switches per request. The loop
+// reads a socket only after epoll said it has data, and clears the flag on
+// a short read, so each request costs one read and one write per side.
+//
+// Everything else — request bodies, upgrades, Expect, refusals, chunked or
+// read-until-close answers, 1xx, TLS or named upstreams — is handed to the
+// goroutine path with the bytes already read, so the two share one set of
+// rules (admit, pickEndpoint, writeUpstreamHead, writeResponseHead) and
+// every correctness test runs against both.
+
+// evLoop is one event loop: an epoll set, the client and upstream sockets
+// registered in it, and per-endpoint pools of idle upstream connections.
+// Only its own goroutine touches its state, except adopted and shut.
+type evLoop struct {
+	s      *fastServer
+	epfd   int
+	wakefd int // an eventfd: adopted connections and shutdown
+
+	mu      sync.Mutex
+	adopted []adoptedConn // guarded by mu
+	shut    atomic.Int32  // shutRunning, shutDrain or shutForce
+
+	socks    []evEntry // by file descriptor
+	gen      int32     // registrations so far: tells stale events apart
+	nClients int
+	pools    map[*endpoint]*evPool
+	loopable map[*release]bool
+	tbl      *table // the table loopable was computed for
+	free     [][]byte
+	bw       *bufio.Writer // formats heads into sink
+	sink     appendSink
+	events   [128]unix.EpollEvent
+	now      time.Time // read once per round of events
+	sweepAt  time.Time // the earliest deadline, roughly (see setDeadline)
+}
+
+const (
+	shutRunning int32 = iota
+	shutDrain         // finish requests in flight, close idle connections
+	shutForce         // close everything now
+)
+
+// evEntry is a registered socket and the generation of its registration.
+type evEntry struct {
+	h   evHandler
+	gen int32
+}
+
+// evHandler is a client or upstream socket's side of the loop.
+type evHandler interface {
+	ready(l *evLoop, events uint32) // epoll reported events
+	expire(l *evLoop)               // its deadline passed
+	sock() *evSock
+}
+
+// adoptedConn is an accepted connection on its way into a loop.
+type adoptedConn struct {
+	fd       int
+	remoteIP string
+}
+
+// evBufSize is a socket's read buffer: a request or response head larger
+// than this goes to the goroutine path, which allows up to MaxHeaderBytes.
+const evBufSize = 4096
+
+// startEvLoops starts one loop per usable CPU (GOMAXPROCS), or none when
+// epoll is unavailable; the caller then serves every connection with
+// goroutines.
+func startEvLoops(s *fastServer) []*evLoop {
+	var loops []*evLoop
+	for i := 0; i < runtime.GOMAXPROCS(0); i++ {
+		l, err := newEvLoop(s)
+		if err != nil {
+			break
+		}
+		loops = append(loops, l)
+		s.wg.Add(1)
+		go l.run()
+	}
+	return loops
+}
+
+func newEvLoop(s *fastServer) (*evLoop, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	wakefd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, err
+	}
+	l := &evLoop{s: s, epfd: epfd, wakefd: wakefd, pools: map[*endpoint]*evPool{}, loopable: map[*release]bool{}}
+	l.bw = bufio.NewWriterSize(&l.sink, 4096)
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wakefd)}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
+		unix.Close(epfd)
+		unix.Close(wakefd)
+		return nil, err
+	}
+	return l, nil
+}
+
+// adopt moves an accepted connection into the loop. It runs on the accept
+// goroutine. The socket is duplicated out of the Go runtime's poller and
+// the net.Conn closed; false means c stays as it was.
+func (l *evLoop) adopt(c net.Conn) bool {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return false
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	fd := -1
+	if cerr := rc.Control(func(s uintptr) { fd, err = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); cerr != nil || err != nil {
+		return false
+	}
+	ip := remoteHost(c)
+	tc.Close() // the duplicate keeps the socket open (and non-blocking)
+	l.mu.Lock()
+	l.adopted = append(l.adopted, adoptedConn{fd, ip})
+	l.mu.Unlock()
+	l.wake()
+	return true
+}
+
+// shutdown asks the loop to drain (or, forced, to close everything).
+func (l *evLoop) shutdown(force bool) {
+	v := shutDrain
+	if force {
+		v = shutForce
+	}
+	if l.shut.Load() < v {
+		l.shut.Store(v)
+		l.wake()
+	}
+}
+
+func (l *evLoop) wake() {
+	one := [8]byte{1}
+	unix.Write(l.wakefd, one[:])
+}
+
+// run is the loop. It owns an OS thread so that the sockets' system calls
+// never wait behind another goroutine, and returns once shutdown is done.
+func (l *evLoop) run() {
+	runtime.LockOSThread()
+	defer l.s.wg.Done()
+	l.now = time.Now()
+	l.sweepAt = l.now.Add(time.Second)
+	for {
+		n, err := unix.EpollWait(l.epfd, l.events[:], l.waitMillis())
+		if err != nil && err != unix.EINTR {
+			break
+		}
+		l.now = time.Now()
+		for i := 0; i < n; i++ {
+			ev := &l.events[i]
+			fd := int(ev.Fd)
+			if fd == l.wakefd {
+				l.takeAdopted()
+				continue
+			}
+			if fd < len(l.socks) && l.socks[fd].h != nil && l.socks[fd].gen == ev.Pad {
+				l.socks[fd].h.ready(l, ev.Events)
+			}
+		}
+		if !l.now.Before(l.sweepAt) {
+			l.sweep()
+		}
+		if l.shut.Load() != shutRunning && l.drain() {
+			break
+		}
+	}
+	l.closeAll()
+}
+
+// waitMillis is how long epoll_wait may sleep: until the next deadline,
+// or briefly while draining.
+func (l *evLoop) waitMillis() int {
+	if l.shut.Load() != shutRunning {
+		return 20
+	}
+	ms := l.sweepAt.Sub(time.Now()).Milliseconds() + 1
+	return int(min(max(ms, 0), 1000))
+}
+
+// takeAdopted registers the connections adopt queued.
+func (l *evLoop) takeAdopted() {
+	var b [8]byte
+	unix.Read(l.wakefd, b[:])
+	l.mu.Lock()
+	adopted := l.adopted
+	l.adopted = nil
+	l.mu.Unlock()
+	for _, a := range adopted {
+		c := &evClient{remoteIP: a.remoteIP}
+		c.fd = a.fd
+		if l.register(c) != nil {
+			unix.Close(a.fd)
+			continue
+		}
+		l.nClients++
+		c.readable = true // data may have come before the registration
+		l.clientIdle(c)
+		l.readRequest(c)
+	}
+}
+
+// register adds h's socket to the epoll set, edge-triggered, for reading
+// and writing at once: readiness is then tracked in flags, never by
+// changing the registration (a system call per change).
+func (l *evLoop) register(h evHandler) error {
+	s := h.sock()
+	l.gen++
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(s.fd), Pad: l.gen}
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, s.fd, &ev); err != nil {
+		return err
+	}
+	for s.fd >= len(l.socks) {
+		l.socks = append(l.socks, evEntry{})
+	}
+	l.socks[s.fd] = evEntry{h, l.gen}
+	return nil
+}
+
+// forget closes a socket the loop owns and drops its buffers.
+func (l *evLoop) forget(s *evSock) {
+	l.socks[s.fd] = evEntry{}
+	unix.Close(s.fd)
+	s.fd = -1
+	l.putBuffer(s)
+	s.out, s.op = nil, 0
+}
+
+// release takes a socket out of the loop as a net.Conn for the goroutine
+// path.
+func (l *evLoop) release(s *evSock) (net.Conn, error) {
+	unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, s.fd, nil)
+	l.socks[s.fd] = evEntry{}
+	f := os.NewFile(uintptr(s.fd), "")
+	s.fd = -1
+	l.putBuffer(s)
+	c, err := net.FileConn(f)
+	f.Close()
+	return c, err
+}
+
+// setDeadline sets s's deadline and makes sure the loop wakes for it
+// (at most 10 ms late: sweeps are spaced so that thousands of
+// connections cost nothing).
+func (l *evLoop) setDeadline(s *evSock, at time.Time) {
+	s.deadline = at
+	if !at.IsZero() && at.Before(l.sweepAt) {
+		l.sweepAt = at
+	}
+}
+
+// sweep expires the sockets whose deadline passed.
+func (l *evLoop) sweep() {
+	next := l.now.Add(time.Second)
+	for _, e := range l.socks {
+		if e.h == nil {
+			continue
+		}
+		d := e.h.sock().deadline
+		switch {
+		case d.IsZero():
+		case !l.now.Before(d):
+			e.h.sock().deadline = time.Time{}
+			e.h.expire(l)
+		case d.Before(next):
+			next = d
+		}
+	}
+	l.sweepAt = maxTime(next, l.now.Add(10*time.Millisecond))
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// drain closes idle clients during shutdown (all clients when forced) and
+// reports whether the loop may stop: no client is left.
+func (l *evLoop) drain() bool {
+	force := l.shut.Load() == shutForce
+	for _, e := range l.socks {
+		if c, ok := e.h.(*evClient); ok && (force || c.state == cIdle) {
+			l.closeClient(c)
+		}
+	}
+	return l.nClients == 0
+}
+
+// closeAll closes what is left (idle upstream connections) and the loop.
+func (l *evLoop) closeAll() {
+	for _, e := range l.socks {
+		if e.h != nil {
+			if c, ok := e.h.(*evClient); ok {
+				l.closeClient(c)
+			} else {
+				l.forget(e.h.sock())
+			}
+		}
+	}
+	l.mu.Lock()
+	for _, a := range l.adopted {
+		unix.Close(a.fd)
+	}
+	l.adopted = nil
+	l.mu.Unlock()
+	unix.Close(l.epfd)
+	unix.Close(l.wakefd)
+}
+
+// buffer gives s a read buffer if it has none.
+func (l *evLoop) buffer(s *evSock) {
+	if s.in != nil {
+		return
+	}
+	if n := len(l.free); n > 0 {
+		s.in, l.free = l.free[n-1], l.free[:n-1]
+		return
+	}
+	s.in = make([]byte, evBufSize)
+}
+
+// putBuffer takes s's read buffer back; idle sockets hold none, so ten
+// thousand quiet keep-alive connections cost no buffers.
+func (l *evLoop) putBuffer(s *evSock) {
+	if s.in != nil && len(l.free) < 1024 {
+		l.free = append(l.free, s.in)
+	}
+	s.in, s.r, s.w = nil, 0, 0
+}
+
+// appendSink is the writer under the loop's bufio.Writer: it appends to
+// the slice dst points at (a socket's output).
+type appendSink struct{ dst *[]byte }
+
+func (a *appendSink) Write(p []byte) (int, error) {
+	*a.dst = append(*a.dst, p...)
+	return len(p), nil
+}
+
+// writerFor aims the loop's buffered writer at s's output; the caller
+// formats into it and flushes it (into s.out, not yet to the socket).
+func (l *evLoop) writerFor(s *evSock) *bufio.Writer {
+	l.sink.dst = &s.out
+	return l.bw
+}
+
+// evSock is what client and upstream sockets share: buffers, readiness
+// flags and a deadline.
+type evSock struct {
+	fd       int
+	in       []byte // read buffer; nil while idle with nothing buffered
+	r, w     int    // in[r:w] is read but not yet used
+	out      []byte // bytes to write: out[op:] are still pending
+	op       int
+	readable bool // epoll reported data (or EOF) not yet read up to EAGAIN
+	eof      bool // the peer closed or the socket failed (err)
+	err      error
+	deadline time.Time // zero: none
+}
+
+// fill reads once into the free space of s.in.
+func (l *evLoop) fill(s *evSock) {
+	l.buffer(s)
+	if s.r == s.w {
+		s.r, s.w = 0, 0
+	} else if s.w == len(s.in) && s.r > 0 {
+		s.w = copy(s.in, s.in[s.r:s.w])
+		s.r = 0
+	}
+	if s.w == len(s.in) {
+		return // full: the caller decides
+	}
+	for {
+		n, err := unix.Read(s.fd, s.in[s.w:])
+		switch {
+		case n > 0:
+			if s.w+n < len(s.in) {
+				s.readable = false // a short read emptied the socket
+			}
+			s.w += n
+		case n == 0:
+			s.eof, s.readable = true, false
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			s.readable = false
+		default:
+			s.eof, s.err, s.readable = true, err, false
+		}
+		return
+	}
+}
+
+// flush writes as much pending output as the socket takes and reports
+// whether none is left. A write error sets eof and err.
+func (l *evLoop) flush(s *evSock) bool {
+	for s.op < len(s.out) {
+		n, err := unix.Write(s.fd, s.out[s.op:])
+		if n > 0 {
+			s.op += n
+			continue
+		}
+		switch err {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		}
+		s.eof, s.err = true, err
+		s.out, s.op = s.out[:0], 0
+		return false
+	}
+	s.out, s.op = s.out[:0], 0
+	return true
+}
+
+func (s *evSock) pending() int { return len(s.out) - s.op }
+
+// headEnd returns the length of the header block at the start of b (up to
+// and including its blank line), skipping stray blank lines before it as
+// readHead does (skip), or 0 when b holds no whole block yet.
+func headEnd(b []byte) (skip, end int) {
+	for skip < len(b) && (b[skip] == '\n' || b[skip] == '\r' && skip+1 < len(b) && b[skip+1] == '\n') {
+		if b[skip] == '\r' {
+			skip++
+		}
+		skip++
+	}
+	ls := skip
+	for i := skip; i < len(b); i++ {
+		if b[i] != '\n' {
+			continue
+		}
+		if i == ls || i == ls+1 && b[ls] == '\r' {
+			return skip, i + 1 - skip
+		}
+		ls = i + 1
+	}
+	return skip, 0
+}

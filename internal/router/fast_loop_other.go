@@ -1,0 +1,15 @@
+//go:build !linux
+
+package router
+
+import "net"
+
+// evLoop is the event loop of fast_loop.go, which needs epoll: elsewhere
+// every connection gets a goroutine.
+type evLoop struct{}
+
+func startEvLoops(*fastServer) []*evLoop { return nil }
+
+func (*evLoop) adopt(net.Conn) bool { return false }
+
+func (*evLoop) shutdown(bool) {}

@@ -1,0 +1,405 @@
+//go:build linux
+
+package router
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net/netip"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// evUpstream is a connection from the loop to an upstream endpoint.
+type evUpstream struct {
+	evSock
+	pool   *evPool
+	state  upState
+	client *evClient // the request it is serving; nil while idle
+	resp   head      // the answer's head; its buf is a view of in
+	code   int
+	left   int64 // body bytes still to relay
+	reused bool  // served a request before: a failure may just be staleness
+	reuse  bool  // may serve another request after this answer
+	paused bool  // relaying waits for the client to take what it was sent
+	idleAt time.Time
+}
+
+type upState uint8
+
+const (
+	uConnecting upState = iota // connect(2) in progress, request formatted
+	uAwait                     // request sent (or being sent); waiting for the head
+	uBody                      // relaying the body
+	uIdle                      // in the pool
+)
+
+// evPool is one endpoint's idle connections in one loop, most recently
+// used last, and the endpoint's address.
+type evPool struct {
+	ep     *endpoint
+	sa     unix.Sockaddr
+	family int
+	idle   []*evUpstream
+}
+
+// errUpstreamTimeout is a dial or response-header deadline passing.
+var errUpstreamTimeout = timeoutError{}
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string { return "upstream timeout" }
+func (timeoutError) Timeout() bool { return true }
+
+func (u *evUpstream) sock() *evSock { return &u.evSock }
+
+func (u *evUpstream) ready(l *evLoop, events uint32) {
+	if events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		u.readable = true
+	}
+	writable := events&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0
+	switch u.state {
+	case uConnecting:
+		if !writable {
+			return
+		}
+		if errno, err := unix.GetsockoptInt(u.fd, unix.SOL_SOCKET, unix.SO_ERROR); err != nil || errno != 0 {
+			if err == nil {
+				err = unix.Errno(errno)
+			}
+			l.upstreamFailed(u.client, u, err)
+			return
+		}
+		u.state = uAwait
+		l.setDeadline(&u.evSock, l.now.Add(u.client.fr.t.cfg.Timeouts.ResponseHeader.D()))
+		l.sendRequest(u)
+	case uAwait, uBody:
+		if u.pending() > 0 && writable {
+			l.sendRequest(u)
+		}
+		if u.fd >= 0 && u.pending() == 0 && u.readable && !u.paused {
+			l.readResponse(u)
+		}
+	case uIdle:
+		if u.readable {
+			l.fill(&u.evSock)
+			if u.eof || u.w > 0 { // closed by the upstream, or talking out of turn
+				l.closeUpstream(u)
+				return
+			}
+			l.putBuffer(&u.evSock)
+		}
+	}
+}
+
+func (u *evUpstream) expire(l *evLoop) {
+	switch u.state {
+	case uConnecting, uAwait:
+		l.upstreamFailed(u.client, u, errUpstreamTimeout)
+	case uIdle:
+		l.closeUpstream(u)
+	}
+}
+
+// pool returns the loop's pool for e, or nil when the loop cannot dial e
+// itself (TLS, or a host name that would need a resolver).
+func (l *evLoop) pool(e *endpoint) *evPool {
+	p, ok := l.pools[e]
+	if !ok {
+		if ap, err := netip.ParseAddrPort(e.hostPort()); err == nil && e.url.Scheme == "http" {
+			p = &evPool{ep: e}
+			if ip := ap.Addr().Unmap(); ip.Is4() {
+				p.sa, p.family = &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ip.As4()}, unix.AF_INET
+			} else {
+				p.sa, p.family = &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ip.As16()}, unix.AF_INET6
+			}
+		}
+		l.pools[e] = p
+	}
+	return p
+}
+
+// sendUpstream sends c's request to its endpoint over an idle pooled
+// connection or a new one.
+func (l *evLoop) sendUpstream(c *evClient) {
+	r := &c.fr
+	p := l.pool(r.ep)
+	var u *evUpstream
+	if !c.fresh {
+		u = p.get(l, r.start, r.t.cfg.Timeouts.Idle.D())
+	}
+	if u == nil {
+		var err error
+		if u, err = l.dial(p, r.t.cfg.Timeouts.Dial.D()); err != nil {
+			l.upstreamFailed(c, nil, err)
+			return
+		}
+	}
+	u.client, c.up = c, u
+	bw := l.writerFor(&u.evSock)
+	writeUpstreamHead(bw, &c.req, r, c.remoteIP)
+	bw.Flush()
+	if u.state == uConnecting {
+		return // sent once connected
+	}
+	u.state = uAwait
+	l.setDeadline(&u.evSock, l.now.Add(r.t.cfg.Timeouts.ResponseHeader.D()))
+	l.sendRequest(u)
+}
+
+// sendRequest writes what is left of the request; the answer is read
+// when epoll reports it.
+func (l *evLoop) sendRequest(u *evUpstream) {
+	if !l.flush(&u.evSock) && u.eof {
+		l.upstreamFailed(u.client, u, u.err)
+	}
+}
+
+// dial starts a non-blocking connection to p's endpoint.
+func (l *evLoop) dial(p *evPool, timeout time.Duration) (*evUpstream, error) {
+	fd, err := unix.Socket(p.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
+	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, 30)
+	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, 30)
+	u := &evUpstream{pool: p, state: uAwait}
+	u.fd = fd
+	err = unix.Connect(fd, p.sa)
+	switch err {
+	case nil:
+	case unix.EINPROGRESS:
+		u.state = uConnecting
+	default:
+		unix.Close(fd)
+		return nil, err
+	}
+	if err := l.register(u); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	if u.state == uConnecting {
+		l.setDeadline(&u.evSock, l.now.Add(timeout))
+	}
+	return u, nil
+}
+
+// get takes the most recently used idle connection younger than maxIdle.
+func (p *evPool) get(l *evLoop, now time.Time, maxIdle time.Duration) *evUpstream {
+	for n := len(p.idle); n > 0; n = len(p.idle) {
+		u := p.idle[n-1]
+		p.idle[n-1] = nil
+		p.idle = p.idle[:n-1]
+		if maxIdle <= 0 || now.Sub(u.idleAt) < maxIdle {
+			u.reused, u.deadline = true, time.Time{}
+			return u
+		}
+		l.forget(&u.evSock)
+	}
+	return nil
+}
+
+// closeUpstream closes u, taking it out of its pool if it idles there.
+func (l *evLoop) closeUpstream(u *evUpstream) {
+	if u.fd < 0 {
+		return
+	}
+	if u.state == uIdle {
+		p := u.pool
+		for i, v := range p.idle {
+			if v == u {
+				p.idle = append(p.idle[:i], p.idle[i+1:]...)
+				break
+			}
+		}
+	}
+	l.forget(&u.evSock)
+}
+
+// readResponse reads u's answer and relays it to the client as it comes.
+func (l *evLoop) readResponse(u *evUpstream) {
+	c := u.client
+	for u.fd >= 0 && u.client == c {
+		if u.r < u.w {
+			if u.state == uAwait {
+				skip, end := headEnd(u.in[u.r:u.w])
+				if end > 0 {
+					u.r += skip
+					l.startAnswer(u, end)
+					continue
+				}
+				if u.w-u.r == len(u.in) {
+					l.handOffAnswer(c, u) // a large head
+					return
+				}
+			} else {
+				k := min(int64(u.w-u.r), u.left)
+				c.out = append(c.out, u.in[u.r:u.r+int(k)]...)
+				u.r += int(k)
+				u.left -= k
+				if u.left == 0 {
+					l.finishAnswer(u)
+					return
+				}
+				if c.pending() >= 64<<10 { // the client is slower: let it catch up
+					u.paused = true
+					l.flushClient(c)
+					return
+				}
+			}
+		}
+		if u.eof {
+			if u.state == uAwait {
+				err := u.err
+				if err == nil {
+					err = io.EOF
+				}
+				l.upstreamFailed(c, u, err)
+				return
+			}
+			// Half a body was sent: the only honest signal left is to
+			// close the client connection (as relay does).
+			l.record(c, u.code)
+			l.closeClient(c)
+			return
+		}
+		if !u.readable {
+			if u.state == uBody {
+				l.flushClient(c) // a streaming body goes out as it comes
+			}
+			return
+		}
+		l.fill(&u.evSock)
+	}
+}
+
+// startAnswer takes the answer's head of end bytes at u.in[u.r:]: a final
+// answer with a length (or no body) is relayed by the loop, anything else
+// by the goroutine path.
+func (l *evLoop) startAnswer(u *evUpstream, end int) {
+	c, r := u.client, &u.client.fr
+	h := &u.resp
+	h.buf = u.in[u.r : u.r+end : u.r+end]
+	if err := h.parse(); err != nil {
+		l.upstreamFailed(c, u, err)
+		return
+	}
+	r.ep.succeeded()
+	code, ok := statusCode(h.str(h.first))
+	kind, framed := responseBody(r, h, code)
+	if !ok || code < 200 || !framed || kind == bodyChunked || kind == bodyUntilClose {
+		l.handOffAnswer(c, u) // interim answers, streams, and errors relay decides
+		return
+	}
+	u.reuse = reusable(r, h, kind)
+	bw := l.writerFor(&c.evSock)
+	writeResponseHead(bw, r, h, code, kind, r.keep, false)
+	bw.Flush()
+	u.r += end
+	u.code, u.left, u.state, u.deadline = code, 0, uBody, time.Time{}
+	if kind == bodyFixed {
+		u.left = h.cl
+	}
+	if u.left == 0 {
+		l.finishAnswer(u)
+	}
+}
+
+// finishAnswer ends a relayed answer: it is recorded, the upstream
+// connection goes back to the pool, and the client moves on.
+func (l *evLoop) finishAnswer(u *evUpstream) {
+	c := u.client
+	now := l.record(c, u.code)
+	u.client, c.up = nil, nil
+	if u.reuse && u.r == u.w && !u.eof { // bytes past the answer: not to be trusted
+		u.state, u.reused, u.idleAt = uIdle, true, now
+		l.putBuffer(&u.evSock)
+		if len(u.pool.idle) < maxIdlePerEndpoint {
+			u.pool.idle = append(u.pool.idle, u)
+			l.setDeadline(&u.evSock, now.Add(c.fr.t.cfg.Timeouts.Idle.D()))
+		} else {
+			l.forget(&u.evSock)
+		}
+	} else {
+		l.closeUpstream(u)
+	}
+	l.finishResponse(c, c.fr.keep)
+}
+
+// record counts c's request as answered with code (0: no answer) now.
+func (l *evLoop) record(c *evClient, code int) time.Time {
+	now := time.Now()
+	c.fr.backend.stats.record(now, now.Sub(c.fr.start), code)
+	return now
+}
+
+// upstreamFailed handles a failed attempt to get an answer for c (u is
+// the connection that failed, nil if none was made), the way proxy does:
+// a stale pooled connection is retried on a fresh one, a failed canary
+// fails over to stable when the method allows, else 502 or 504.
+func (l *evLoop) upstreamFailed(c *evClient, u *evUpstream, err error) {
+	r := &c.fr
+	if u != nil {
+		c.up, u.client = nil, nil
+		stale := u.reused
+		l.closeUpstream(u)
+		if stale && staleConn(err) {
+			c.fresh = true // the upstream closed an idle connection: not a failure
+			l.sendUpstream(c)
+			return
+		}
+	}
+	r.ep.failed(&r.rel.health)
+	l.record(c, 0)
+	stable := r.rel.backend(Stable)
+	if !c.failedOver && r.backend != stable && retryableMethod(r.method) {
+		c.failedOver, c.fresh = true, false
+		r.backend, r.ep = stable, stable.pick()
+		if r.ep == nil {
+			r.ep = stable.any()
+		}
+		l.sendUpstream(c)
+		return
+	}
+	code, reason := 502, "Bad Gateway"
+	var te interface{ Timeout() bool }
+	if errors.As(err, &te) && te.Timeout() {
+		code, reason = 504, "Gateway Timeout"
+	}
+	l.answerError(c, code, reason, "kanaria: upstream "+r.backend.revision+" unavailable", r.backend.revision)
+}
+
+// handOffAnswer gives c and u to the goroutine path in the middle of c's
+// request: u's answer (from its head on) is relayed there, then the
+// connection carries on as any other.
+func (l *evLoop) handOffAnswer(c *evClient, u *evUpstream) {
+	preC := append([]byte(nil), c.in[c.r:c.w]...)
+	preU := append([]byte(nil), u.in[u.r:u.w]...)
+	r := c.fr
+	r.method, r.target = nil, nil // views of c's buffer, which goes back now
+	c.up, u.client = nil, nil
+	uconn, err := l.release(&u.evSock)
+	if err != nil {
+		l.closeClient(c)
+		return
+	}
+	l.nClients--
+	nc, err := l.release(&c.evSock)
+	if err != nil {
+		uconn.Close()
+		return
+	}
+	uc := &upConn{c: uconn, reused: true, bw: bufio.NewWriterSize(uconn, 4096)}
+	uc.br = bufio.NewReaderSize(&connSource{c: uconn, pre: preU}, 4096)
+	l.s.serveConn(nc, c.remoteIP, preC, func(fc *fastConn) bool {
+		if err := readHead(uc.br, &uc.resp, 1<<20); err != nil {
+			uc.c.Close()
+			return fc.badGateway(&r, r.keep)
+		}
+		return fc.relay(&r, uc, r.keep)
+	})
+}
