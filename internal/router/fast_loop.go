@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -46,8 +47,10 @@ type evLoop struct {
 	adopted []adoptedConn // guarded by mu
 	shut    atomic.Int32  // shutRunning, shutDrain or shutForce
 
-	socks    []evEntry // by file descriptor
-	gen      int32     // registrations so far: tells stale events apart
+	epFile   *os.File        // epfd, registered in the runtime's poller
+	epConn   syscall.RawConn // epFile's, for parking until epfd is readable
+	socks    []evEntry       // by file descriptor
+	gen      int32           // registrations so far: tells stale events apart
 	nClients int
 	pools    map[*endpoint]*evPool
 	loopable map[*release]bool
@@ -119,8 +122,20 @@ func newEvLoop(s *fastServer) (*evLoop, error) {
 	l := &evLoop{s: s, epfd: epfd, wakefd: wakefd, pools: map[*endpoint]*evPool{}, loopable: map[*release]bool{}}
 	l.bw = bufio.NewWriterSize(&l.sink, 4096)
 	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wakefd)}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
-		unix.Close(epfd)
+	err = unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &ev)
+	if err == nil {
+		err = unix.SetNonblock(epfd, true) // so that os.NewFile registers it with the poller
+	}
+	if err == nil {
+		l.epFile = os.NewFile(uintptr(epfd), "epoll")
+		l.epConn, err = l.epFile.SyscallConn()
+	}
+	if err != nil {
+		if l.epFile != nil {
+			l.epFile.Close()
+		} else {
+			unix.Close(epfd)
+		}
 		unix.Close(wakefd)
 		return nil, err
 	}
@@ -169,18 +184,14 @@ func (l *evLoop) wake() {
 	unix.Write(l.wakefd, one[:])
 }
 
-// run is the loop. It owns an OS thread so that the sockets' system calls
-// never wait behind another goroutine, and returns once shutdown is done.
+// run is the loop; it returns once shutdown is done.
 func (l *evLoop) run() {
-	runtime.LockOSThread()
 	defer l.s.wg.Done()
 	l.now = time.Now()
 	l.sweepAt = l.now.Add(time.Second)
+	yielded := l.now
 	for {
-		n, err := unix.EpollWait(l.epfd, l.events[:], l.waitMillis())
-		if err != nil && err != unix.EINTR {
-			break
-		}
+		n := l.poll()
 		l.now = time.Now()
 		for i := 0; i < n; i++ {
 			ev := &l.events[i]
@@ -199,18 +210,36 @@ func (l *evLoop) run() {
 		if l.shut.Load() != shutRunning && l.drain() {
 			break
 		}
+		if l.now.Sub(yielded) > time.Millisecond {
+			// A loop that always finds work would keep its processor; let
+			// the other goroutines (accept, admin API, telemetry) have it.
+			runtime.Gosched()
+			yielded = l.now
+		}
 	}
 	l.closeAll()
 }
 
-// waitMillis is how long epoll_wait may sleep: until the next deadline,
-// or briefly while draining.
-func (l *evLoop) waitMillis() int {
-	if l.shut.Load() != shutRunning {
-		return 20
+// poll returns the number of ready events in l.events. With none ready it
+// parks the goroutine in the runtime's poller, where the epoll set itself
+// is registered, until some are or the next deadline (or a drain tick)
+// comes: the loop never blocks its thread inside a system call.
+func (l *evLoop) poll() int {
+	n, errno := rawEpollPoll(l.epfd, l.events[:])
+	if n > 0 || errno != 0 && errno != unix.EINTR {
+		return max(n, 0)
 	}
-	ms := l.sweepAt.Sub(time.Now()).Milliseconds() + 1
-	return int(min(max(ms, 0), 1000))
+	wake := l.sweepAt
+	if l.shut.Load() != shutRunning {
+		wake = time.Now().Add(20 * time.Millisecond)
+	}
+	l.epFile.SetReadDeadline(wake)
+	n = 0
+	l.epConn.Read(func(uintptr) bool {
+		n, _ = rawEpollPoll(l.epfd, l.events[:])
+		return n > 0
+	})
+	return max(n, 0)
 }
 
 // takeAdopted registers the connections adopt queued.
@@ -340,7 +369,7 @@ func (l *evLoop) closeAll() {
 	}
 	l.adopted = nil
 	l.mu.Unlock()
-	unix.Close(l.epfd)
+	l.epFile.Close() // closes epfd
 	unix.Close(l.wakefd)
 }
 
@@ -408,21 +437,21 @@ func (l *evLoop) fill(s *evSock) {
 		return // full: the caller decides
 	}
 	for {
-		n, err := unix.Read(s.fd, s.in[s.w:])
+		n, errno := rawRead(s.fd, s.in[s.w:])
 		switch {
-		case n > 0:
+		case errno == unix.EINTR:
+			continue
+		case errno == unix.EAGAIN:
+			s.readable = false
+		case errno != 0:
+			s.eof, s.err, s.readable = true, errno, false
+		case n == 0:
+			s.eof, s.readable = true, false
+		default:
 			if s.w+n < len(s.in) {
 				s.readable = false // a short read emptied the socket
 			}
 			s.w += n
-		case n == 0:
-			s.eof, s.readable = true, false
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN:
-			s.readable = false
-		default:
-			s.eof, s.err, s.readable = true, err, false
 		}
 		return
 	}
@@ -432,18 +461,17 @@ func (l *evLoop) fill(s *evSock) {
 // whether none is left. A write error sets eof and err.
 func (l *evLoop) flush(s *evSock) bool {
 	for s.op < len(s.out) {
-		n, err := unix.Write(s.fd, s.out[s.op:])
-		if n > 0 {
+		n, errno := rawWrite(s.fd, s.out[s.op:])
+		switch errno {
+		case 0:
 			s.op += n
 			continue
-		}
-		switch err {
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
 			return false
 		}
-		s.eof, s.err = true, err
+		s.eof, s.err = true, errno
 		s.out, s.op = s.out[:0], 0
 		return false
 	}

@@ -96,7 +96,8 @@ func serveRouter(t testing.TB, fe frontEnd, cfg Config) (*Router, string) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, ln, r, cfg) }()
+	scfg := cfg.WithDefaults() // a copy, taken before the test changes cfg for Update
+	go func() { done <- Serve(ctx, ln, r, scfg) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
