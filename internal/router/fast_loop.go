@@ -476,6 +476,9 @@ func (l *evLoop) flush(s *evSock) bool {
 		return false
 	}
 	s.out, s.op = s.out[:0], 0
+	if cap(s.out) > 4*evBufSize {
+		s.out = nil // a large answer's backlog is not kept for small ones
+	}
 	return true
 }
 

@@ -62,9 +62,6 @@ func (l *evLoop) clientIdle(c *evClient) {
 	c.state = cIdle
 	if c.r == c.w {
 		l.putBuffer(&c.evSock)
-		if cap(c.out) > 4*evBufSize {
-			c.out, c.op = nil, 0
-		}
 	}
 	l.setDeadline(&c.evSock, l.now.Add(l.s.cfg.Timeouts.Idle.D()))
 }
@@ -225,6 +222,7 @@ func (l *evLoop) closeClient(c *evClient) {
 // handOff gives c, with what it has sent so far, to the goroutine path,
 // before anything of its current request was done.
 func (l *evLoop) handOff(c *evClient) {
+	l.s.r.tel.loop.HandedOff.Add(1)
 	pre := append([]byte(nil), c.in[c.r:c.w]...)
 	l.nClients--
 	nc, err := l.release(&c.evSock)
@@ -237,6 +235,7 @@ func (l *evLoop) handOff(c *evClient) {
 // answerError answers the request on c itself, as proxy does when no
 // upstream could take it.
 func (l *evLoop) answerError(c *evClient, code int, reason, msg, revision string) {
+	l.s.r.tel.loop.Served.Add(1)
 	keep := c.fr.keep
 	bw := l.writerFor(&c.evSock)
 	writeErrorTo(bw, c.fr.t.versionHeader, code, reason, msg, revision, keep)

@@ -313,6 +313,7 @@ func (l *evLoop) startAnswer(u *evUpstream, end int) {
 // connection goes back to the pool, and the client moves on.
 func (l *evLoop) finishAnswer(u *evUpstream) {
 	c := u.client
+	l.s.r.tel.loop.Served.Add(1)
 	now := l.record(c, u.code)
 	u.client, c.up = nil, nil
 	if u.reuse && u.r == u.w && !u.eof { // bytes past the answer: not to be trusted
@@ -377,6 +378,7 @@ func (l *evLoop) upstreamFailed(c *evClient, u *evUpstream, err error) {
 // request: u's answer (from its head on) is relayed there, then the
 // connection carries on as any other.
 func (l *evLoop) handOffAnswer(c *evClient, u *evUpstream) {
+	l.s.r.tel.loop.HandedOff.Add(1)
 	preC := append([]byte(nil), c.in[c.r:c.w]...)
 	preU := append([]byte(nil), u.in[u.r:u.w]...)
 	r := c.fr

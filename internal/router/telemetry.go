@@ -40,7 +40,20 @@ type Telemetry struct {
 	mu       sync.RWMutex
 	byKey    map[statsKey]*versionStats
 	ringSize int
+	loop     LoopCounts
 }
+
+// LoopCounts tells how much of the traffic the event loop (fast_loop.go)
+// serves itself: a low share means requests it hands to the goroutine
+// path (bodies, upgrades, streamed answers, refusals), which costs more
+// CPU per request.
+type LoopCounts struct {
+	Served    atomic.Uint64 // requests answered by the loop
+	HandedOff atomic.Uint64 // requests handed to the goroutine path
+}
+
+// Loop returns the event loop's counters.
+func (t *Telemetry) Loop() *LoopCounts { return &t.loop }
 
 type statsKey struct {
 	release string

@@ -9,6 +9,9 @@ var (
 	descDuration = prometheus.NewDesc("kanaria_router_request_duration_seconds",
 		"Time from request arrival until the response was fully written.",
 		[]string{"release", "version", "revision"}, nil)
+	descLoop = prometheus.NewDesc("kanaria_router_event_loop_requests_total",
+		"Requests the event loop answered itself (served) or handed to the goroutine path (handed_off: bodies, upgrades, streamed answers, refusals).",
+		[]string{"outcome"}, nil)
 )
 
 var classLabels = [numClasses]string{"connfail", "1xx", "2xx", "3xx", "4xx", "5xx"}
@@ -26,11 +29,14 @@ var histUpper = func() []float64 {
 func (t *Telemetry) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descRequests
 	ch <- descDuration
+	ch <- descLoop
 }
 
 // Collect implements prometheus.Collector. It reads the same atomics the hot
 // path writes, so scraping never slows recording.
 func (t *Telemetry) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(descLoop, prometheus.CounterValue, float64(t.loop.Served.Load()), "served")
+	ch <- prometheus.MustNewConstMetric(descLoop, prometheus.CounterValue, float64(t.loop.HandedOff.Load()), "handed_off")
 	for _, s := range t.all() {
 		for c := range s.classes {
 			ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue,

@@ -42,7 +42,9 @@ func TestSamplesRingAndConcurrentRecording(t *testing.T) {
 		t.Fatalf("counts %+v", c)
 	}
 	all := tel.Samples("shop", Canary, time.Time{})
-	if len(all) != 64 {
+	// A writer lapped by another while filling a slot (4 writers here) loses
+	// that one sample rather than leaving it torn: at most one per writer.
+	if len(all) > 64 || len(all) < 64-4 {
 		t.Fatalf("%d samples in a ring of 64", len(all))
 	}
 	for _, smp := range all {

@@ -1,0 +1,259 @@
+package router
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The event loop serves the common request itself and hands everything
+// else to the goroutine path; this is what keeps it both fast and correct.
+// The counters say which path answered.
+func TestLoopServesCommonRequestsAndHandsOffTheRest(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the event loop needs epoll")
+	}
+	up := upstreamFunc(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/chunked":
+			w.Write([]byte("part one,"))
+			w.(http.Flusher).Flush() // no Content-Length: chunked
+			w.Write([]byte("part two"))
+		case "/hints":
+			w.Header().Set("Link", "</style.css>; rel=preload")
+			w.WriteHeader(http.StatusEarlyHints)
+			w.Header().Del("Link")
+			io.WriteString(w, "after hints")
+		default:
+			b, _ := io.ReadAll(r.Body)
+			fmt.Fprintf(w, "%s %s %d", r.Method, r.URL.Path, len(b))
+		}
+	})
+	r, base := serveRouter(t, frontEnd{"loop", HTTPServerFast}, twoVersions(up.URL, up.URL, 10))
+	c := client()
+	do := func(method, path, body string, hdr map[string]string) string {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		if body == "" {
+			req.Body = nil
+		}
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	cases := []struct {
+		name                string
+		method, path, body  string
+		hdr                 map[string]string
+		want                string
+		served, handedOffTo uint64 // expected counter increments
+	}{
+		{"GET", "GET", "/a", "", nil, "GET /a 0", 1, 0},
+		{"HEAD", "HEAD", "/a", "", nil, "", 1, 0},
+		{"DELETE without body", "DELETE", "/a", "", nil, "DELETE /a 0", 1, 0},
+		{"POST with body", "POST", "/a", "hello", nil, "POST /a 5", 0, 1},
+		{"large head", "GET", "/big", "", map[string]string{"X-Big": strings.Repeat("b", 6000)}, "GET /big 0", 0, 1},
+		{"chunked answer", "GET", "/chunked", "", nil, "part one,part two", 0, 1},
+		{"103 Early Hints", "GET", "/hints", "", nil, "after hints", 0, 1},
+	}
+	loop := r.Telemetry().Loop()
+	for _, tc := range cases {
+		served, handed := loop.Served.Load(), loop.HandedOff.Load()
+		for i := 0; i < 3; i++ { // again on the same connection: handed-off ones stay on the goroutine path
+			hdr := map[string]string{"X-User": fmt.Sprint("u", i)}
+			for k, v := range tc.hdr {
+				hdr[k] = v
+			}
+			if got := do(tc.method, tc.path, tc.body, hdr); got != tc.want {
+				t.Errorf("%s: body %q, want %q", tc.name, got, tc.want)
+			}
+			c.CloseIdleConnections()
+		}
+		if d := loop.Served.Load() - served; d != 3*tc.served {
+			t.Errorf("%s: loop served %d of 3", tc.name, d)
+		}
+		if d := loop.HandedOff.Load() - handed; d != 3*tc.handedOffTo {
+			t.Errorf("%s: %d of 3 handed off, want %d", tc.name, d, 3*tc.handedOffTo)
+		}
+	}
+}
+
+// Pipelined requests are answered in order, each from its own upstream
+// exchange, and "Connection: close" on the last one ends the connection.
+func TestPipelinedRequestsAnsweredInOrder(t *testing.T) {
+	eachFrontEnd(t, func(t *testing.T, fe frontEnd) {
+		if fe.server == HTTPServerStdlib {
+			t.Skip("net/http serves pipelined requests one at a time too, but not what this test is about")
+		}
+		up := upstreamFunc(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.URL.Path) })
+		_, base := serveRouter(t, fe, twoVersions(up.URL, up.URL, 0))
+		var raw strings.Builder
+		for _, p := range []string{"/one", "/two", "/three"} {
+			fmt.Fprintf(&raw, "GET %s HTTP/1.1\r\nHost: x\r\nX-User: u\r\n", p)
+			if p == "/three" {
+				raw.WriteString("Connection: close\r\n")
+			}
+			raw.WriteString("\r\n")
+		}
+		out, closed := rawExchange(t, strings.TrimPrefix(base, "http://"), raw.String())
+		if !closed {
+			t.Error("connection not closed after Connection: close")
+		}
+		if n := len(statusLines(out)); n != 3 {
+			t.Fatalf("%d answers, want 3:\n%s", n, out)
+		}
+		i1, i2, i3 := strings.Index(out, "\r\n\r\n/one"), strings.Index(out, "\r\n\r\n/two"), strings.Index(out, "\r\n\r\n/three")
+		if i1 < 0 || i2 < i1 || i3 < i2 {
+			t.Errorf("answers out of order:\n%s", out)
+		}
+	})
+}
+
+// A request written one byte at a time (a slow or hostile client) is
+// assembled and served like any other.
+func TestRequestByteAtATime(t *testing.T) {
+	eachFrontEnd(t, func(t *testing.T, fe frontEnd) {
+		up := upstream(t, "v1")
+		_, base := serveRouter(t, fe, twoVersions(up.URL, up.URL, 0))
+		conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		req := "GET /slow HTTP/1.1\r\nHost: x\r\nX-User: u\r\n\r\n"
+		if fe.server != HTTPServerStdlib {
+			req = "\r\n" + req // a stray CRLF first, as RFC 9112 allows (the guard in front of net/http refuses it)
+		}
+		for i := 0; i < len(req); i++ {
+			if _, err := conn.Write([]byte{req[i]}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || string(b) != "v1" {
+			t.Errorf("got %d %q", resp.StatusCode, b)
+		}
+	})
+}
+
+// An upstream that accepts a request and never answers costs the client
+// Timeouts.ResponseHeader, then a 504 naming the revision.
+func TestResponseHeaderTimeout(t *testing.T) {
+	eachFrontEnd(t, func(t *testing.T, fe frontEnd) {
+		release := make(chan struct{})
+		up := upstreamFunc(t, func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			case <-time.After(10 * time.Second):
+			}
+		})
+		defer close(release)
+		cfg := twoVersions(up.URL, up.URL, 0)
+		cfg.Timeouts.ResponseHeader = Duration(300 * time.Millisecond)
+		_, base := serveRouter(t, fe, cfg)
+		start := time.Now()
+		resp := get(t, client(), base+"/", map[string]string{"X-User": "u"})
+		if resp.StatusCode != http.StatusGatewayTimeout {
+			t.Fatalf("status %d, want 504", resp.StatusCode)
+		}
+		if el := time.Since(start); el < 300*time.Millisecond {
+			t.Errorf("answered after %v, before the timeout", el)
+		}
+		if v := resp.Header.Get(DefaultVersionHeader); v != "v1" {
+			t.Errorf("504 stamped %q, want v1", v)
+		}
+	})
+}
+
+// A large answer reaches a slow reader intact: the router relays it in
+// pieces as the client takes them rather than buffering it whole.
+func TestLargeAnswerToSlowReader(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789abcdef"), 3<<16) // 3 MiB
+	sum := sha256.Sum256(body)
+	eachFrontEnd(t, func(t *testing.T, fe frontEnd) {
+		up := upstreamFunc(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+			w.Write(body)
+		})
+		_, base := serveRouter(t, fe, twoVersions(up.URL, up.URL, 0))
+		for round := 0; round < 2; round++ { // the second reuses both connections
+			req, _ := http.NewRequest("GET", base+"/big", nil)
+			req.Header.Set("X-User", "u")
+			resp, err := client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := sha256.New()
+			buf := make([]byte, 32<<10)
+			for i := 0; ; i++ {
+				if i < 20 {
+					time.Sleep(2 * time.Millisecond) // slow at first: the router must wait for the client
+				}
+				n, err := resp.Body.Read(buf)
+				h.Write(buf[:n])
+				if err != nil {
+					break
+				}
+			}
+			resp.Body.Close()
+			if !bytes.Equal(h.Sum(nil), sum[:]) {
+				t.Fatalf("round %d: body differs from what the upstream sent", round)
+			}
+		}
+	})
+}
+
+// A keep-alive connection left idle is closed after Timeouts.Idle.
+func TestIdleClientConnectionClosed(t *testing.T) {
+	eachFrontEnd(t, func(t *testing.T, fe frontEnd) {
+		up := upstream(t, "v1")
+		cfg := twoVersions(up.URL, up.URL, 0)
+		cfg.Timeouts.Idle = Duration(300 * time.Millisecond)
+		_, base := serveRouter(t, fe, cfg)
+		conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\nX-User: u\r\n\r\n")
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		start := time.Now()
+		if _, err := br.ReadByte(); err != io.EOF {
+			t.Fatalf("idle connection: read gave %v, want EOF", err)
+		}
+		if el := time.Since(start); el < 250*time.Millisecond || el > 5*time.Second {
+			t.Errorf("closed after %v idle, want about 300ms", el)
+		}
+	})
+}
