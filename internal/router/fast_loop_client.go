@@ -132,8 +132,7 @@ func (l *evLoop) startRequest(c *evClient, end int) {
 // a resolver or a TLS handshake.
 func (l *evLoop) canServe(t *table, rel *release) bool {
 	if t != l.tbl {
-		l.tbl = t
-		clear(l.loopable)
+		l.tableChanged(t)
 	}
 	ok, seen := l.loopable[rel]
 	if !seen {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"testing"
@@ -254,6 +255,45 @@ func TestIdleClientConnectionClosed(t *testing.T) {
 		}
 		if el := time.Since(start); el < 250*time.Millisecond || el > 5*time.Second {
 			t.Errorf("closed after %v idle, want about 300ms", el)
+		}
+	})
+}
+
+// When an update removes an endpoint, the router's idle connections to it
+// are closed: nothing would take them from the pool again.
+func TestIdleUpstreamConnectionsClosedWhenEndpointRemoved(t *testing.T) {
+	eachFrontEnd(t, func(t *testing.T, fe frontEnd) {
+		if fe.server == HTTPServerStdlib {
+			t.Skip("net/http's Transport keeps its own idle connections until IdleConnTimeout")
+		}
+		closed := make(chan struct{}, 16)
+		old := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "old") }))
+		old.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+			if s == http.StateClosed {
+				closed <- struct{}{}
+			}
+		}
+		old.Start()
+		t.Cleanup(old.Close)
+		next := upstream(t, "next")
+		cfg := twoVersions(old.URL, old.URL, 0)
+		r, base := serveRouter(t, fe, cfg)
+		c := client()
+		if resp := get(t, c, base+"/", map[string]string{"X-User": "u"}); resp.StatusCode != 200 {
+			t.Fatal(resp.Status)
+		}
+		cfg.Releases[0].Stable.Endpoints = []string{next.URL}
+		cfg.Releases[0].Canary.Endpoints = []string{next.URL}
+		if err := r.Update(cfg); err != nil {
+			t.Fatal(err)
+		}
+		if resp := get(t, c, base+"/", map[string]string{"X-User": "u"}); resp.Header.Get("X-Upstream") != "next" {
+			t.Fatalf("served by %q after the update", resp.Header.Get("X-Upstream"))
+		}
+		select {
+		case <-closed:
+		case <-time.After(5 * time.Second):
+			t.Error("the idle connection to the removed endpoint is still open")
 		}
 	})
 }

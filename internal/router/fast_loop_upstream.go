@@ -121,6 +121,27 @@ func (l *evLoop) pool(e *endpoint) *evPool {
 	return p
 }
 
+// tableChanged forgets what the loop knew of the previous table: which
+// releases it can serve, and the idle connections to endpoints t no longer
+// has (nothing would take them from the pool again).
+func (l *evLoop) tableChanged(t *table) {
+	l.tbl = t
+	clear(l.loopable)
+	keep := map[*endpoint]bool{}
+	t.eachEndpoint(func(e *endpoint) { keep[e] = true })
+	for e, p := range l.pools {
+		if keep[e] {
+			continue
+		}
+		if p != nil {
+			for len(p.idle) > 0 {
+				l.closeUpstream(p.idle[len(p.idle)-1])
+			}
+		}
+		delete(l.pools, e)
+	}
+}
+
 // sendUpstream sends c's request to its endpoint over an idle pooled
 // connection or a new one.
 func (l *evLoop) sendUpstream(c *evClient) {

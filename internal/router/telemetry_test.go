@@ -69,6 +69,8 @@ func TestPrometheusCollector(t *testing.T) {
 	s.record(now, 150*time.Microsecond, 200)
 	s.record(now, 3*time.Millisecond, 503)
 	s.record(now, time.Second, 0)
+	tel.Loop().Served.Add(7)
+	tel.Loop().HandedOff.Add(2)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(tel)
 	mfs, err := reg.Gather()
@@ -84,6 +86,10 @@ func TestPrometheusCollector(t *testing.T) {
 			for _, l := range m.Label {
 				labels[l.GetName()] = l.GetValue()
 			}
+			if mf.GetName() == "kanaria_router_event_loop_requests_total" {
+				got["loop "+labels["outcome"]] = m.Counter.GetValue()
+				continue
+			}
 			if labels["release"] != "shop" || labels["version"] != "canary" || labels["revision"] != "v2" {
 				t.Errorf("labels %v", labels)
 			}
@@ -94,6 +100,9 @@ func TestPrometheusCollector(t *testing.T) {
 				hcount, hsum = m.Histogram.GetSampleCount(), m.Histogram.GetSampleSum()
 			}
 		}
+	}
+	if got["loop served"] != 7 || got["loop handed_off"] != 2 {
+		t.Errorf("event loop counters %v", got)
 	}
 	if got["2xx"] != 1 || got["5xx"] != 1 || got["connfail"] != 1 || got["4xx"] != 0 {
 		t.Errorf("requests_total %v", got)
