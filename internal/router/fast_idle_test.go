@@ -3,9 +3,7 @@ package router
 import (
 	"bufio"
 	"io"
-	"net"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 )
@@ -21,12 +19,7 @@ func TestIdleConnectionWithoutBuffer(t *testing.T) {
 	eachFrontEnd(t, func(t *testing.T, fe frontEnd) {
 		up := upstream(t, "v1")
 		_, base := serveRouter(t, fe, twoVersions(up.URL, up.URL, 0))
-		c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(10 * time.Second))
+		c := dialRouter(t, base)
 		br := bufio.NewReader(c)
 		req := "GET /x HTTP/1.1\r\nHost: a\r\nX-User: u\r\n\r\n"
 		for i, pause := range []time.Duration{0, 100 * time.Millisecond, 100 * time.Millisecond, 0} {

@@ -134,12 +134,7 @@ func TestRequestByteAtATime(t *testing.T) {
 	eachFrontEnd(t, func(t *testing.T, fe frontEnd) {
 		up := upstream(t, "v1")
 		_, base := serveRouter(t, fe, twoVersions(up.URL, up.URL, 0))
-		conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		conn := dialRouter(t, base)
 		req := "GET /slow HTTP/1.1\r\nHost: x\r\nX-User: u\r\n\r\n"
 		if fe.server != HTTPServerStdlib {
 			req = "\r\n" + req // a stray CRLF first, as RFC 9112 allows (the guard in front of net/http refuses it)
@@ -236,12 +231,7 @@ func TestIdleClientConnectionClosed(t *testing.T) {
 		cfg := twoVersions(up.URL, up.URL, 0)
 		cfg.Timeouts.Idle = Duration(300 * time.Millisecond)
 		_, base := serveRouter(t, fe, cfg)
-		conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		conn := dialRouter(t, base)
 		io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\nX-User: u\r\n\r\n")
 		br := bufio.NewReader(conn)
 		resp, err := http.ReadResponse(br, nil)

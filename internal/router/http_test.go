@@ -28,12 +28,7 @@ func TestWebSocketThroughRouter(t *testing.T) {
 		}))
 		t.Cleanup(ws.Close)
 		_, base := serveRouter(t, fe, twoVersions(ws.URL, ws.URL, 0))
-		conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		conn := dialRouter(t, base)
 		key := make([]byte, 16)
 		rand.Read(key)
 		fmt.Fprintf(conn, "GET /echo HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
@@ -138,12 +133,7 @@ func TestExpectContinue(t *testing.T) {
 	eachFrontEnd(t, func(t *testing.T, fe frontEnd) {
 		up := upstream(t, "v1")
 		_, base := serveRouter(t, fe, twoVersions(up.URL, up.URL, 0))
-		conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		conn := dialRouter(t, base)
 		io.WriteString(conn, "POST / HTTP/1.1\r\nHost: a\r\nX-User: u\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
 		br := bufio.NewReader(conn)
 		line, err := br.ReadString('\n')
