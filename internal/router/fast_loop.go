@@ -16,8 +16,8 @@ import (
 )
 
 // The event loop (fast_loop*.go) serves the common keep-alive request —
-// a head with no body, answered with a Content-Length body or none — the
-// way nginx does: non-blocking sockets registered once, edge-triggered,
+// a head with no body or a small one that came with it, answered with a
+// Content-Length or chunked body or none — the way nginx does: non-blocking sockets registered once, edge-triggered,
 // with a readiness flag per socket, on one OS thread per core.
 //
 // Why not a goroutine per connection: profiles of that path (fast_server.go)
@@ -29,9 +29,9 @@ import (
 // reads a socket only after epoll said it has data, and clears the flag on
 // a short read, so each request costs one read and one write per side.
 //
-// Everything else — request bodies, upgrades, Expect, refusals, chunked or
-// read-until-close answers, 1xx, TLS or named upstreams — is handed to the
-// goroutine path with the bytes already read, so the two share one set of
+// Everything else — larger or chunked request bodies, upgrades, Expect,
+// refusals, read-until-close answers, 1xx, TLS or named upstreams — is
+// handed to the goroutine path with the bytes already read, so the two share one set of
 // rules (admit, pickEndpoint, writeUpstreamHead, writeResponseHead) and
 // every correctness test runs against both.
 

@@ -15,6 +15,7 @@ type evClient struct {
 	state      clientState
 	req        head    // the request being served; its buf is a view of in
 	fr         fastReq // its routing
+	body       []byte  // its body, a view of in (only when the whole body came with the head)
 	up         *evUpstream
 	failedOver bool // the request went to stable after the canary failed
 	fresh      bool // the next upstream attempt dials (a reused one was stale)
@@ -112,16 +113,28 @@ func (l *evLoop) startRequest(c *evClient, end int) {
 	}
 	t := l.s.r.tbl.Load()
 	r, refused := admit(t, h)
-	if refused.code != 0 || r.hasBody || r.upgrade || !l.canServe(t, r.rel) {
+	if refused.code != 0 || r.upgrade || !l.canServe(t, r.rel) {
 		l.handOff(c)
 		return
+	}
+	var body []byte
+	if r.hasBody {
+		// A body the loop already holds whole, with a length, goes upstream
+		// with the head; a chunked, large or expected (100-continue) one is
+		// the goroutine path's, which reads it as it comes.
+		_, expect := h.get("Expect")
+		if h.teChunked || expect || int64(c.w-c.r-end) < h.cl {
+			l.handOff(c)
+			return
+		}
+		body = c.in[c.r+end : c.r+end+int(h.cl)]
 	}
 	r.start = l.now
 	if b := r.pickEndpoint(); b != nil {
 		b.stats.record(l.now, 0, 0)
 	}
-	c.r += end
-	c.fr, c.failedOver, c.fresh = r, false, false
+	c.r += end + len(body)
+	c.fr, c.body, c.failedOver, c.fresh = r, body, false, false
 	c.state = cUpstream
 	c.deadline = time.Time{}
 	l.sendUpstream(c)

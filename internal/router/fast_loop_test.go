@@ -42,7 +42,11 @@ func TestLoopServesCommonRequestsAndHandsOffTheRest(t *testing.T) {
 	c := client()
 	do := func(method, path, body string, hdr map[string]string) string {
 		t.Helper()
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		var rd io.Reader = strings.NewReader(body)
+		if strings.HasPrefix(body, "chunked:") {
+			rd = io.MultiReader(rd) // no length known: the client sends it chunked
+		}
+		req, _ := http.NewRequest(method, base+path, rd)
 		if body == "" {
 			req.Body = nil
 		}
@@ -70,9 +74,12 @@ func TestLoopServesCommonRequestsAndHandsOffTheRest(t *testing.T) {
 		{"GET", "GET", "/a", "", nil, "GET /a 0", 1, 0},
 		{"HEAD", "HEAD", "/a", "", nil, "", 1, 0},
 		{"DELETE without body", "DELETE", "/a", "", nil, "DELETE /a 0", 1, 0},
-		{"POST with body", "POST", "/a", "hello", nil, "POST /a 5", 0, 1},
+		{"POST with body", "POST", "/a", "hello", nil, "POST /a 5", 1, 0},
+		{"POST with a body over 4 KiB", "POST", "/a", strings.Repeat("p", 5000), nil, "POST /a 5000", 0, 1},
+		{"POST with a chunked body", "POST", "/a", "chunked:abc", nil, "POST /a 11", 0, 1},
+		{"POST with Expect", "POST", "/a", "hello", map[string]string{"Expect": "100-continue"}, "POST /a 5", 0, 1},
 		{"large head", "GET", "/big", "", map[string]string{"X-Big": strings.Repeat("b", 6000)}, "GET /big 0", 0, 1},
-		{"chunked answer", "GET", "/chunked", "", nil, "part one,part two", 0, 1},
+		{"chunked answer", "GET", "/chunked", "", nil, "part one,part two", 1, 0},
 		{"103 Early Hints", "GET", "/hints", "", nil, "after hints", 0, 1},
 	}
 	loop := r.Telemetry().Loop()
@@ -286,4 +293,85 @@ func TestIdleUpstreamConnectionsClosedWhenEndpointRemoved(t *testing.T) {
 			t.Error("the idle connection to the removed endpoint is still open")
 		}
 	})
+}
+
+// A chunked answer is relayed re-encoded the way copyChunked does it (sizes
+// normalised, extensions dropped, trailers kept), and broken framing ends
+// the client's connection after what was relayed.
+func TestChunkedAnswerRelayed(t *testing.T) {
+	answers := map[string]string{
+		"/good": "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" +
+			"05;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n",
+		"/bad": "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n",
+	}
+	eachFrontEnd(t, func(t *testing.T, fe frontEnd) {
+		if fe.server == HTTPServerStdlib {
+			t.Skip("net/http re-frames answers its own way")
+		}
+		up := rawUpstream(t, func(path string) string { return answers[path] })
+		_, base := serveRouter(t, fe, twoVersions(up, up, 0))
+		conn := dialRouter(t, base)
+		io.WriteString(conn, "GET /good HTTP/1.1\r\nHost: x\r\nX-User: u\r\n\r\n")
+		br := bufio.NewReader(conn)
+		var head strings.Builder
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatal(err)
+			}
+			head.WriteString(line)
+			if line == "\r\n" {
+				break
+			}
+		}
+		want := "5\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n"
+		got := make([]byte, len(want))
+		if _, err := io.ReadFull(br, got); err != nil || string(got) != want {
+			t.Fatalf("body %q (%v), want %q; head:\n%s", got, err, want, head.String())
+		}
+		if !strings.Contains(head.String(), "Transfer-Encoding: chunked\r\n") {
+			t.Errorf("head without chunked framing:\n%s", head.String())
+		}
+		io.WriteString(conn, "GET /bad HTTP/1.1\r\nHost: x\r\nX-User: u\r\n\r\n")
+		rest, err := io.ReadAll(br)
+		if err != nil {
+			t.Fatalf("connection not closed after a broken chunk: %v", err)
+		}
+		if !strings.Contains(string(rest), "5\r\nhello\r\n") || strings.Contains(string(rest), "zz") {
+			t.Errorf("after a broken chunk the client got %q", rest)
+		}
+	})
+}
+
+// rawUpstream is a loopback upstream that answers each request with the
+// raw bytes answer(path) gives, keeping the connection open.
+func rawUpstream(t testing.TB, answer func(path string) string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					io.WriteString(c, answer(req.URL.Path))
+				}
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String()
 }

@@ -15,16 +15,18 @@ import (
 // evUpstream is a connection from the loop to an upstream endpoint.
 type evUpstream struct {
 	evSock
-	pool   *evPool
-	state  upState
-	client *evClient // the request it is serving; nil while idle
-	resp   head      // the answer's head; its buf is a view of in
-	code   int
-	left   int64 // body bytes still to relay
-	reused bool  // served a request before: a failure may just be staleness
-	reuse  bool  // may serve another request after this answer
-	paused bool  // relaying waits for the client to take what it was sent
-	idleAt time.Time
+	pool    *evPool
+	state   upState
+	client  *evClient // the request it is serving; nil while idle
+	resp    head      // the answer's head; its buf is a view of in
+	code    int
+	left    int64 // body bytes still to relay (of the current chunk, if chunked)
+	chunked bool
+	chunk   chunkState
+	reused  bool // served a request before: a failure may just be staleness
+	reuse   bool // may serve another request after this answer
+	paused  bool // relaying waits for the client to take what it was sent
+	idleAt  time.Time
 }
 
 type upState uint8
@@ -162,6 +164,10 @@ func (l *evLoop) sendUpstream(c *evClient) {
 	bw := l.writerFor(&u.evSock)
 	writeUpstreamHead(bw, &c.req, r, c.remoteIP)
 	bw.Flush()
+	if len(c.body) > 0 {
+		u.out = append(u.out, c.body...)
+		r.bodySent = true
+	}
 	if u.state == uConnecting {
 		return // sent once connected
 	}
@@ -258,11 +264,12 @@ func (l *evLoop) readResponse(u *evUpstream) {
 					return
 				}
 			} else {
-				k := min(int64(u.w-u.r), u.left)
-				c.out = append(c.out, u.in[u.r:u.r+int(k)]...)
-				u.r += int(k)
-				u.left -= k
-				if u.left == 0 {
+				done, bad := l.relayBody(u, c)
+				if bad {
+					l.brokenAnswer(u)
+					return
+				}
+				if done {
 					l.finishAnswer(u)
 					return
 				}
@@ -282,10 +289,7 @@ func (l *evLoop) readResponse(u *evUpstream) {
 				l.upstreamFailed(c, u, err)
 				return
 			}
-			// Half a body was sent: the only honest signal left is to
-			// close the client connection (as relay does).
-			l.record(c, u.code)
-			l.closeClient(c)
+			l.brokenAnswer(u)
 			return
 		}
 		if !u.readable {
@@ -312,8 +316,8 @@ func (l *evLoop) startAnswer(u *evUpstream, end int) {
 	r.ep.succeeded()
 	code, ok := statusCode(h.str(h.first))
 	kind, framed := responseBody(r, h, code)
-	if !ok || code < 200 || !framed || kind == bodyChunked || kind == bodyUntilClose {
-		l.handOffAnswer(c, u) // interim answers, streams, and errors relay decides
+	if !ok || code < 200 || !framed || kind == bodyUntilClose || kind == bodyChunked && r.http10 {
+		l.handOffAnswer(c, u) // interim answers, read-until-close, and errors relay decides
 		return
 	}
 	u.reuse = reusable(r, h, kind)
@@ -322,10 +326,11 @@ func (l *evLoop) startAnswer(u *evUpstream, end int) {
 	bw.Flush()
 	u.r += end
 	u.code, u.left, u.state, u.deadline = code, 0, uBody, time.Time{}
+	u.chunked, u.chunk = kind == bodyChunked, chunkSizeLine
 	if kind == bodyFixed {
 		u.left = h.cl
 	}
-	if u.left == 0 {
+	if kind != bodyChunked && u.left == 0 {
 		l.finishAnswer(u)
 	}
 }
@@ -352,6 +357,17 @@ func (l *evLoop) finishAnswer(u *evUpstream) {
 	l.finishResponse(c, c.fr.keep)
 }
 
+// brokenAnswer ends an answer whose body broke off or lost its framing.
+// Half a body was sent: the only honest signal left is to close the client
+// connection, after what was relayed (as relay does).
+func (l *evLoop) brokenAnswer(u *evUpstream) {
+	c := u.client
+	l.record(c, u.code)
+	u.client, c.up = nil, nil
+	l.closeUpstream(u)
+	l.finishResponse(c, false)
+}
+
 // record counts c's request as answered with code (0: no answer) now.
 func (l *evLoop) record(c *evClient, code int) time.Time {
 	now := time.Now()
@@ -367,7 +383,7 @@ func (l *evLoop) upstreamFailed(c *evClient, u *evUpstream, err error) {
 	r := &c.fr
 	if u != nil {
 		c.up, u.client = nil, nil
-		stale := u.reused
+		stale := u.reused && !r.bodySent
 		l.closeUpstream(u)
 		if stale && staleConn(err) {
 			c.fresh = true // the upstream closed an idle connection: not a failure
@@ -378,7 +394,7 @@ func (l *evLoop) upstreamFailed(c *evClient, u *evUpstream, err error) {
 	r.ep.failed(&r.rel.health)
 	l.record(c, 0)
 	stable := r.rel.backend(Stable)
-	if !c.failedOver && r.backend != stable && retryableMethod(r.method) {
+	if !c.failedOver && r.backend != stable && !r.hasBody && retryableMethod(r.method) {
 		c.failedOver, c.fresh = true, false
 		r.backend, r.ep = stable, stable.pick()
 		if r.ep == nil {
