@@ -14,7 +14,8 @@ import (
 // scheduler's monitor thread, seeing the loop's only processor inside
 // system calls most of the time, kept taking it away and waking up every
 // 20 µs to do so: 5 % of the router's CPU in profiles under keep-alive
-// load. The loop blocks only by parking in the runtime's poller (evLoop.poll).
+// load. Only the loop's wait for events (evLoop.poll) is an ordinary,
+// blocking system call.
 
 func rawRead(fd int, p []byte) (int, unix.Errno) {
 	if len(p) == 0 {
