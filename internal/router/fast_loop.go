@@ -46,6 +46,7 @@ type evLoop struct {
 	adopted []adoptedConn // guarded by mu
 	shut    atomic.Int32  // shutRunning, shutDrain or shutForce
 
+	lnfd     int       // the listener's duplicate this loop accepts on, or -1 (fast_loop_accept.go)
 	socks    []evEntry // by file descriptor
 	gen      int32     // registrations so far: tells stale events apart
 	nClients int
@@ -90,21 +91,43 @@ type adoptedConn struct {
 // than this goes to the goroutine path, which allows up to MaxHeaderBytes.
 const evBufSize = 4096
 
-// startEvLoops starts one loop per usable CPU (GOMAXPROCS), or none when
-// epoll is unavailable; the caller then serves every connection with
-// goroutines.
-func startEvLoops(s *fastServer) []*evLoop {
+// startEvLoops starts one loop per usable CPU (GOMAXPROCS), each also
+// accepting from ln, or none when epoll is unavailable; the caller then
+// serves every connection with goroutines.
+func startEvLoops(s *fastServer, ln net.Listener) []*evLoop {
 	var loops []*evLoop
-	for i := 0; i < runtime.GOMAXPROCS(0); i++ {
+	for i := 0; i < loopsPerServer(); i++ {
 		l, err := newEvLoop(s)
 		if err != nil {
 			break
 		}
+		l.listen(ln)
 		loops = append(loops, l)
 		s.wg.Add(1)
 		go l.run()
 	}
 	return loops
+}
+
+// A loop keeps its processor (a P of GOMAXPROCS) nearly all the time, so
+// the first server to start loops adds one processor for everything else:
+// without it, the goroutines that wait on the network (the admin API, the
+// data plane's control socket, the accept goroutine) would wait for the
+// runtime's own network poll, every 10 ms, whenever the loops are busy.
+// With a processor idle, the runtime keeps a thread waiting on the network
+// and they answer at once, and the scheduler's monitor leaves the loops'
+// waits in epoll_wait alone. The loops are one per original processor.
+var (
+	spareProcOnce sync.Once
+	loopCount     int
+)
+
+func loopsPerServer() int {
+	spareProcOnce.Do(func() {
+		loopCount = runtime.GOMAXPROCS(0)
+		runtime.GOMAXPROCS(loopCount + 1)
+	})
+	return loopCount
 }
 
 func newEvLoop(s *fastServer) (*evLoop, error) {
@@ -117,7 +140,7 @@ func newEvLoop(s *fastServer) (*evLoop, error) {
 		unix.Close(epfd)
 		return nil, err
 	}
-	l := &evLoop{s: s, epfd: epfd, wakefd: wakefd, pools: map[*endpoint]*evPool{}, loopable: map[*release]bool{}}
+	l := &evLoop{s: s, epfd: epfd, wakefd: wakefd, lnfd: -1, pools: map[*endpoint]*evPool{}, loopable: map[*release]bool{}}
 	l.bw = bufio.NewWriterSize(&l.sink, 4096)
 	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wakefd)}
 	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
@@ -175,7 +198,6 @@ func (l *evLoop) run() {
 	defer l.s.wg.Done()
 	l.now = time.Now()
 	l.sweepAt = l.now.Add(time.Second)
-	yielded := l.now
 	for {
 		n := l.poll()
 		l.now = time.Now()
@@ -184,6 +206,10 @@ func (l *evLoop) run() {
 			fd := int(ev.Fd)
 			if fd == l.wakefd {
 				l.takeAdopted()
+				continue
+			}
+			if fd == l.lnfd {
+				l.acceptAll()
 				continue
 			}
 			if fd < len(l.socks) && l.socks[fd].h != nil && l.socks[fd].gen == ev.Pad {
@@ -195,12 +221,6 @@ func (l *evLoop) run() {
 		}
 		if l.shut.Load() != shutRunning && l.drain() {
 			break
-		}
-		if l.now.Sub(yielded) > time.Millisecond {
-			// A loop that always finds work would keep its processor; let
-			// the other goroutines (accept, admin API, telemetry) have it.
-			runtime.Gosched()
-			yielded = l.now
 		}
 	}
 	l.closeAll()
@@ -262,17 +282,22 @@ func (l *evLoop) takeAdopted() {
 	l.adopted = nil
 	l.mu.Unlock()
 	for _, a := range adopted {
-		c := &evClient{remoteIP: a.remoteIP}
-		c.fd = a.fd
-		if l.register(c) != nil {
-			unix.Close(a.fd)
-			continue
-		}
-		l.nClients++
-		c.readable = true // data may have come before the registration
-		l.clientIdle(c)
-		l.readRequest(c)
+		l.addClient(a.fd, a.remoteIP)
 	}
+}
+
+// addClient starts serving an accepted connection.
+func (l *evLoop) addClient(fd int, remoteIP string) {
+	c := &evClient{remoteIP: remoteIP}
+	c.fd = fd
+	if l.register(c) != nil {
+		unix.Close(fd)
+		return
+	}
+	l.nClients++
+	c.readable = true // data may have come before the registration
+	l.clientIdle(c)
+	l.readRequest(c)
 }
 
 // register adds h's socket to the epoll set, edge-triggered, for reading
@@ -354,6 +379,7 @@ func maxTime(a, b time.Time) time.Time {
 // drain closes idle clients during shutdown (all clients when forced) and
 // reports whether the loop may stop: no client is left.
 func (l *evLoop) drain() bool {
+	l.stopListening()
 	force := l.shut.Load() == shutForce
 	for _, e := range l.socks {
 		if c, ok := e.h.(*evClient); ok && (force || c.state == cIdle) {
@@ -365,6 +391,7 @@ func (l *evLoop) drain() bool {
 
 // closeAll closes what is left (idle upstream connections) and the loop.
 func (l *evLoop) closeAll() {
+	l.stopListening()
 	for _, e := range l.socks {
 		if e.h != nil {
 			if c, ok := e.h.(*evClient); ok {

@@ -8,7 +8,7 @@ import "net"
 // every connection gets a goroutine.
 type evLoop struct{}
 
-func startEvLoops(*fastServer) []*evLoop { return nil }
+func startEvLoops(*fastServer, net.Listener) []*evLoop { return nil }
 
 func (*evLoop) adopt(net.Conn) bool { return false }
 

@@ -60,7 +60,7 @@ var (
 func serveFast(ctx context.Context, ln net.Listener, r *Router, cfg Config) error {
 	s := &fastServer{r: r, cfg: cfg, headLimit: cfg.MaxHeaderBytes + 4096, conns: map[*fastConn]struct{}{}}
 	if cfg.HTTPServer != HTTPServerGoroutines {
-		s.loops = startEvLoops(s)
+		s.loops = startEvLoops(s, ln)
 	}
 	done := make(chan error, 1)
 	go func() { done <- s.accept(ln) }()
