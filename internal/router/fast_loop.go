@@ -247,7 +247,7 @@ const (
 // or the next deadline (or a drain tick) comes. That wait goes through the
 // runtime's system call path, so the scheduler hands the processor to
 // other goroutines meanwhile. (Parking in the runtime's poller instead,
-// with the epoll set registered there, measured 3 % slower under load: the
+// with the epoll set registered there, measured 3-8 % slower under load: the
 // nested registration adds a second wake-up callback to every event, paid
 // by the peer that sends it.)
 func (l *evLoop) poll() int {
