@@ -303,8 +303,8 @@ func (l *evLoop) readResponse(u *evUpstream) {
 }
 
 // startAnswer takes the answer's head of end bytes at u.in[u.r:]: a final
-// answer with a length (or no body) is relayed by the loop, anything else
-// by the goroutine path.
+// answer with a length, a chunked one (to an HTTP/1.1 client) or one with
+// no body is relayed by the loop, anything else by the goroutine path.
 func (l *evLoop) startAnswer(u *evUpstream, end int) {
 	c, r := u.client, &u.client.fr
 	h := &u.resp
