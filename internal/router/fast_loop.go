@@ -16,8 +16,9 @@ import (
 
 // The event loop (fast_loop*.go) serves the common keep-alive request —
 // a head with no body or a small one that came with it, answered with a
-// Content-Length or chunked body or none — the way nginx does: non-blocking sockets registered once, edge-triggered,
-// with a readiness flag per socket, on one OS thread per core.
+// Content-Length or chunked body or none — the way nginx does: non-blocking
+// sockets registered once, edge-triggered, with a readiness flag per
+// socket, one loop per core.
 //
 // Why not a goroutine per connection: profiles of that path (fast_server.go)
 // under keep-alive load showed the CPU going to the runtime's netpoller,
@@ -30,9 +31,9 @@ import (
 //
 // Everything else — larger or chunked request bodies, upgrades, Expect,
 // refusals, read-until-close answers, 1xx, TLS or named upstreams — is
-// handed to the goroutine path with the bytes already read, so the two share one set of
-// rules (admit, pickEndpoint, writeUpstreamHead, writeResponseHead) and
-// every correctness test runs against both.
+// handed to the goroutine path with the bytes already read, so the two
+// share one set of rules (admit, pickEndpoint, writeUpstreamHead,
+// writeResponseHead) and every correctness test runs against both.
 
 // evLoop is one event loop: an epoll set, the client and upstream sockets
 // registered in it, and per-endpoint pools of idle upstream connections.
@@ -91,7 +92,7 @@ type adoptedConn struct {
 // than this goes to the goroutine path, which allows up to MaxHeaderBytes.
 const evBufSize = 4096
 
-// startEvLoops starts one loop per usable CPU (GOMAXPROCS), each also
+// startEvLoops starts one loop per usable CPU (see loopsPerServer), each also
 // accepting from ln, or none when epoll is unavailable; the caller then
 // serves every connection with goroutines.
 func startEvLoops(s *fastServer, ln net.Listener) []*evLoop {
