@@ -160,12 +160,8 @@ func (l *evLoop) adopt(c net.Conn) bool {
 	if !ok {
 		return false
 	}
-	rc, err := tc.SyscallConn()
+	fd, err := dupFD(tc)
 	if err != nil {
-		return false
-	}
-	fd := -1
-	if cerr := rc.Control(func(s uintptr) { fd, err = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); cerr != nil || err != nil {
 		return false
 	}
 	ip := remoteHost(c)

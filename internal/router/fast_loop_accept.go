@@ -5,6 +5,7 @@ package router
 import (
 	"net"
 	"net/netip"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -27,12 +28,8 @@ func (l *evLoop) listen(ln net.Listener) {
 	if !ok {
 		return
 	}
-	rc, err := tl.SyscallConn()
+	fd, err := dupFD(tl)
 	if err != nil {
-		return
-	}
-	fd := -1
-	if rc.Control(func(s uintptr) { fd, err = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }) != nil || err != nil {
 		return
 	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLEXCLUSIVE, Fd: int32(fd)}
@@ -70,13 +67,32 @@ func (l *evLoop) acceptAll() {
 			l.stopListening()
 			return
 		}
-		// What net.Listen sets on the connections it accepts.
-		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
-		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, 15)
-		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, 15)
+		setTCPOptions(fd, 15) // what net.Listen sets on the connections it accepts
 		l.addClient(fd, sockaddrIP(sa))
 	}
+}
+
+// dupFD duplicates c's socket (close-on-exec): a descriptor the loop owns,
+// sharing the socket (and its non-blocking mode) with c.
+func dupFD(c syscall.Conn) (int, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	if cerr := rc.Control(func(s uintptr) { fd, err = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); cerr != nil {
+		return -1, cerr
+	}
+	return fd, err
+}
+
+// setTCPOptions sets what Go's net package sets on its TCP connections:
+// no Nagle delay, keep-alive probes after keepAlive seconds idle.
+func setTCPOptions(fd, keepAlive int) {
+	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
+	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, keepAlive)
+	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, keepAlive)
 }
 
 // sockaddrIP is the address in sa as net.Conn.RemoteAddr shows it

@@ -4,7 +4,6 @@ package router
 
 import (
 	"bufio"
-	"errors"
 	"io"
 	"net/netip"
 	"time"
@@ -41,7 +40,6 @@ const (
 // evPool is one endpoint's idle connections in one loop, most recently
 // used last, and the endpoint's address.
 type evPool struct {
-	ep     *endpoint
 	sa     unix.Sockaddr
 	family int
 	idle   []*evUpstream
@@ -111,7 +109,7 @@ func (l *evLoop) pool(e *endpoint) *evPool {
 	p, ok := l.pools[e]
 	if !ok {
 		if ap, err := netip.ParseAddrPort(e.hostPort()); err == nil && e.url.Scheme == "http" {
-			p = &evPool{ep: e}
+			p = &evPool{}
 			if ip := ap.Addr().Unmap(); ip.Is4() {
 				p.sa, p.family = &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ip.As4()}, unix.AF_INET
 			} else {
@@ -190,10 +188,7 @@ func (l *evLoop) dial(p *evPool, timeout time.Duration) (*evUpstream, error) {
 	if err != nil {
 		return nil, err
 	}
-	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
-	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, 30)
-	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, 30)
+	setTCPOptions(fd, 30) // as endpoint.dial's net.Dialer does
 	u := &evUpstream{pool: p, state: uAwait}
 	u.fd = fd
 	err = unix.Connect(fd, p.sa)
@@ -403,12 +398,8 @@ func (l *evLoop) upstreamFailed(c *evClient, u *evUpstream, err error) {
 		l.sendUpstream(c)
 		return
 	}
-	code, reason := 502, "Bad Gateway"
-	var te interface{ Timeout() bool }
-	if errors.As(err, &te) && te.Timeout() {
-		code, reason = 504, "Gateway Timeout"
-	}
-	l.answerError(c, code, reason, "kanaria: upstream "+r.backend.revision+" unavailable", r.backend.revision)
+	code, reason, msg := upstreamUnavailable(err, r.backend.revision)
+	l.answerError(c, code, reason, msg, r.backend.revision)
 }
 
 // handOffAnswer gives c and u to the goroutine path in the middle of c's

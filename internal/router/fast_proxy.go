@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"syscall"
@@ -273,17 +274,20 @@ func (fc *fastConn) proxy(r *fastReq, keep bool) bool {
 			}
 			continue
 		}
-		code, reason := 502, "Bad Gateway"
-		var te interface{ Timeout() bool }
-		if errors.As(err, &te) && te.Timeout() {
-			code, reason = 504, "Gateway Timeout"
-		}
 		keep = keep && !r.hasBody // the body may be half read
-		fc.writeError(code, reason, "kanaria: upstream "+r.backend.revision+" unavailable", r.backend.revision, keep)
+		code, reason, msg := upstreamUnavailable(err, r.backend.revision)
+		fc.writeError(code, reason, msg, r.backend.revision, keep)
 		return keep
 	}
 	r.ep.succeeded()
 	return fc.relay(r, uc, keep)
+}
+
+// upstreamUnavailable is the answer when no upstream of revision could
+// answer: 504 after a timeout, else 502 (errorStatus).
+func upstreamUnavailable(err error, revision string) (code int, reason, msg string) {
+	code = errorStatus(err)
+	return code, http.StatusText(code), "kanaria: upstream " + revision + " unavailable"
 }
 
 // errClientBody marks a failure reading the client's request body.
