@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/spec"
 )
 
@@ -79,7 +80,7 @@ func newDemoCmd() *cobra.Command {
 }
 
 // demoRollouts is the embedded demo spec with its pause durations filled in.
-func demoRollouts(pause time.Duration) ([]spec.Rollout, error) {
+func demoRollouts(pause time.Duration) ([]v1alpha1.Rollout, error) {
 	text := strings.ReplaceAll(demoSpec, "PAUSE", pause.String())
 	return spec.Parse("demo/kanaria.yaml", []byte(text))
 }

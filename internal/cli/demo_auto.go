@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/server"
-	"github.com/kanaria-dev/kanaria/internal/spec"
 	"github.com/kanaria-dev/kanaria/internal/verify"
 )
 
@@ -26,7 +26,7 @@ type demoScript struct {
 
 // runDemoAuto starts a control plane on ephemeral loopback ports, runs the
 // script, and stops everything.
-func runDemoAuto(ctx context.Context, rollouts []spec.Rollout, stateDir string, out io.Writer) error {
+func runDemoAuto(ctx context.Context, rollouts []v1alpha1.Rollout, stateDir string, out io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	started := make(chan upRunning, 1)

@@ -8,9 +8,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/server"
-	"github.com/kanaria-dev/kanaria/internal/spec"
 	"github.com/kanaria-dev/kanaria/internal/store"
 )
 
@@ -30,9 +30,9 @@ type memBackend struct {
 func ptr[T any](v T) *T { return &v }
 
 // testSteps are setWeight 0.1, an open pause, setWeight 50.
-var testSteps = []spec.Step{
+var testSteps = []v1alpha1.Step{
 	{SetWeight: ptr(0.1)},
-	{Pause: &spec.Pause{}},
+	{Pause: &v1alpha1.Pause{}},
 	{SetWeight: ptr(50.0)},
 }
 

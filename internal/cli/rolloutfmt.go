@@ -8,9 +8,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/server"
-	"github.com/kanaria-dev/kanaria/internal/spec"
 	"github.com/kanaria-dev/kanaria/internal/store"
 )
 
@@ -23,7 +23,7 @@ func formatPPM(ppm uint32) string {
 }
 
 // stepText describes a canary step the way it is written in kanaria.yaml.
-func stepText(s spec.Step) string {
+func stepText(s v1alpha1.Step) string {
 	switch {
 	case s.SetWeight != nil:
 		return "setWeight " + strconv.FormatFloat(*s.SetWeight, 'f', -1, 64) + "%"

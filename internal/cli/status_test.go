@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/server"
-	"github.com/kanaria-dev/kanaria/internal/spec"
 	"github.com/kanaria-dev/kanaria/internal/store"
 )
 
@@ -57,7 +57,7 @@ func TestProgressBar(t *testing.T) {
 }
 
 func TestRenderLive(t *testing.T) {
-	steps := []spec.Step{{SetWeight: ptr(20.0)}, {Pause: &spec.Pause{}}, {SetWeight: ptr(60.0)}, {Pause: &spec.Pause{}}}
+	steps := []v1alpha1.Step{{SetWeight: ptr(20.0)}, {Pause: &v1alpha1.Pause{}}, {SetWeight: ptr(60.0)}, {Pause: &v1alpha1.Pause{}}}
 	ev := &store.Event{ID: 7, Type: "StepReached", Message: "step 2/4: pause (until promote)", Time: time.Date(2025, 1, 2, 3, 4, 5, 0, time.Local)}
 	s := liveState{
 		View: server.RolloutView{Name: "web", Steps: steps, Status: engine.Status{

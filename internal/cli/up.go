@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/controlplane"
 	"github.com/kanaria-dev/kanaria/internal/dataplane"
 	"github.com/kanaria-dev/kanaria/internal/server"
@@ -28,9 +29,9 @@ func init() { addCommand(newUpCmd) }
 // upOptions are what `kanaria up` needs; `kanaria demo` fills them too.
 type upOptions struct {
 	File     string
-	Rollouts []spec.Rollout // used instead of File when set
-	Listen   string         // router
-	API      string         // control-plane API
+	Rollouts []v1alpha1.Rollout // used instead of File when set
+	Listen   string             // router
+	API      string             // control-plane API
 	StateDir string
 	Tick     time.Duration
 	Verbose  bool

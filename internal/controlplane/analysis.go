@@ -8,12 +8,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/analysis/judge"
 	"github.com/kanaria-dev/kanaria/internal/analysis/provider"
 	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/router"
 	"github.com/kanaria-dev/kanaria/internal/server"
-	"github.com/kanaria-dev/kanaria/internal/spec"
 )
 
 // Analysis in the control plane: every tick, for the running analysis step
@@ -84,7 +84,7 @@ func (r *rollout) endStaleAnalyses() {
 func (run *analysisRun) isRunning() bool { return run != nil && run.running }
 
 // backgroundKey is "" when no background analysis should run.
-func backgroundKey(sp spec.Rollout, st engine.Status) string {
+func backgroundKey(sp v1alpha1.Rollout, st engine.Status) string {
 	cs := sp.Spec.Strategy.Canary
 	if cs == nil || cs.Analysis == nil || !releasing(st) {
 		return ""
@@ -94,7 +94,7 @@ func backgroundKey(sp spec.Rollout, st engine.Status) string {
 
 // stepKey is "" unless the current step is an analysis step that is still
 // judging (not one that ended inconclusive and waits for a human).
-func stepKey(sp spec.Rollout, st engine.Status) string {
+func stepKey(sp v1alpha1.Rollout, st engine.Status) string {
 	cs := sp.Spec.Strategy.Canary
 	if cs == nil || !releasing(st) || st.StepIndex >= len(cs.Steps) || cs.Steps[st.StepIndex].Analysis == nil || st.PausedBy == engine.PausedByInconclusive {
 		return ""
@@ -118,7 +118,7 @@ func (c *ControlPlane) syncRun(r *rollout, run *analysisRun, key string, step in
 		return run
 	}
 	sp, st := r.spec.Spec, r.status
-	var refs []spec.MetricRef
+	var refs []v1alpha1.MetricRef
 	nv := server.AnalysisRun{Kind: "background", Revision: st.CanaryRevision, ComparedWith: sp.ComparedWith(), StartedAt: now, Running: true}
 	if step >= 0 {
 		refs = sp.Strategy.Canary.Steps[step].Analysis.Metrics
@@ -132,7 +132,7 @@ func (c *ControlPlane) syncRun(r *rollout, run *analysisRun, key string, step in
 	nr := &analysisRun{key: key, view: nv, window: provider.NewWindow(h.Sum64()), inputs: map[string]judge.Input{}, running: true}
 	for _, m := range sp.Resolve(refs) {
 		p, err := provider.New(m, nr.window)
-		nr.metrics = append(nr.metrics, m.JudgeMetric())
+		nr.metrics = append(nr.metrics, judge.FromSpec(m))
 		nr.provs = append(nr.provs, p) // nil: the error is the metric's input
 		nr.every = append(nr.every, m.EffectiveInterval())
 		nr.next = append(nr.next, now)

@@ -23,8 +23,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/router"
-	"github.com/kanaria-dev/kanaria/internal/spec"
 	"github.com/kanaria-dev/kanaria/internal/store"
 )
 
@@ -35,7 +35,7 @@ type Options struct {
 	// DataPlane runs the router and the versions.
 	DataPlane DataPlane
 	// Rollouts are the specs to run (from kanaria.yaml).
-	Rollouts []spec.Rollout
+	Rollouts []v1alpha1.Rollout
 	// RouterURL and APIURL are reported by Info.
 	RouterURL, APIURL string
 	// Tick is the reconcile interval; default 200ms.

@@ -4,9 +4,9 @@ import (
 	"context"
 	"time"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/platform"
 	"github.com/kanaria-dev/kanaria/internal/router"
-	"github.com/kanaria-dev/kanaria/internal/spec"
 )
 
 // DataPlane is where the router and the versions live: a separate process
@@ -18,7 +18,7 @@ type DataPlane interface {
 	Weights(ctx context.Context, release string) (canaryPPM, baselinePPM uint32, ok bool, err error)
 	Samples(ctx context.Context, release string, v router.Version, since time.Time) ([]router.Sample, error)
 	Counts(ctx context.Context, release string, v router.Version) (router.Counts, error)
-	Platform(rollout string, p spec.Platform) (platform.Platform, error)
+	Platform(rollout string, p v1alpha1.Platform) (platform.Platform, error)
 }
 
 // dataPlaneCallTimeout bounds every call the reconcile loop makes, so a data

@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/platform"
-	"github.com/kanaria-dev/kanaria/internal/spec"
 )
 
 // newPlatform asks the data plane for the platform a rollout's spec names.
-func (c *ControlPlane) newPlatform(sp spec.Rollout) (platform.Platform, error) {
+func (c *ControlPlane) newPlatform(sp v1alpha1.Rollout) (platform.Platform, error) {
 	return c.opts.DataPlane.Platform(sp.Metadata.Name, sp.Spec.Platform)
 }
 

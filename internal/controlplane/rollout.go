@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/notify"
 	"github.com/kanaria-dev/kanaria/internal/platform"
-	"github.com/kanaria-dev/kanaria/internal/spec"
 	"github.com/kanaria-dev/kanaria/internal/store"
 )
 
@@ -17,7 +17,7 @@ import (
 // the engine always sees the status the last transition left.
 type rollout struct {
 	mu       sync.Mutex
-	spec     spec.Rollout
+	spec     v1alpha1.Rollout
 	status   engine.Status
 	platform platform.Platform
 	// traffic is the last assignment the engine asked for; the router table
@@ -36,7 +36,7 @@ type rollout struct {
 
 // openRollout restores a rollout from the store, or starts it fresh, and
 // re-applies the world its status implies.
-func (c *ControlPlane) openRollout(ctx context.Context, sp spec.Rollout) (*rollout, error) {
+func (c *ControlPlane) openRollout(ctx context.Context, sp v1alpha1.Rollout) (*rollout, error) {
 	pf, err := c.newPlatform(sp)
 	if err != nil {
 		return nil, err

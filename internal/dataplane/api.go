@@ -13,9 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/platform"
 	"github.com/kanaria-dev/kanaria/internal/router"
-	"github.com/kanaria-dev/kanaria/internal/spec"
 )
 
 // maxBody bounds request bodies: a routing table with many releases fits
@@ -130,7 +130,7 @@ func (a *api) getCounts(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) postPlatform(w http.ResponseWriter, r *http.Request) {
-	var sp spec.Platform
+	var sp v1alpha1.Platform
 	if !readJSON(w, r, &sp) {
 		return
 	}

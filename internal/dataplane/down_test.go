@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/platform"
-	"github.com/kanaria-dev/kanaria/internal/spec"
 )
 
 // TestKanariaDown: `kanaria down` stops a running data plane and its apps,
@@ -73,7 +73,7 @@ func TestSIGTERMStopsEverything(t *testing.T) {
 // reports its configured endpoints as they are.
 func TestStaticPlatform(t *testing.T) {
 	c := startDataPlane(t, stateDir(t))
-	pf, err := c.Platform("api", spec.Platform{Static: &spec.StaticPlatform{
+	pf, err := c.Platform("api", v1alpha1.Platform{Static: &v1alpha1.StaticPlatform{
 		Revisions: map[string][]string{"v1": {"http://10.0.0.1:8080/"}},
 	}})
 	if err != nil {
@@ -89,7 +89,7 @@ func TestStaticPlatform(t *testing.T) {
 	if _, ok := pf.State(platform.Instance{Rollout: "api", Revision: "v2"}); ok {
 		t.Fatal("unknown static revision reported")
 	}
-	if _, err := c.Platform("bad", spec.Platform{}); err == nil || !strings.Contains(err.Error(), "neither local nor static") {
+	if _, err := c.Platform("bad", v1alpha1.Platform{}); err == nil || !strings.Contains(err.Error(), "neither local nor static") {
 		t.Fatalf("empty platform: %v", err)
 	}
 }

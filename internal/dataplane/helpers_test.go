@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/platform"
-	"github.com/kanaria-dev/kanaria/internal/spec"
 )
 
 // kanariaBin is the kanaria binary built once for all tests: the data plane
@@ -53,10 +53,10 @@ func TestMain(m *testing.M) {
 }
 
 // demoSpec runs the demo app shipped in the kanaria binary.
-func demoSpec() spec.Platform {
-	return spec.Platform{Local: &spec.LocalPlatform{
+func demoSpec() v1alpha1.Platform {
+	return v1alpha1.Platform{Local: &v1alpha1.LocalPlatform{
 		Command:   "{{.Kanaria}} demo-app --revision {{.Revision}} --port {{.Port}}",
-		Readiness: spec.Probe{Path: "/healthz"},
+		Readiness: v1alpha1.Probe{Path: "/healthz"},
 	}}
 }
 

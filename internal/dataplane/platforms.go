@@ -9,9 +9,9 @@ import (
 	"io"
 	"sync"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/platform"
-	"github.com/kanaria-dev/kanaria/internal/spec"
 )
 
 // errUnknownRollout: an instance call for a rollout whose platform was
@@ -35,7 +35,7 @@ type platforms struct {
 // kept as retired so its running instances keep serving and can still be
 // observed, logged and stopped (a restart must never kill a live stable).
 type entry struct {
-	spec    []byte // canonical JSON of the spec.Platform
+	spec    []byte // canonical JSON of the v1alpha1.Platform
 	current platform.Platform
 	retired []platform.Platform
 	running map[string]bool // version keys ensured and not stopped
@@ -55,7 +55,7 @@ func capabilities(p platform.Platform) []platform.Capability {
 
 // define creates or replaces rollout's platform definition and returns its
 // capabilities. The same spec again changes nothing.
-func (ps *platforms) define(rollout string, sp spec.Platform) ([]platform.Capability, error) {
+func (ps *platforms) define(rollout string, sp v1alpha1.Platform) ([]platform.Capability, error) {
 	canon, err := json.Marshal(sp)
 	if err != nil {
 		return nil, err

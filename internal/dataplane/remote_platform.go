@@ -9,9 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/platform"
-	"github.com/kanaria-dev/kanaria/internal/spec"
 )
 
 // stateTTL is how long a State answer is reused. The control plane asks
@@ -47,7 +47,7 @@ type cachedState struct {
 // its spec and returns a platform.Platform backed by it (a *RemotePlatform).
 // Defining the same spec again is harmless: instances that already run
 // keep running, which is what a restarted control plane relies on.
-func (c *Client) Platform(rollout string, p spec.Platform) (platform.Platform, error) {
+func (c *Client) Platform(rollout string, p v1alpha1.Platform) (platform.Platform, error) {
 	var res DefineResponse
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()

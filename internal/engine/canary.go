@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/kanaria-dev/kanaria/internal/spec"
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 // enterSteps runs the canary's steps from StepIndex until one has to wait:
@@ -24,7 +24,7 @@ func (t *tx) enterSteps() {
 		t.st.Message = label
 		switch {
 		case s.SetWeight != nil:
-			t.setCanaryWeight(spec.WeightPPM(*s.SetWeight))
+			t.setCanaryWeight(v1alpha1.WeightPPM(*s.SetWeight))
 			t.advance()
 		case s.IndefinitePause():
 			t.st.Phase, t.st.PausedBy = Paused, PausedByStep
@@ -97,7 +97,7 @@ func (t *tx) promoteCanary() error {
 	return nil
 }
 
-func (t *tx) stepLabel(steps []spec.Step) string {
+func (t *tx) stepLabel(steps []v1alpha1.Step) string {
 	if t.st.StepIndex >= len(steps) {
 		return "the last step"
 	}
@@ -108,7 +108,7 @@ func (t *tx) stepLabel(steps []spec.Step) string {
 // analysis has seen enough canary requests: Pass moves on, Inconclusive
 // pauses for a human. Until then (and without a verdict for this step) it
 // waits; a Fail never gets here (Reconcile aborts first).
-func (t *tx) analysisTick(a spec.AnalysisStep, v *AnalysisResult) {
+func (t *tx) analysisTick(a v1alpha1.AnalysisStep, v *AnalysisResult) {
 	if t.now.Before(t.st.StepStartedAt.Add(a.Duration.D())) || !t.verdictForStep(v) || v.CanaryRequests < int64(a.MinSamples) {
 		return
 	}

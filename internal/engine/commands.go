@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/kanaria-dev/kanaria/internal/spec"
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 // commands maps each user command to the one function that handles it.
@@ -20,7 +20,7 @@ var commands = map[CommandKind]func(*tx, Command) error{
 
 // Apply carries out a user's command. On a *Refusal the status is returned
 // unchanged with no actions.
-func Apply(r spec.Rollout, st Status, cmd Command, now time.Time) (Status, []Action, error) {
+func Apply(r v1alpha1.Rollout, st Status, cmd Command, now time.Time) (Status, []Action, error) {
 	if st.Phase == "" {
 		return st, nil, fmt.Errorf("rollout %s has no status yet", r.Metadata.Name)
 	}
@@ -61,7 +61,7 @@ func because(cmd Command, dflt string) string {
 // until they are ready.
 func (t *tx) start(cmd Command) error {
 	rev := cmd.Revision
-	if err := spec.ValidateRevision(rev); err != nil {
+	if err := v1alpha1.ValidateRevision(rev); err != nil {
 		return refuse("start needs a revision: %v", err)
 	}
 	switch {

@@ -5,19 +5,19 @@ import (
 	"reflect"
 	"time"
 
-	"github.com/kanaria-dev/kanaria/internal/spec"
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 // tx is one transition in the making: a working copy of the status and the
 // actions collected so far, in the order the caller must carry them out.
 type tx struct {
-	r    spec.Rollout
+	r    v1alpha1.Rollout
 	st   Status
 	now  time.Time
 	acts []Action
 }
 
-func begin(r spec.Rollout, st Status, now time.Time) *tx {
+func begin(r v1alpha1.Rollout, st Status, now time.Time) *tx {
 	return &tx{r: r, st: st, now: now}
 }
 
@@ -60,13 +60,13 @@ func (t *tx) route() {
 func (t *tx) setCanaryWeight(ppm uint32) {
 	w := Weights{CanaryPPM: ppm}
 	if t.st.Baseline {
-		w.BaselinePPM = min(ppm, spec.PPM-ppm)
+		w.BaselinePPM = min(ppm, v1alpha1.PPM-ppm)
 	}
 	t.st.Weights = w
 	t.route()
 }
 
-func (t *tx) canary() *spec.CanaryStrategy { return t.r.Spec.Strategy.Canary }
+func (t *tx) canary() *v1alpha1.CanaryStrategy { return t.r.Spec.Strategy.Canary }
 
 // inRelease: a canary or green revision exists and may get traffic.
 func inRelease(st Status) bool { return st.Phase == Progressing || st.Phase == Paused }
@@ -76,7 +76,7 @@ func (t *tx) clock(d time.Duration) string { return t.now.Add(d).UTC().Format(ti
 // Initial is the first status of a rollout: Healthy, spec.revision stable
 // with all traffic. spec.revision only seeds this status; later releases
 // change the stable revision through start and undo.
-func Initial(r spec.Rollout, now time.Time) (Status, []Action) {
+func Initial(r v1alpha1.Rollout, now time.Time) (Status, []Action) {
 	t := begin(r, Status{Rollout: r.Metadata.Name, Phase: Healthy, StableRevision: r.Spec.Revision}, now)
 	t.ensure(r.Spec.Revision, false)
 	t.route()
@@ -90,7 +90,7 @@ func Initial(r spec.Rollout, now time.Time) (Status, []Action) {
 // up, aborts a release whose canary or baseline failed, and moves a
 // progressing release on (readiness, elapsed pauses, auto-promotion). A
 // user's pause freezes everything but failure detection and scale-down.
-func Reconcile(r spec.Rollout, st Status, obs Observations, now time.Time) (Status, []Action) {
+func Reconcile(r v1alpha1.Rollout, st Status, obs Observations, now time.Time) (Status, []Action) {
 	t := begin(r, st, now)
 	if w := obs.RouterWeights; w != nil && (st.ObservedWeights == nil || *st.ObservedWeights != *w) {
 		c := *w

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kanaria-dev/kanaria/internal/spec"
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 // TestRandomSequences drives every strategy with random commands,
@@ -16,7 +16,7 @@ import (
 // revision always runs, a release's canary runs, and a refused command
 // changes nothing.
 func TestRandomSequences(t *testing.T) {
-	specs := map[string]spec.Rollout{
+	specs := map[string]v1alpha1.Rollout{
 		"canary":          load(t, canaryYAML),
 		"canary+baseline": load(t, canaryYAML, "%BASELINE%", "true"),
 		"bluegreen":       load(t, blueGreenYAML),
@@ -72,7 +72,7 @@ func randomCommand(rng *rand.Rand, revs []string) Command {
 func (s *sim) checkStatus() {
 	s.t.Helper()
 	st := s.st
-	if st.Weights.CanaryPPM+st.Weights.BaselinePPM > spec.PPM {
+	if st.Weights.CanaryPPM+st.Weights.BaselinePPM > v1alpha1.PPM {
 		s.t.Fatalf("status weights above 100%%: %+v", st.Weights)
 	}
 	if !s.running[st.StableRevision] {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/spec"
 )
 
@@ -40,7 +41,7 @@ spec:
     blueGreen: {autoPromotion: %AUTO%, autoPromotionDelay: 5s, scaleDownDelay: 20s}
 `
 
-func load(t testing.TB, src string, repl ...string) spec.Rollout {
+func load(t testing.TB, src string, repl ...string) v1alpha1.Rollout {
 	t.Helper()
 	for i := 0; i+1 < len(repl); i += 2 {
 		src = strings.ReplaceAll(src, repl[i], repl[i+1])
@@ -59,7 +60,7 @@ func load(t testing.TB, src string, repl ...string) spec.Rollout {
 // every running copy is ready unless told otherwise.
 type sim struct {
 	t        testing.TB
-	r        spec.Rollout
+	r        v1alpha1.Rollout
 	st       Status
 	now      time.Time
 	running  map[string]bool
@@ -73,7 +74,7 @@ type sim struct {
 	all                    []Action
 }
 
-func newSim(t testing.TB, r spec.Rollout) *sim {
+func newSim(t testing.TB, r v1alpha1.Rollout) *sim {
 	s := &sim{t: t, r: r, now: t0, running: map[string]bool{}, notReady: map[string]bool{}, failed: map[string]string{}}
 	st, acts := Initial(r, t0)
 	s.st = st
@@ -113,7 +114,7 @@ func servedBy(tr *Traffic, rev string, baseline bool) bool {
 
 func checkTraffic(t testing.TB, tr *Traffic, running map[string]bool) {
 	t.Helper()
-	if tr.Weights.CanaryPPM+tr.Weights.BaselinePPM > spec.PPM {
+	if tr.Weights.CanaryPPM+tr.Weights.BaselinePPM > v1alpha1.PPM {
 		t.Fatalf("weights above 100%%: %+v", tr.Weights)
 	}
 	if !running[VersionKey(tr.StableRevision, false)] {

@@ -3,8 +3,8 @@
 // and the time, and returns the new status and the actions the caller must
 // carry out, in order. It does no I/O and reads no clock.
 //
-//	func Apply(r spec.Rollout, st Status, cmd Command, now time.Time) (Status, []Action, error)
-//	func Reconcile(r spec.Rollout, st Status, obs Observations, now time.Time) (Status, []Action)
+//	func Apply(r v1alpha1.Rollout, st Status, cmd Command, now time.Time) (Status, []Action, error)
+//	func Reconcile(r v1alpha1.Rollout, st Status, obs Observations, now time.Time) (Status, []Action)
 //
 // Apply handles a user's command (start, promote, pause, ...); an error means
 // the command does not apply in this state (the status is returned unchanged

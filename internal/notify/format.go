@@ -2,6 +2,8 @@ package notify
 
 import "net/http"
 
+import "github.com/kanaria-dev/kanaria/api/v1alpha1"
+
 // message is one event on its way to one receiver. ID is shared by every
 // receiver and every retry of the same event, so a receiver can drop the
 // duplicates that retries after a timeout inevitably produce.
@@ -19,7 +21,7 @@ type format interface {
 }
 
 // newFormat picks the format for a validated receiver.
-func newFormat(r Receiver) format {
+func newFormat(r v1alpha1.Receiver) format {
 	if r.Slack != nil {
 		return slackFormat{cfg: *r.Slack}
 	}

@@ -9,6 +9,9 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
+	"github.com/kanaria-dev/kanaria/internal/spec"
 )
 
 // Defaults applied by New for zero Options fields.
@@ -112,9 +115,10 @@ type Notifier struct {
 	wg      sync.WaitGroup
 }
 
-// New validates cfg and starts one delivery goroutine per receiver.
-func New(cfg Config, opts Options) (*Notifier, error) {
-	if err := cfg.Validate(); err != nil {
+// New validates cfg (as kanaria.yaml's loader does) and starts one delivery
+// goroutine per receiver.
+func New(cfg v1alpha1.Notifications, opts Options) (*Notifier, error) {
+	if err := spec.ValidateNotifications(cfg); err != nil {
 		return nil, err
 	}
 	opts = opts.withDefaults()

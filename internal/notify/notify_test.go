@@ -8,13 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/version"
 )
 
 func TestWebhookJSONShape(t *testing.T) {
 	rcv := newTestReceiver(t, status(http.StatusNoContent))
 	var logs logSink
-	cfg := Config{Receivers: []Receiver{{Name: "hook", Webhook: &WebhookReceiver{
+	cfg := v1alpha1.Notifications{Receivers: []v1alpha1.Receiver{{Name: "hook", Webhook: &v1alpha1.WebhookReceiver{
 		URL: rcv.URL + "/hook", Headers: map[string]string{"Authorization": "Bearer s3cret"},
 	}}}}
 	n := mustNew(t, cfg, fastOpts(&logs))
@@ -74,7 +75,7 @@ func TestWebhookJSONShape(t *testing.T) {
 func TestSlackPayload(t *testing.T) {
 	rcv := newTestReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) })
 	var logs logSink
-	cfg := Config{Receivers: []Receiver{{Name: "slack", Slack: &SlackReceiver{
+	cfg := v1alpha1.Notifications{Receivers: []v1alpha1.Receiver{{Name: "slack", Slack: &v1alpha1.SlackReceiver{
 		WebhookURL: rcv.URL + "/services/T000/B000/XXXX", Channel: "#releases-failures",
 	}}}}
 	n := mustNew(t, cfg, fastOpts(&logs))
@@ -132,9 +133,9 @@ func TestRoutingFailuresToTheirOwnReceiver(t *testing.T) {
 	general := newTestReceiver(t, status(http.StatusOK))
 	failures := newTestReceiver(t, status(http.StatusOK))
 	var logs logSink
-	cfg := Config{
-		Receivers: []Receiver{webhook("general", general.URL), webhook("failures", failures.URL)},
-		Routes: []Route{
+	cfg := v1alpha1.Notifications{
+		Receivers: []v1alpha1.Receiver{webhook("general", general.URL), webhook("failures", failures.URL)},
+		Routes: []v1alpha1.NotificationRoute{
 			{Events: []string{"analysisFailed", "Aborted"}, Receivers: []string{"failures"}},
 			{Events: []string{"Started", "StepReached", "Promoted", "Finished"}, Receivers: []string{"general"}},
 			// Everything about payments goes to both; each receiver still gets an event once.
@@ -165,7 +166,7 @@ func TestRoutingFailuresToTheirOwnReceiver(t *testing.T) {
 }
 
 func TestNoRoutesMeansEveryReceiver(t *testing.T) {
-	r := newRouter(Config{Receivers: []Receiver{webhook("a", "http://x"), webhook("b", "http://y")}})
+	r := newRouter(v1alpha1.Notifications{Receivers: []v1alpha1.Receiver{webhook("a", "http://x"), webhook("b", "http://y")}})
 	if got := r.match(Event{Type: "Anything"}); len(got) != 2 {
 		t.Fatalf("got %v", got)
 	}
@@ -178,7 +179,7 @@ func TestRetriesAfterTwo503ThenSuccess(t *testing.T) {
 		}
 	})
 	var logs logSink
-	n := mustNew(t, Config{Receivers: []Receiver{webhook("hook", rcv.URL)}}, fastOpts(&logs))
+	n := mustNew(t, v1alpha1.Notifications{Receivers: []v1alpha1.Receiver{webhook("hook", rcv.URL)}}, fastOpts(&logs))
 	n.Notify(Event{Rollout: "checkout", Type: EventPromoted})
 	if err := closeWithin(t, n, 10*time.Second); err != nil {
 		t.Fatal(err)
@@ -205,7 +206,7 @@ func TestTooManyRequestsIsRetried(t *testing.T) {
 		}
 	})
 	var logs logSink
-	n := mustNew(t, Config{Receivers: []Receiver{webhook("hook", rcv.URL)}}, fastOpts(&logs))
+	n := mustNew(t, v1alpha1.Notifications{Receivers: []v1alpha1.Receiver{webhook("hook", rcv.URL)}}, fastOpts(&logs))
 	n.Notify(Event{Rollout: "checkout", Type: EventPaused})
 	if err := closeWithin(t, n, 10*time.Second); err != nil {
 		t.Fatal(err)
@@ -220,7 +221,7 @@ func TestBadRequestIsNotRetried(t *testing.T) {
 		http.Error(w, "invalid_payload", http.StatusBadRequest)
 	})
 	var logs logSink
-	n := mustNew(t, Config{Receivers: []Receiver{webhook("hook", rcv.URL)}}, fastOpts(&logs))
+	n := mustNew(t, v1alpha1.Notifications{Receivers: []v1alpha1.Receiver{webhook("hook", rcv.URL)}}, fastOpts(&logs))
 	n.Notify(Event{Rollout: "checkout", Type: EventStarted})
 	// Close waits for the worker to finish with the event, so a retry
 	// would have happened by the time it returns.
@@ -245,7 +246,7 @@ func TestUnreachableReceiverRetriesThenFailsWithoutLeakingURL(t *testing.T) {
 	var logs logSink
 	opts := fastOpts(&logs)
 	opts.MaxRetries = 2
-	cfg := Config{Receivers: []Receiver{{Name: "slack", Slack: &SlackReceiver{WebhookURL: url}}}}
+	cfg := v1alpha1.Notifications{Receivers: []v1alpha1.Receiver{{Name: "slack", Slack: &v1alpha1.SlackReceiver{WebhookURL: url}}}}
 	n := mustNew(t, cfg, opts)
 	n.Notify(Event{Rollout: "checkout", Type: EventAborted})
 	if err := closeWithin(t, n, 10*time.Second); err != nil {
@@ -273,7 +274,7 @@ func TestHangingReceiverBlocksNeitherNotifyNorOthers(t *testing.T) {
 	opts := fastOpts(&logs)
 	opts.QueueSize = 2000
 	opts.Timeout = time.Minute // the hang outlasts the test: only Close ends it
-	n := mustNew(t, Config{Receivers: []Receiver{webhook("hang", hang.URL), webhook("healthy", healthy.URL)}}, opts)
+	n := mustNew(t, v1alpha1.Notifications{Receivers: []v1alpha1.Receiver{webhook("hang", hang.URL), webhook("healthy", healthy.URL)}}, opts)
 
 	const events = 2000
 	done := make(chan struct{})
@@ -322,7 +323,7 @@ func TestFullQueueDropsOldest(t *testing.T) {
 	var logs logSink
 	opts := fastOpts(&logs)
 	opts.QueueSize = 10
-	n := mustNew(t, Config{Receivers: []Receiver{webhook("hook", rcv.URL)}}, opts)
+	n := mustNew(t, v1alpha1.Notifications{Receivers: []v1alpha1.Receiver{webhook("hook", rcv.URL)}}, opts)
 	ev := func(i int) Event {
 		return Event{Rollout: "checkout", Type: EventStepReached, Fields: map[string]string{"seq": strconv.Itoa(i)}}
 	}
@@ -353,7 +354,7 @@ func TestFullQueueDropsOldest(t *testing.T) {
 func TestCloseFlushesAndRefusesLaterEvents(t *testing.T) {
 	rcv := newTestReceiver(t, status(http.StatusOK))
 	var logs logSink
-	n := mustNew(t, Config{Receivers: []Receiver{webhook("hook", rcv.URL)}}, fastOpts(&logs))
+	n := mustNew(t, v1alpha1.Notifications{Receivers: []v1alpha1.Receiver{webhook("hook", rcv.URL)}}, fastOpts(&logs))
 	for i := 0; i < 50; i++ {
 		n.Notify(Event{Rollout: "checkout", Type: EventStepReached})
 	}
@@ -386,7 +387,7 @@ func TestRedirectIsAFailureNotAGet(t *testing.T) {
 		http.Redirect(w, r, target.URL, http.StatusFound)
 	})
 	var logs logSink
-	n := mustNew(t, Config{Receivers: []Receiver{webhook("hook", moved.URL)}}, fastOpts(&logs))
+	n := mustNew(t, v1alpha1.Notifications{Receivers: []v1alpha1.Receiver{webhook("hook", moved.URL)}}, fastOpts(&logs))
 	n.Notify(Event{Rollout: "checkout", Type: EventStarted})
 	if err := closeWithin(t, n, 10*time.Second); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 // recorded is one request a test receiver got.
@@ -109,13 +111,13 @@ func fastOpts(l *logSink) Options {
 	return Options{Logf: l.Logf, Backoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}
 }
 
-func webhook(name, url string) Receiver {
-	return Receiver{Name: name, Webhook: &WebhookReceiver{URL: url}}
+func webhook(name, url string) v1alpha1.Receiver {
+	return v1alpha1.Receiver{Name: name, Webhook: &v1alpha1.WebhookReceiver{URL: url}}
 }
 
 // mustNew builds a Notifier and closes it at the end of the test, so no
 // delivery goroutine outlives the test.
-func mustNew(t *testing.T, cfg Config, opts Options) *Notifier {
+func mustNew(t *testing.T, cfg v1alpha1.Notifications, opts Options) *Notifier {
 	t.Helper()
 	n, err := New(cfg, opts)
 	if err != nil {

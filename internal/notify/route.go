@@ -3,6 +3,8 @@ package notify
 import (
 	"path"
 	"strings"
+
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 // router maps an event to receiver indexes. It is built once in New so
@@ -19,7 +21,7 @@ type compiledRoute struct {
 	receivers []int
 }
 
-func newRouter(c Config) router {
+func newRouter(c v1alpha1.Notifications) router {
 	idx := make(map[string]int, len(c.Receivers))
 	r := router{n: len(c.Receivers)}
 	for i, rc := range c.Receivers {

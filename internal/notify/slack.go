@@ -6,12 +6,14 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 // slackFormat posts to a Slack incoming webhook: a plain "text" (used for
 // the phone notification and by clients without blocks) and the same line as
 // a mrkdwn section block, plus a context line with the details.
-type slackFormat struct{ cfg SlackReceiver }
+type slackFormat struct{ cfg v1alpha1.SlackReceiver }
 
 type slackPayload struct {
 	Channel string       `json:"channel,omitempty"`

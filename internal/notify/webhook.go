@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/version"
 )
 
@@ -12,7 +13,7 @@ import (
 const WebhookSchema = "kanaria.dev/notify/v1"
 
 // webhookFormat posts the event itself as JSON.
-type webhookFormat struct{ cfg WebhookReceiver }
+type webhookFormat struct{ cfg v1alpha1.WebhookReceiver }
 
 // webhookPayload is the generic webhook document: the Event's fields at the
 // top level, plus a delivery id and who sent it.

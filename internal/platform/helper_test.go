@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kanaria-dev/kanaria/internal/spec"
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 // helperEnv makes the test binary act as a helper program instead of
@@ -106,9 +106,9 @@ func helperServe(args []string) int {
 // helperParent runs one supervised server through Local, prints its pid
 // once ready, and waits to be killed.
 func helperParent(args []string) int {
-	l := NewLocal("web", spec.LocalPlatform{
+	l := NewLocal("web", v1alpha1.LocalPlatform{
 		Command:   "{{.Kanaria}} --port {{.Port}}",
-		Readiness: spec.Probe{Path: "/healthz", Interval: spec.Duration(20 * time.Millisecond)},
+		Readiness: v1alpha1.Probe{Path: "/healthz", Interval: v1alpha1.Duration(20 * time.Millisecond)},
 	}, LocalOptions{LogDir: args[0], KanariaPath: os.Args[0]})
 	in := Instance{Rollout: "web", Revision: "v1"}
 	if err := l.Ensure(context.Background(), in); err != nil {
@@ -128,13 +128,13 @@ func helperParent(args []string) int {
 }
 
 // testLocal returns a Local that runs the helper server with extra flags.
-func testLocal(t *testing.T, flags string, mod func(*spec.LocalPlatform)) (*Local, Instance) {
+func testLocal(t *testing.T, flags string, mod func(*v1alpha1.LocalPlatform)) (*Local, Instance) {
 	t.Helper()
 	t.Setenv(helperEnv, "1")
-	sp := spec.LocalPlatform{
+	sp := v1alpha1.LocalPlatform{
 		Command:     "{{.Kanaria}} --port {{.Port}} " + flags,
-		Readiness:   spec.Probe{Path: "/healthz", Interval: spec.Duration(20 * time.Millisecond), Timeout: spec.Duration(20 * time.Second)},
-		GracePeriod: spec.Duration(10 * time.Second),
+		Readiness:   v1alpha1.Probe{Path: "/healthz", Interval: v1alpha1.Duration(20 * time.Millisecond), Timeout: v1alpha1.Duration(20 * time.Second)},
+		GracePeriod: v1alpha1.Duration(10 * time.Second),
 	}
 	if mod != nil {
 		mod(&sp)

@@ -12,8 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/engine"
-	"github.com/kanaria-dev/kanaria/internal/spec"
 )
 
 // LocalOptions configure a Local platform.
@@ -38,7 +38,7 @@ type LocalOptions struct {
 // 127.0.0.1 port that stays the same across restarts.
 type Local struct {
 	rollout string
-	spec    spec.LocalPlatform // defaults applied
+	spec    v1alpha1.LocalPlatform // defaults applied
 	opts    LocalOptions
 	tune    supervision
 
@@ -55,24 +55,24 @@ type version struct {
 
 // NewLocal returns a platform that runs rollout's revisions as the spec
 // says. Zero values in the spec get kanaria's defaults.
-func NewLocal(rollout string, sp spec.LocalPlatform, opts LocalOptions) *Local {
+func NewLocal(rollout string, sp v1alpha1.LocalPlatform, opts LocalOptions) *Local {
 	if sp.Instances <= 0 {
-		sp.Instances = spec.DefaultInstances
+		sp.Instances = v1alpha1.DefaultInstances
 	}
 	if sp.Readiness.Path == "" {
-		sp.Readiness.Path = spec.DefaultReadinessPath
+		sp.Readiness.Path = v1alpha1.DefaultReadinessPath
 	}
 	if !strings.HasPrefix(sp.Readiness.Path, "/") {
 		sp.Readiness.Path = "/" + sp.Readiness.Path
 	}
 	if sp.Readiness.Interval <= 0 {
-		sp.Readiness.Interval = spec.Duration(spec.DefaultReadinessInterval)
+		sp.Readiness.Interval = v1alpha1.Duration(v1alpha1.DefaultReadinessInterval)
 	}
 	if sp.Readiness.Timeout <= 0 {
-		sp.Readiness.Timeout = spec.Duration(spec.DefaultReadinessTimeout)
+		sp.Readiness.Timeout = v1alpha1.Duration(v1alpha1.DefaultReadinessTimeout)
 	}
 	if sp.GracePeriod <= 0 {
-		sp.GracePeriod = spec.Duration(spec.DefaultGracePeriod)
+		sp.GracePeriod = v1alpha1.Duration(v1alpha1.DefaultGracePeriod)
 	}
 	if opts.LogDir == "" {
 		opts.LogDir = filepath.Join(os.TempDir(), "kanaria-logs")
@@ -139,7 +139,7 @@ func (l *Local) newProc(in Instance, key string, i int) (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	line, err := l.spec.RenderCommand(spec.CommandData{
+	line, err := l.spec.RenderCommand(v1alpha1.CommandData{
 		Revision: in.Revision, Port: port, Name: l.rollout, Instance: i, Kanaria: l.opts.KanariaPath,
 	})
 	if err == nil {

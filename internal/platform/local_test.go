@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kanaria-dev/kanaria/internal/spec"
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 func get(t *testing.T, url string) string {
@@ -41,7 +41,7 @@ func readFile(t *testing.T, path string) string {
 }
 
 func TestLocalTwoInstancesReadyAnswerAndStop(t *testing.T) {
-	l, in := testLocal(t, "", func(sp *spec.LocalPlatform) {
+	l, in := testLocal(t, "", func(sp *v1alpha1.LocalPlatform) {
 		sp.Instances = 2
 		sp.Env = map[string]string{"GREETING": "hi there", "PORT": "1"} // PORT is kanaria's to set
 	})
@@ -178,8 +178,8 @@ func TestLocalCrashBeforeReadyFails(t *testing.T) {
 }
 
 func TestLocalReadinessTimeoutFails(t *testing.T) {
-	l, in := testLocal(t, "--not-ready", func(sp *spec.LocalPlatform) {
-		sp.Readiness.Timeout = spec.Duration(1500 * time.Millisecond)
+	l, in := testLocal(t, "--not-ready", func(sp *v1alpha1.LocalPlatform) {
+		sp.Readiness.Timeout = v1alpha1.Duration(1500 * time.Millisecond)
 	})
 	if err := l.Ensure(context.Background(), in); err != nil {
 		t.Fatal(err)
@@ -203,8 +203,8 @@ func TestLocalReadinessTimeoutFails(t *testing.T) {
 
 func TestLocalStopKillsAfterGraceWhenSIGTERMIgnored(t *testing.T) {
 	grace := 300 * time.Millisecond
-	l, in := testLocal(t, "--ignore-term --spawn-child", func(sp *spec.LocalPlatform) {
-		sp.GracePeriod = spec.Duration(grace)
+	l, in := testLocal(t, "--ignore-term --spawn-child", func(sp *v1alpha1.LocalPlatform) {
+		sp.GracePeriod = v1alpha1.Duration(grace)
 	})
 	if err := l.Ensure(context.Background(), in); err != nil {
 		t.Fatal(err)
@@ -234,8 +234,8 @@ func TestLocalStopKillsAfterGraceWhenSIGTERMIgnored(t *testing.T) {
 }
 
 func TestLocalStopCutShortByContext(t *testing.T) {
-	l, in := testLocal(t, "--ignore-term", func(sp *spec.LocalPlatform) {
-		sp.GracePeriod = spec.Duration(time.Hour)
+	l, in := testLocal(t, "--ignore-term", func(sp *v1alpha1.LocalPlatform) {
+		sp.GracePeriod = v1alpha1.Duration(time.Hour)
 	})
 	if err := l.Ensure(context.Background(), in); err != nil {
 		t.Fatal(err)
@@ -297,7 +297,7 @@ func TestLocalEnsureReportsCommandErrors(t *testing.T) {
 		{"   ", "empty"},
 	}
 	for _, c := range cases {
-		l, in := testLocal(t, "", func(sp *spec.LocalPlatform) { sp.Command = c.command })
+		l, in := testLocal(t, "", func(sp *v1alpha1.LocalPlatform) { sp.Command = c.command })
 		reserved.Lock()
 		before := len(reserved.ports)
 		reserved.Unlock()

@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/kanaria-dev/kanaria/internal/spec"
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 // Static points at revisions that already run elsewhere (existing hosts or
@@ -21,7 +21,7 @@ type Static struct {
 }
 
 // NewStatic returns the platform for a spec's static revisions.
-func NewStatic(sp spec.StaticPlatform) *Static {
+func NewStatic(sp v1alpha1.StaticPlatform) *Static {
 	revs := make(map[string][]string, len(sp.Revisions))
 	for rev, urls := range sp.Revisions {
 		clean := make([]string, 0, len(urls))

@@ -5,11 +5,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kanaria-dev/kanaria/internal/spec"
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 func TestStatic(t *testing.T) {
-	s := NewStatic(spec.StaticPlatform{Revisions: map[string][]string{
+	s := NewStatic(v1alpha1.StaticPlatform{Revisions: map[string][]string{
 		"v1": {"http://10.0.0.1:8080/", "http://10.0.0.2:8080"},
 		"v2": {"http://10.0.0.3:8080"},
 	}})

@@ -24,8 +24,8 @@ import (
 	"errors"
 	"io"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/engine"
-	"github.com/kanaria-dev/kanaria/internal/spec"
 	"github.com/kanaria-dev/kanaria/internal/store"
 )
 
@@ -39,10 +39,10 @@ func (e *ConflictError) Error() string { return e.Reason }
 
 // RolloutView is a rollout as the API shows it.
 type RolloutView struct {
-	Name     string        `json:"name"`
-	Strategy string        `json:"strategy"` // "canary" | "blueGreen"
-	Steps    []spec.Step   `json:"steps,omitempty"`
-	Status   engine.Status `json:"status"`
+	Name     string          `json:"name"`
+	Strategy string          `json:"strategy"` // "canary" | "blueGreen"
+	Steps    []v1alpha1.Step `json:"steps,omitempty"`
+	Status   engine.Status   `json:"status"`
 	// RouterURL is where users reach the service through kanaria's router.
 	RouterURL string `json:"routerURL,omitempty"`
 	// Analysis is the release's current or last analyses with their

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kanaria-dev/kanaria/internal/analysis/judge"
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 const withAnalysis = `apiVersion: kanaria.dev/v1alpha1
@@ -63,7 +63,7 @@ func TestAnalysisSpecParses(t *testing.T) {
 		t.Fatalf("step metrics %+v", got)
 	}
 	bg := s.Resolve(s.Strategy.Canary.Analysis.Metrics)
-	if len(bg) != 1 || bg[0].JudgeMetric().Kind != judge.ErrorRate || !bg[0].Critical || bg[0].EffectiveInterval().String() != "1s" {
+	if len(bg) != 1 || bg[0].Kind != "errorRate" || !bg[0].Critical || bg[0].EffectiveInterval().String() != "1s" {
 		t.Fatalf("background metrics %+v", bg)
 	}
 	if all := s.Resolve(nil); len(all) != 3 || all[2].EffectiveInterval().String() != "5s" || s.ComparedWith() != "baseline" {
@@ -74,7 +74,7 @@ func TestAnalysisSpecParses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var back Step
+	var back v1alpha1.Step
 	if err := json.Unmarshal(b, &back); err != nil || back.Analysis.Metrics[0].Name != "p99" || back.Analysis.Metrics[1].Inline == nil {
 		t.Fatalf("round trip %s: %+v %v", b, back, err)
 	}

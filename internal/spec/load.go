@@ -11,6 +11,8 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 // Error is one problem in a spec file, at a position, with the field path
@@ -56,7 +58,7 @@ func (l ErrorList) Error() string {
 // LoadFile reads, validates and defaults every Rollout in the file. Errors
 // name the file as given on the command line (its base name if absolute
 // paths would be noisy is the caller's choice).
-func LoadFile(path string) ([]Rollout, error) {
+func LoadFile(path string) ([]v1alpha1.Rollout, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -67,7 +69,7 @@ func LoadFile(path string) ([]Rollout, error) {
 // Parse decodes every "---"-separated Rollout document in data, refusing
 // unknown fields, then validates and defaults them. name is used in error
 // positions. A returned error is an ErrorList.
-func Parse(name string, data []byte) (rs []Rollout, err error) {
+func Parse(name string, data []byte) (rs []v1alpha1.Rollout, err error) {
 	if name == "" {
 		name = "kanaria.yaml"
 	}
@@ -96,7 +98,7 @@ func Parse(name string, data []byte) (rs []Rollout, err error) {
 	}
 	var errs ErrorList
 	for i, d := range docs {
-		var r Rollout
+		var r v1alpha1.Rollout
 		if derr := yaml.NodeToValue(d.Body, &r, yaml.Strict()); derr != nil {
 			errs = append(errs, yamlError(name, fmt.Sprintf("rollouts[%d]", i), derr))
 			continue
@@ -169,7 +171,7 @@ func yamlError(name, path string, err error) *Error {
 
 // uniqueNames refuses a second rollout with the same name; the error points
 // at the later one. It only sees documents that decoded.
-func uniqueNames(name string, docs []*ast.DocumentNode, rs []Rollout) ErrorList {
+func uniqueNames(name string, docs []*ast.DocumentNode, rs []v1alpha1.Rollout) ErrorList {
 	if len(rs) != len(docs) {
 		return nil // indexes would not line up; decode errors are reported already
 	}

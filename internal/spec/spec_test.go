@@ -1,13 +1,12 @@
 package spec
 
 import (
-	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/goccy/go-yaml"
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 const good = `apiVersion: kanaria.dev/v1alpha1
@@ -184,40 +183,8 @@ func TestDefaults(t *testing.T) {
 		t.Fatalf("scale down delay %v", rs[0].Spec.ScaleDownDelay())
 	}
 	steps := rs[0].Spec.Strategy.Canary.Steps
-	if WeightPPM(*steps[0].SetWeight) != 1000 || steps[1].String() != "pause 10s" || !steps[2].IndefinitePause() {
+	if v1alpha1.WeightPPM(*steps[0].SetWeight) != 1000 || steps[1].String() != "pause 10s" || !steps[2].IndefinitePause() {
 		t.Fatalf("steps %v %v", steps[1], steps[2])
-	}
-}
-
-func TestWeightPPM(t *testing.T) {
-	for _, c := range []struct {
-		in   float64
-		want uint32
-	}{{0, 0}, {0.0001, 1}, {0.1, 1000}, {1, 10000}, {33.3333, 333333}, {100, 1000000}} {
-		if got := WeightPPM(c.in); got != c.want {
-			t.Errorf("WeightPPM(%v) = %d, want %d", c.in, got, c.want)
-		}
-	}
-}
-
-func TestDurationEncoding(t *testing.T) {
-	d := Duration(90 * time.Second)
-	b, _ := json.Marshal(struct{ D Duration }{d})
-	if string(b) != `{"D":"1m30s"}` {
-		t.Fatalf("json %s", b)
-	}
-	var back struct{ D Duration }
-	if err := json.Unmarshal(b, &back); err != nil || back.D != d {
-		t.Fatalf("json back %v %v", back.D, err)
-	}
-	if err := json.Unmarshal([]byte(`{"D":5}`), &back); err == nil {
-		t.Fatal("number accepted as JSON duration")
-	}
-	y, err := yaml.Marshal(struct {
-		D Duration `yaml:"d"`
-	}{d})
-	if err != nil || strings.TrimSpace(string(y)) != "d: 1m30s" {
-		t.Fatalf("yaml %q %v", y, err)
 	}
 }
 
@@ -229,7 +196,7 @@ func TestExampleLoads(t *testing.T) {
 	if len(rs) != 1 || len(rs[0].Spec.Strategy.Canary.Steps) != 8 {
 		t.Fatalf("got %+v", rs)
 	}
-	cmd, err := rs[0].Spec.Platform.Local.RenderCommand(CommandData{Kanaria: "/bin/kanaria", Revision: "v2", Port: 9001})
+	cmd, err := rs[0].Spec.Platform.Local.RenderCommand(v1alpha1.CommandData{Kanaria: "/bin/kanaria", Revision: "v2", Port: 9001})
 	if err != nil || cmd != "/bin/kanaria demo-app --revision v2 --port 9001" {
 		t.Fatalf("render %q %v", cmd, err)
 	}

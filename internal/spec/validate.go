@@ -1,17 +1,15 @@
 package spec
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/url"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
-	"github.com/kanaria-dev/kanaria/internal/notify"
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 // fieldError is a validation problem at a path inside one Rollout; Parse
@@ -26,30 +24,15 @@ func fieldErr(p path, format string, args ...any) fieldError {
 }
 
 var (
-	dnsLabel     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-	revisionRe   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$`)
-	hostLabel    = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-	headerToken  = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-	envName      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	maxRevLength = 63
+	dnsLabel    = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	hostLabel   = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	headerToken = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+	envName     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
-
-// ValidateRevision checks a revision name. Revisions appear in process
-// names, log file names, router headers and version keys, so they are kept
-// to letters, digits, '.', '_' and '-'. The engine uses it for `start`.
-func ValidateRevision(rev string) error {
-	if rev == "" {
-		return fmt.Errorf("revision is empty")
-	}
-	if len(rev) > maxRevLength || !revisionRe.MatchString(rev) {
-		return fmt.Errorf("revision %q must be 1-%d letters, digits, '.', '_' or '-', starting and ending with a letter or digit", rev, maxRevLength)
-	}
-	return nil
-}
 
 // Validate checks one Rollout without positions (for Rollouts built in code
 // or received over the API). Errors carry the field path.
-func Validate(r Rollout) error {
+func Validate(r v1alpha1.Rollout) error {
 	fes := validateRollout(r)
 	if len(fes) == 0 {
 		return nil
@@ -61,14 +44,14 @@ func Validate(r Rollout) error {
 	return fmt.Errorf("%s", strings.Join(msgs, "\n"))
 }
 
-func validateRollout(r Rollout) []fieldError {
+func validateRollout(r v1alpha1.Rollout) []fieldError {
 	var errs []fieldError
 	add := func(p path, format string, args ...any) { errs = append(errs, fieldErr(p, format, args...)) }
-	if r.APIVersion != APIVersion {
-		add(path{"apiVersion"}, "must be %q, not %q", APIVersion, r.APIVersion)
+	if r.APIVersion != v1alpha1.APIVersion {
+		add(path{"apiVersion"}, "must be %q, not %q", v1alpha1.APIVersion, r.APIVersion)
 	}
-	if r.Kind != KindRollout {
-		add(path{"kind"}, "must be %q, not %q", KindRollout, r.Kind)
+	if r.Kind != v1alpha1.KindRollout {
+		add(path{"kind"}, "must be %q, not %q", v1alpha1.KindRollout, r.Kind)
 	}
 	switch n := r.Metadata.Name; {
 	case n == "":
@@ -77,7 +60,7 @@ func validateRollout(r Rollout) []fieldError {
 		add(path{"metadata", "name"}, "%q must be a DNS label: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit", n)
 	}
 	sp := path{"spec"}
-	if err := ValidateRevision(r.Spec.Revision); err != nil {
+	if err := v1alpha1.ValidateRevision(r.Spec.Revision); err != nil {
 		add(sp.with("revision"), "%v", err)
 	}
 	errs = append(errs, validateRoute(sp.with("route"), r.Spec.Route)...)
@@ -88,46 +71,7 @@ func validateRollout(r Rollout) []fieldError {
 	return errs
 }
 
-// validateNotifications re-roots the notify package's field paths under
-// spec.notifications, so they get the file's line like every other error.
-func validateNotifications(p path, n *notify.Config) []fieldError {
-	if n == nil {
-		return nil
-	}
-	var ve notify.ValidationError
-	if err := n.Validate(); !errors.As(err, &ve) {
-		if err != nil {
-			return []fieldError{fieldErr(p, "%v", err)}
-		}
-		return nil
-	}
-	var errs []fieldError
-	for _, fe := range ve {
-		errs = append(errs, fieldErr(p.with(parsePath(fe.Path)...), "%s", fe.Msg))
-	}
-	return errs
-}
-
-// parsePath turns "receivers[1].slack.webhookURL" into path elements.
-func parsePath(s string) path {
-	var p path
-	for _, part := range strings.Split(s, ".") {
-		name, rest, _ := strings.Cut(part, "[")
-		if name != "" {
-			p = append(p, name)
-		}
-		for rest != "" {
-			idx, after, _ := strings.Cut(rest, "]")
-			if n, err := strconv.Atoi(idx); err == nil {
-				p = append(p, n)
-			}
-			_, rest, _ = strings.Cut(after, "[")
-		}
-	}
-	return p
-}
-
-func validateRoute(p path, rt Route) []fieldError {
+func validateRoute(p path, rt v1alpha1.Route) []fieldError {
 	var errs []fieldError
 	for i, h := range rt.Hosts {
 		if err := validHost(h); err != nil {
@@ -161,7 +105,7 @@ func validHost(h string) error {
 	return nil
 }
 
-func validatePlatform(p path, s RolloutSpec) []fieldError {
+func validatePlatform(p path, s v1alpha1.RolloutSpec) []fieldError {
 	pl := s.Platform
 	switch {
 	case pl.Local == nil && pl.Static == nil:
@@ -174,7 +118,7 @@ func validatePlatform(p path, s RolloutSpec) []fieldError {
 	return validateStatic(p.with("static"), *pl.Static, s.Revision)
 }
 
-func validateLocal(p path, l LocalPlatform) []fieldError {
+func validateLocal(p path, l v1alpha1.LocalPlatform) []fieldError {
 	var errs []fieldError
 	add := func(q path, format string, args ...any) { errs = append(errs, fieldErr(q, format, args...)) }
 	if strings.TrimSpace(l.Command) == "" {
@@ -209,18 +153,18 @@ func validateLocal(p path, l LocalPlatform) []fieldError {
 // checkTemplate parses the command and runs it once on sample data, which is
 // how text/template finds a reference to an unknown field.
 func checkTemplate(cmd string) error {
-	t, err := ParseCommand(cmd)
+	t, err := v1alpha1.ParseCommand(cmd)
 	if err != nil {
 		return fmt.Errorf("not a valid template: %v", strings.TrimPrefix(err.Error(), "template: command:"))
 	}
-	sample := CommandData{Revision: "v1", Port: 8080, Name: "web", Instance: 0, Kanaria: "kanaria"}
+	sample := v1alpha1.CommandData{Revision: "v1", Port: 8080, Name: "web", Instance: 0, Kanaria: "kanaria"}
 	if err := t.Execute(io.Discard, sample); err != nil {
 		return fmt.Errorf("template uses an unknown field (known: .Revision .Port .Name .Instance .Kanaria): %v", strings.TrimPrefix(err.Error(), "template: command:"))
 	}
 	return nil
 }
 
-func validateStatic(p path, st StaticPlatform, stable string) []fieldError {
+func validateStatic(p path, st v1alpha1.StaticPlatform, stable string) []fieldError {
 	var errs []fieldError
 	rp := p.with("revisions")
 	if len(st.Revisions) == 0 {
@@ -230,7 +174,7 @@ func validateStatic(p path, st StaticPlatform, stable string) []fieldError {
 		errs = append(errs, fieldErr(rp, "must list spec.revision %q", stable))
 	}
 	for _, rev := range sortedKeys(st.Revisions) {
-		if err := ValidateRevision(rev); err != nil {
+		if err := v1alpha1.ValidateRevision(rev); err != nil {
 			errs = append(errs, fieldErr(rp.with(rev), "%v", err))
 		}
 		eps := st.Revisions[rev]
@@ -254,7 +198,7 @@ func validEndpoint(ep string) error {
 	return nil
 }
 
-func validateStrategy(p path, s RolloutSpec) []fieldError {
+func validateStrategy(p path, s v1alpha1.RolloutSpec) []fieldError {
 	st := s.Strategy
 	switch {
 	case st.Canary == nil && st.BlueGreen == nil:
@@ -267,7 +211,7 @@ func validateStrategy(p path, s RolloutSpec) []fieldError {
 	return validateCanary(p.with("canary"), *st.Canary, s)
 }
 
-func validateCanary(p path, c CanaryStrategy, rs RolloutSpec) []fieldError {
+func validateCanary(p path, c v1alpha1.CanaryStrategy, rs v1alpha1.RolloutSpec) []fieldError {
 	var errs []fieldError
 	if c.Baseline && rs.Platform.Static != nil {
 		errs = append(errs, fieldErr(p.with("baseline"), "needs a platform that can start a separate copy of the stable revision (local); static endpoints cannot"))
@@ -281,7 +225,7 @@ func validateCanary(p path, c CanaryStrategy, rs RolloutSpec) []fieldError {
 	return errs
 }
 
-func validateStep(p path, s Step, rs RolloutSpec) []fieldError {
+func validateStep(p path, s v1alpha1.Step, rs v1alpha1.RolloutSpec) []fieldError {
 	set := 0
 	for _, ok := range []bool{s.SetWeight != nil, s.Pause != nil, s.Analysis != nil} {
 		if ok {
@@ -320,7 +264,7 @@ func validateStep(p path, s Step, rs RolloutSpec) []fieldError {
 // checkWeight returns why a setWeight is invalid, or "". The router works
 // in parts per million, so 0.0001 % is the finest weight it can honour.
 func checkWeight(w float64) string {
-	v := FormatPercent(w)
+	v := v1alpha1.FormatPercent(w)
 	v = v[:len(v)-1]
 	switch {
 	case math.IsNaN(w) || math.IsInf(w, 0):
@@ -330,14 +274,14 @@ func checkWeight(w float64) string {
 	case w > 100:
 		return fmt.Sprintf("%s is above 100", v)
 	}
-	ppm := w * PPM / 100
+	ppm := w * v1alpha1.PPM / 100
 	if math.Abs(ppm-math.Round(ppm)) > 1e-6 {
 		return fmt.Sprintf("%s is finer than the router's precision of 0.0001 (one part per million)", v)
 	}
 	return ""
 }
 
-func validateBlueGreen(p path, bg BlueGreenStrategy) []fieldError {
+func validateBlueGreen(p path, bg v1alpha1.BlueGreenStrategy) []fieldError {
 	var errs []fieldError
 	if bg.AutoPromotionDelay < 0 {
 		errs = append(errs, fieldErr(p.with("autoPromotionDelay"), "%s is negative", bg.AutoPromotionDelay))

@@ -11,6 +11,8 @@ package judge
 import (
 	"errors"
 	"fmt"
+
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 // Kind says how a metric is judged.
@@ -181,4 +183,20 @@ func (d *Direction) UnmarshalText(b []byte) error {
 		}
 	}
 	return fmt.Errorf("judge: unknown direction %q (increase, decrease, either)", b)
+}
+
+// FromSpec converts a metric definition of the Rollout into the judge's
+// Metric. internal/spec's validation guarantees the kind and direction names
+// parse; a Metric built from an unvalidated definition fails Validate.
+func FromSpec(m v1alpha1.MetricSpec) Metric {
+	jm := Metric{
+		Name: m.Name, Condition: m.Condition, AllowedEffect: m.AllowedEffect, DetectEffect: m.DetectEffect,
+		Critical: m.Critical, Group: m.Group, Weight: m.Weight, MustHaveData: m.MustHaveData,
+		Alpha: m.Alpha, MinSamples: m.MinSamples,
+	}
+	_ = jm.Kind.UnmarshalText([]byte(m.Kind))
+	if m.Direction != "" {
+		_ = jm.Direction.UnmarshalText([]byte(m.Direction))
+	}
+	return jm
 }

@@ -9,6 +9,7 @@ import (
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/analysis/judge"
 	"github.com/kanaria-dev/kanaria/internal/spec"
 )
@@ -18,12 +19,12 @@ import (
 // metrics: a query returns one number, not the per-request data a
 // comparison needs.
 type Prometheus struct {
-	cfg spec.PrometheusMetric
+	cfg v1alpha1.PrometheusMetric
 	api promv1.API
 }
 
 // NewPrometheus returns the provider for one query.
-func NewPrometheus(cfg spec.PrometheusMetric) (*Prometheus, error) {
+func NewPrometheus(cfg v1alpha1.PrometheusMetric) (*Prometheus, error) {
 	c, err := api.NewClient(api.Config{Address: cfg.Address})
 	if err != nil {
 		return nil, fmt.Errorf("prometheus client: %w", err)
@@ -47,7 +48,7 @@ func (p *Prometheus) Fetch(ctx context.Context, q Query) (judge.Input, error) {
 	}
 	timeout := p.cfg.Timeout.D()
 	if timeout <= 0 {
-		timeout = spec.DefaultRemoteTimeout
+		timeout = v1alpha1.DefaultRemoteTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -22,6 +22,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/analysis/judge"
 	"github.com/kanaria-dev/kanaria/internal/spec"
 )
@@ -59,14 +60,14 @@ type Provider interface {
 
 // New builds the provider of one metric definition. src feeds router
 // metrics and may be nil when the rollout has none.
-func New(m spec.MetricSpec, src Source) (Provider, error) {
+func New(m v1alpha1.MetricSpec, src Source) (Provider, error) {
 	var p Provider
 	switch {
 	case m.Provider.Router != nil:
 		if src == nil {
 			return nil, fmt.Errorf("metric %s: no router data source", m.Name)
 		}
-		p = NewRouter(*m.Provider.Router, m.JudgeMetric().Kind, src)
+		p = NewRouter(*m.Provider.Router, judge.FromSpec(m).Kind, src)
 	case m.Provider.Prometheus != nil:
 		pr, err := NewPrometheus(*m.Provider.Prometheus)
 		if err != nil {
@@ -82,7 +83,7 @@ func New(m spec.MetricSpec, src Source) (Provider, error) {
 	default:
 		return nil, fmt.Errorf("metric %s has no provider", m.Name)
 	}
-	if k := m.JudgeMetric().Kind; !p.Capabilities().Supports(k) {
+	if k := judge.FromSpec(m).Kind; !p.Capabilities().Supports(k) {
 		return nil, fmt.Errorf("metric %s: the %s provider cannot measure kind %s", m.Name, m.Provider.Name(), k)
 	}
 	return p, nil

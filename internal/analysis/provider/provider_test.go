@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/analysis/judge"
-	"github.com/kanaria-dev/kanaria/internal/spec"
 )
 
 var t0 = time.Date(2025, 1, 2, 12, 0, 0, 0, time.UTC)
@@ -41,34 +41,34 @@ func TestRouterProvider(t *testing.T) {
 	fill(w, "baseline", "v1", 1000, 10, 0, 50)
 	fill(w, "canary", "v2", 20, 20, 429, 100) // 429s count only where configured
 
-	in, err := NewRouter(spec.RouterMetric{}, judge.ErrorRate, w).Fetch(context.Background(), query())
+	in, err := NewRouter(v1alpha1.RouterMetric{}, judge.ErrorRate, w).Fetch(context.Background(), query())
 	if err != nil || in.CanaryErrors != 300 || in.CanaryTotal != 1020 || in.BaselineErrors != 10 || in.BaselineTotal != 1000 {
 		t.Fatalf("default statuses: %+v %v", in, err)
 	}
 	if !strings.Contains(in.Query, "vs baseline v1") || !strings.Contains(in.Query, "5xx connectionFailure") {
 		t.Fatalf("query as run: %q", in.Query)
 	}
-	in, _ = NewRouter(spec.RouterMetric{Statuses: []string{"429"}}, judge.ErrorRate, w).Fetch(context.Background(), query())
+	in, _ = NewRouter(v1alpha1.RouterMetric{Statuses: []string{"429"}}, judge.ErrorRate, w).Fetch(context.Background(), query())
 	if in.CanaryErrors != 20 || in.BaselineErrors != 0 {
 		t.Fatalf("429 only: %+v", in)
 	}
-	in, _ = NewRouter(spec.RouterMetric{}, judge.Latency, w).Fetch(context.Background(), query())
+	in, _ = NewRouter(v1alpha1.RouterMetric{}, judge.Latency, w).Fetch(context.Background(), query())
 	if len(in.Canary) != 1020 || len(in.Baseline) != 1000 {
 		t.Fatalf("latency samples %d %d", len(in.Canary), len(in.Baseline))
 	}
 	// The judge fails a 30 % canary against a 1 % baseline.
-	rep := judge.Judge([]judge.Metric{{Name: "e", Kind: judge.ErrorRate, Critical: true}}, map[string]judge.Input{"e": Fetch(context.Background(), NewRouter(spec.RouterMetric{}, judge.ErrorRate, w), query())}, judge.Config{})
+	rep := judge.Judge([]judge.Metric{{Name: "e", Kind: judge.ErrorRate, Critical: true}}, map[string]judge.Input{"e": Fetch(context.Background(), NewRouter(v1alpha1.RouterMetric{}, judge.ErrorRate, w), query())}, judge.Config{})
 	if rep.Verdict != judge.Fail {
 		t.Fatalf("30%% vs 1%%: %s (%s)", rep.Verdict, rep.Reason)
 	}
 
 	thresholds := []struct {
-		cfg  spec.RouterMetric
+		cfg  v1alpha1.RouterMetric
 		want float64
 	}{
-		{spec.RouterMetric{Measure: "errorRate"}, 300.0 / 1020},
-		{spec.RouterMetric{Measure: "requestRate"}, 102},
-		{spec.RouterMetric{Measure: "latency", Quantile: 0.5}, 124},
+		{v1alpha1.RouterMetric{Measure: "errorRate"}, 300.0 / 1020},
+		{v1alpha1.RouterMetric{Measure: "requestRate"}, 102},
+		{v1alpha1.RouterMetric{Measure: "latency", Quantile: 0.5}, 124},
 	}
 	for _, c := range thresholds {
 		in, err := NewRouter(c.cfg, judge.Threshold, w).Fetch(context.Background(), query())
@@ -83,15 +83,15 @@ func TestRouterProviderNoData(t *testing.T) {
 	fill(w, "canary", "v2", 100, 0, 0, 1)
 	m := []judge.Metric{{Name: "e", Kind: judge.ErrorRate}, {Name: "p99", Kind: judge.Threshold, Condition: "result < 500"}}
 	inputs := map[string]judge.Input{
-		"e":   Fetch(context.Background(), NewRouter(spec.RouterMetric{}, judge.ErrorRate, w), query()),
-		"p99": Fetch(context.Background(), NewRouter(spec.RouterMetric{Measure: "latency"}, judge.Threshold, NewWindow(1)), query()),
+		"e":   Fetch(context.Background(), NewRouter(v1alpha1.RouterMetric{}, judge.ErrorRate, w), query()),
+		"p99": Fetch(context.Background(), NewRouter(v1alpha1.RouterMetric{Measure: "latency"}, judge.Threshold, NewWindow(1)), query()),
 	}
 	rep := judge.Judge(m, inputs, judge.Config{})
 	if rep.Verdict != judge.Inconclusive || !strings.HasPrefix(rep.Metrics[0].Reason, "no data") || !strings.HasPrefix(rep.Metrics[1].Reason, "no data") {
 		t.Fatalf("no baseline data: %s %+v", rep.Verdict, rep.Metrics)
 	}
 	// Data of another revision is an error, not the canary's numbers.
-	_, err := NewRouter(spec.RouterMetric{}, judge.ErrorRate, w).Fetch(context.Background(), Query{Revision: "v3", ComparedWith: "baseline"})
+	_, err := NewRouter(v1alpha1.RouterMetric{}, judge.ErrorRate, w).Fetch(context.Background(), Query{Revision: "v3", ComparedWith: "baseline"})
 	if err == nil {
 		t.Fatal("stale revision accepted")
 	}
@@ -141,7 +141,7 @@ func TestWebProvider(t *testing.T) {
 	}))
 	defer srv.Close()
 	web := func(p string) Provider {
-		w, err := NewWeb(spec.WebMetric{URL: srv.URL + "/{{.Revision}}/" + p, JSONPath: "$.data.items[0].value", Headers: map[string]string{"X-Token": "t"}})
+		w, err := NewWeb(v1alpha1.WebMetric{URL: srv.URL + "/{{.Revision}}/" + p, JSONPath: "$.data.items[0].value", Headers: map[string]string{"X-Token": "t"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -208,7 +208,7 @@ func startPrometheus(t *testing.T, target, query string) string {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	url := "http://" + addr
-	p, err := NewPrometheus(spec.PrometheusMetric{Address: url, Query: query})
+	p, err := NewPrometheus(v1alpha1.PrometheusMetric{Address: url, Query: query})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func TestPrometheusProvider(t *testing.T) {
 	url := startPrometheus(t, strings.TrimPrefix(target.URL, "http://"), tmpl)
 
 	fetch := func(q string) judge.Input {
-		p, err := NewPrometheus(spec.PrometheusMetric{Address: url, Query: q})
+		p, err := NewPrometheus(v1alpha1.PrometheusMetric{Address: url, Query: q})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -266,7 +266,7 @@ func TestPrometheusProvider(t *testing.T) {
 		}
 	}
 	// Unreachable Prometheus: Inconclusive with the reason, never a pass.
-	p, _ := NewPrometheus(spec.PrometheusMetric{Address: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), Query: "up", Timeout: spec.Duration(time.Second)})
+	p, _ := NewPrometheus(v1alpha1.PrometheusMetric{Address: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), Query: "up", Timeout: v1alpha1.Duration(time.Second)})
 	rep = judge.Judge(m, map[string]judge.Input{"m": Fetch(context.Background(), p, query())}, judge.Config{})
 	if rep.Verdict != judge.Inconclusive || !strings.Contains(rep.Metrics[0].Reason, "connection refused") {
 		t.Fatalf("unreachable: %s %q", rep.Verdict, rep.Metrics[0].Reason)
@@ -275,7 +275,7 @@ func TestPrometheusProvider(t *testing.T) {
 
 // New refuses a provider asked for a kind it cannot measure.
 func TestNewChecksCapabilities(t *testing.T) {
-	_, err := New(spec.MetricSpec{Name: "x", Kind: "latency", Provider: spec.MetricProvider{Web: &spec.WebMetric{URL: "http://127.0.0.1/", JSONPath: "a"}}}, nil)
+	_, err := New(v1alpha1.MetricSpec{Name: "x", Kind: "latency", Provider: v1alpha1.MetricProvider{Web: &v1alpha1.WebMetric{URL: "http://127.0.0.1/", JSONPath: "a"}}}, nil)
 	if err == nil || !strings.Contains(err.Error(), "cannot measure kind latency") {
 		t.Fatalf("got %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/analysis/judge"
 	"github.com/kanaria-dev/kanaria/internal/spec"
 )
@@ -16,13 +17,13 @@ import (
 // accumulated in a Source since the analysis began. It needs nothing else
 // installed.
 type Router struct {
-	cfg  spec.RouterMetric
+	cfg  v1alpha1.RouterMetric
 	kind judge.Kind
 	src  Source
 }
 
 // NewRouter returns the router provider for one metric of the given kind.
-func NewRouter(cfg spec.RouterMetric, kind judge.Kind, src Source) *Router {
+func NewRouter(cfg v1alpha1.RouterMetric, kind judge.Kind, src Source) *Router {
 	return &Router{cfg: cfg, kind: kind, src: src}
 }
 

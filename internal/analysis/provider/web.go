@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/analysis/judge"
 	"github.com/kanaria-dev/kanaria/internal/spec"
 )
@@ -18,20 +19,20 @@ const maxWebBody = 1 << 20
 // Web GETs a JSON document (URL templated like a Prometheus query) and
 // reads one number at a path. It feeds threshold metrics.
 type Web struct {
-	cfg    spec.WebMetric
+	cfg    v1alpha1.WebMetric
 	path   spec.JSONPath
 	client *http.Client
 }
 
 // NewWeb returns the provider for one endpoint.
-func NewWeb(cfg spec.WebMetric) (*Web, error) {
+func NewWeb(cfg v1alpha1.WebMetric) (*Web, error) {
 	p, err := spec.ParseJSONPath(cfg.JSONPath)
 	if err != nil {
 		return nil, fmt.Errorf("jsonPath: %w", err)
 	}
 	timeout := cfg.Timeout.D()
 	if timeout <= 0 {
-		timeout = spec.DefaultRemoteTimeout
+		timeout = v1alpha1.DefaultRemoteTimeout
 	}
 	return &Web{cfg: cfg, path: p, client: &http.Client{Timeout: timeout}}, nil
 }

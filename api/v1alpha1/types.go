@@ -1,13 +1,4 @@
-// Package spec holds kanaria's release specification: the Rollout document
-// of kanaria.yaml, its defaults and its validation. It does no I/O beyond
-// reading the file it is given.
-package spec
-
-import (
-	"time"
-
-	"github.com/kanaria-dev/kanaria/internal/notify"
-)
+package v1alpha1
 
 // APIVersion and Kind identify a Rollout document.
 const (
@@ -40,7 +31,7 @@ type RolloutSpec struct {
 	Strategy Strategy `json:"strategy"`
 	// Notifications send this rollout's events to webhooks and Slack
 	// (docs/notifications.md).
-	Notifications *notify.Config `json:"notifications,omitempty"`
+	Notifications *Notifications `json:"notifications,omitempty"`
 	// Analysis defines the metrics that analysis steps and the background
 	// analysis judge (docs/analysis.md).
 	Analysis *AnalysisSpec `json:"analysis,omitempty"`
@@ -138,6 +129,3 @@ type BlueGreenStrategy struct {
 	// instant. Default 30s.
 	ScaleDownDelay *Duration `json:"scaleDownDelay,omitempty"`
 }
-
-// Duration is a time.Duration written as a Go duration string ("30s").
-type Duration time.Duration

@@ -1,15 +1,15 @@
-package notify
+package v1alpha1
 
-// Config is the `notifications:` section of kanaria.yaml. Its json tags are
-// the file's field names.
-type Config struct {
+// Notifications is a rollout's `notifications:` section: where its events
+// are sent (docs/notifications.md).
+type Notifications struct {
 	// Receivers are the places events can be sent, each with a unique name.
 	Receivers []Receiver `json:"receivers,omitempty"`
 	// Routes decide which receivers get which events. With no routes every
 	// receiver gets every event; with routes, an event goes to the union of
 	// the receivers of every route that matches it (each receiver once), and
 	// a receiver named by no route gets nothing.
-	Routes []Route `json:"routes,omitempty"`
+	Routes []NotificationRoute `json:"routes,omitempty"`
 }
 
 // Receiver is one destination. Exactly one of Webhook and Slack is set.
@@ -39,10 +39,10 @@ type SlackReceiver struct {
 	Channel string `json:"channel,omitempty"`
 }
 
-// Route sends matching events to receivers. Patterns in Events and Rollouts
+// NotificationRoute sends matching events to receivers. Patterns in Events and Rollouts
 // are exact names or shell globs ("checkout-*"); event types compare
 // case-insensitively.
-type Route struct {
+type NotificationRoute struct {
 	// Events limits the route to these event types; empty means all.
 	Events []string `json:"events,omitempty"`
 	// Rollouts limits the route to these rollouts; empty means all.

@@ -1,4 +1,4 @@
-package spec
+package v1alpha1
 
 import (
 	"encoding/json"
@@ -8,6 +8,9 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 )
+
+// Duration is a time.Duration written as a Go duration string ("30s").
+type Duration time.Duration
 
 // D returns the value as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }

@@ -1,4 +1,4 @@
-package spec
+package v1alpha1
 
 import (
 	"math"
@@ -59,23 +59,3 @@ func (s Step) String() string {
 // IndefinitePause reports whether the step is a pause that waits for
 // promote.
 func (s Step) IndefinitePause() bool { return s.Pause != nil && s.Pause.Duration == nil }
-
-// FinalWeight is the canary weight in percent after all steps, i.e. the last
-// setWeight (0 if none). Promotion then sends 100 %.
-func (c CanaryStrategy) FinalWeight() float64 {
-	w := 0.0
-	for _, s := range c.Steps {
-		if s.SetWeight != nil {
-			w = *s.SetWeight
-		}
-	}
-	return w
-}
-
-// StrategyName is "canary" or "blueGreen".
-func (s Strategy) StrategyName() string {
-	if s.BlueGreen != nil {
-		return "blueGreen"
-	}
-	return "canary"
-}

@@ -1,0 +1,49 @@
+package engine
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestImportsPointInward keeps the centre of kanaria free of I/O: the API
+// types, the spec loader and the engine may link no kanaria package but the
+// API types (and themselves), and never net/http. A new import that breaks
+// this (say, spec reaching for a notifier's config type) fails here, at the
+// package that grew the edge, rather than years later as a 255-package engine.
+func TestImportsPointInward(t *testing.T) {
+	const mod = "github.com/kanaria-dev/kanaria/"
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool on PATH to list dependencies with")
+	}
+	for _, c := range []struct {
+		pkg     string
+		allowed []string // kanaria packages it may link besides the API types
+	}{
+		{mod + "api/...", nil},
+		{mod + "internal/spec", []string{mod + "internal/spec"}},
+		{mod + "internal/engine", []string{mod + "internal/engine"}},
+	} {
+		out, err := exec.Command(goTool, "list", "-deps", "-f", "{{.ImportPath}}", c.pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v\n%s", c.pkg, err, out)
+		}
+		allowed := map[string]bool{mod + "api/v1alpha1": true}
+		for _, a := range c.allowed {
+			allowed[a] = true
+		}
+		deps := strings.Fields(string(out))
+		if len(deps) == 0 {
+			t.Fatalf("go list -deps %s listed nothing", c.pkg)
+		}
+		for _, d := range deps {
+			switch {
+			case d == "net/http" || strings.HasPrefix(d, "net/http/"):
+				t.Errorf("%s links %s: the centre must not do HTTP", c.pkg, d)
+			case strings.HasPrefix(d, mod) && !allowed[d]:
+				t.Errorf("%s links %s: only the API types (api/v1alpha1) may be imported here", c.pkg, d)
+			}
+		}
+	}
+}
