@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"errors"
 	"io"
+
+	"github.com/kanaria-dev/kanaria/internal/router/internal/h1"
 )
 
 // Body copying for the fast front end. Bytes go from one bufio.Reader to
@@ -74,101 +76,55 @@ func copyUntilEOF(dst *bufio.Writer, src *bufio.Reader) error {
 	}
 }
 
-// copyChunked validates a chunked body from src and writes it to dst,
-// re-encoded as chunked (sizes normalised, extensions dropped, trailers
-// kept) or, for an HTTP/1.0 client, as the bare data.
+// copyChunked follows a chunked body from src (h1.Chunked) and writes it
+// to dst re-encoded as chunked (sizes normalised, extensions dropped,
+// trailers kept) or, for an HTTP/1.0 client, as the bare data.
 func copyChunked(dst *bufio.Writer, src *bufio.Reader, rechunk bool) error {
+	var d h1.Chunked
+	for !d.Done() {
+		if n := d.Left(); n > 0 {
+			if err := copyFixed(dst, src, n); err != nil {
+				return err
+			}
+			d.Skip(n)
+			continue
+		}
+		l, err := nextChunkLine(&d, src, dst)
+		if err != nil {
+			return err
+		}
+		if rechunk {
+			if dst.Available() < len(l.Text)+24 {
+				dst.Flush()
+			}
+			dst.Write(l.Append(dst.AvailableBuffer()))
+		}
+	}
+	return nil
+}
+
+// nextChunkLine reads the next line of a chunked body from src, flushing
+// dst first if the read may block.
+func nextChunkLine(d *h1.Chunked, src *bufio.Reader, dst *bufio.Writer) (h1.Line, error) {
 	for {
-		line, err := readLine(src, dst)
-		if err != nil {
-			return err
+		p, _ := src.Peek(src.Buffered())
+		n, l := d.Next(p)
+		switch l.Kind {
+		case h1.Malformed:
+			return l, errBadChunk
+		case h1.Incomplete:
+			if err := dst.Flush(); err != nil {
+				return l, errDstWrite{err}
+			}
+			if _, err := src.Peek(len(p) + 1); err != nil {
+				if err == io.EOF || err == bufio.ErrBufferFull {
+					return l, errBadChunk
+				}
+				return l, err
+			}
+			continue
 		}
-		size, ok := chunkSize(line)
-		if !ok {
-			return errBadChunk
-		}
-		if size == 0 {
-			break
-		}
-		if rechunk {
-			writeInt(dst, size, 16)
-			dst.WriteString("\r\n")
-		}
-		if err := copyFixed(dst, src, size); err != nil {
-			return err
-		}
-		if crlf, err := readLine(src, dst); err != nil {
-			return err
-		} else if len(crlf) != 0 {
-			return errBadChunk
-		}
-		if rechunk {
-			dst.WriteString("\r\n")
-		}
+		src.Discard(n) // l.Text stays valid: Discard does not move the buffer
+		return l, nil
 	}
-	if rechunk {
-		dst.WriteString("0\r\n")
-	}
-	for { // trailers, then the blank line
-		line, err := readLine(src, dst)
-		if err != nil {
-			return err
-		}
-		if rechunk {
-			dst.Write(line)
-			dst.WriteString("\r\n")
-		}
-		if len(line) == 0 {
-			return nil
-		}
-	}
-}
-
-// readLine reads one line (at most 4 KiB) without its CRLF, flushing dst
-// first if the read may block.
-func readLine(src *bufio.Reader, dst *bufio.Writer) ([]byte, error) {
-	if src.Buffered() == 0 {
-		if err := dst.Flush(); err != nil {
-			return nil, errDstWrite{err}
-		}
-	}
-	line, err := src.ReadSlice('\n')
-	if err != nil {
-		if err == io.EOF || err == bufio.ErrBufferFull {
-			return nil, errBadChunk
-		}
-		return nil, err
-	}
-	line = line[:len(line)-1]
-	if n := len(line); n > 0 && line[n-1] == '\r' {
-		line = line[:n-1]
-	}
-	return line, nil
-}
-
-// chunkSize parses "1a3f" or "1a3f;ext=x": hex, at most 15 digits.
-func chunkSize(line []byte) (int64, bool) {
-	var n int64
-	i := 0
-	for ; i < len(line); i++ {
-		v := hexVal(line[i])
-		if v < 0 {
-			break
-		}
-		if i >= 15 {
-			return 0, false
-		}
-		n = n<<4 | int64(v)
-	}
-	if i == 0 {
-		return 0, false
-	}
-	rest := line[i:]
-	for len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
-		rest = rest[1:]
-	}
-	if len(rest) > 0 && rest[0] != ';' {
-		return 0, false
-	}
-	return n, true
 }

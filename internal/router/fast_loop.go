@@ -518,26 +518,3 @@ func (l *evLoop) flush(s *evSock) bool {
 }
 
 func (s *evSock) pending() int { return len(s.out) - s.op }
-
-// headEnd returns the length of the header block at the start of b (up to
-// and including its blank line), skipping stray blank lines before it as
-// readHead does (skip), or 0 when b holds no whole block yet.
-func headEnd(b []byte) (skip, end int) {
-	for skip < len(b) && (b[skip] == '\n' || b[skip] == '\r' && skip+1 < len(b) && b[skip+1] == '\n') {
-		if b[skip] == '\r' {
-			skip++
-		}
-		skip++
-	}
-	ls := skip
-	for i := skip; i < len(b); i++ {
-		if b[i] != '\n' {
-			continue
-		}
-		if i == ls || i == ls+1 && b[ls] == '\r' {
-			return skip, i + 1 - skip
-		}
-		ls = i + 1
-	}
-	return skip, 0
-}

@@ -5,6 +5,7 @@ package router
 import (
 	"time"
 
+	"github.com/kanaria-dev/kanaria/internal/router/internal/h1"
 	"golang.org/x/sys/unix"
 )
 
@@ -13,7 +14,7 @@ type evClient struct {
 	evSock
 	remoteIP   string
 	state      clientState
-	req        head    // the request being served; its buf is a view of in
+	req        h1.Head // the request being served; its Buf is a view of in
 	fr         fastReq // its routing
 	body       []byte  // its body, a view of in (only when the whole body came with the head)
 	up         *evUpstream
@@ -72,10 +73,10 @@ func (l *evLoop) clientIdle(c *evClient) {
 func (l *evLoop) readRequest(c *evClient) {
 	for c.fd >= 0 && (c.state == cIdle || c.state == cHead) {
 		if c.r < c.w {
-			skip, end := headEnd(c.in[c.r:c.w])
+			start, end := h1.FindHead(c.in[c.r:c.w], 0)
 			if end > 0 {
-				c.r += skip
-				l.startRequest(c, end)
+				c.r += start
+				l.startRequest(c, end-start)
 				continue
 			}
 			if c.w-c.r == len(c.in) {
@@ -106,8 +107,8 @@ func (l *evLoop) readRequest(c *evClient) {
 // the loop when it is the common case, else on the goroutine path.
 func (l *evLoop) startRequest(c *evClient, end int) {
 	h := &c.req
-	h.buf = c.in[c.r : c.r+end : c.r+end]
-	if h.parse() != nil {
+	h.Buf = c.in[c.r : c.r+end : c.r+end]
+	if h.Parse() != nil {
 		l.handOff(c)
 		return
 	}
@@ -122,12 +123,12 @@ func (l *evLoop) startRequest(c *evClient, end int) {
 		// A body the loop already holds whole, with a length, goes upstream
 		// with the head; a chunked, large or expected (100-continue) one is
 		// the goroutine path's, which reads it as it comes.
-		_, expect := h.get("Expect")
-		if h.teChunked || expect || int64(c.w-c.r-end) < h.cl {
+		_, expect := h.Get("Expect")
+		if r.chunked || expect || int64(c.w-c.r-end) < h.Length {
 			l.handOff(c)
 			return
 		}
-		body = c.in[c.r+end : c.r+end+int(h.cl)]
+		body = c.in[c.r+end : c.r+end+int(h.Length)]
 	}
 	r.start = l.now
 	if b := r.pickEndpoint(); b != nil {

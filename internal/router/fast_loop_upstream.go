@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/kanaria-dev/kanaria/internal/router/internal/h1"
 	"golang.org/x/sys/unix"
 )
 
@@ -17,14 +18,14 @@ type evUpstream struct {
 	pool    *evPool
 	state   upState
 	client  *evClient // the request it is serving; nil while idle
-	resp    head      // the answer's head; its buf is a view of in
+	resp    h1.Head   // the answer's head; its Buf is a view of in
 	code    int
-	left    int64 // body bytes still to relay (of the current chunk, if chunked)
+	left    int64 // body bytes still to relay (Content-Length)
 	chunked bool
-	chunk   chunkState
-	reused  bool // served a request before: a failure may just be staleness
-	reuse   bool // may serve another request after this answer
-	paused  bool // relaying waits for the client to take what it was sent
+	chunks  h1.Chunked // where a chunked body stands
+	reused  bool       // served a request before: a failure may just be staleness
+	reuse   bool       // may serve another request after this answer
+	paused  bool       // relaying waits for the client to take what it was sent
 	idleAt  time.Time
 }
 
@@ -248,10 +249,10 @@ func (l *evLoop) readResponse(u *evUpstream) {
 	for u.fd >= 0 && u.client == c {
 		if u.r < u.w {
 			if u.state == uAwait {
-				skip, end := headEnd(u.in[u.r:u.w])
+				start, end := h1.FindHead(u.in[u.r:u.w], 0)
 				if end > 0 {
-					u.r += skip
-					l.startAnswer(u, end)
+					u.r += start
+					l.startAnswer(u, end-start)
 					continue
 				}
 				if u.w-u.r == len(u.in) {
@@ -303,15 +304,15 @@ func (l *evLoop) readResponse(u *evUpstream) {
 func (l *evLoop) startAnswer(u *evUpstream, end int) {
 	c, r := u.client, &u.client.fr
 	h := &u.resp
-	h.buf = u.in[u.r : u.r+end : u.r+end]
-	if err := h.parse(); err != nil {
+	h.Buf = u.in[u.r : u.r+end : u.r+end]
+	if err := h.Parse(); err != nil {
 		l.upstreamFailed(c, u, err)
 		return
 	}
 	r.ep.succeeded()
-	code, ok := statusCode(h.str(h.first))
-	kind, framed := responseBody(r, h, code)
-	if !ok || code < 200 || !framed || kind == bodyUntilClose || kind == bodyChunked && r.http10 {
+	code, ok := h1.StatusCode(h.Bytes(h.First))
+	kind, framed := h.ResponseBody(code, r.head)
+	if !ok || code < 200 || !framed || kind == h1.BodyUntilClose || kind == h1.BodyChunked && r.http10 {
 		l.handOffAnswer(c, u) // interim answers, read-until-close, and errors relay decides
 		return
 	}
@@ -321,11 +322,11 @@ func (l *evLoop) startAnswer(u *evUpstream, end int) {
 	bw.Flush()
 	u.r += end
 	u.code, u.left, u.state, u.deadline = code, 0, uBody, time.Time{}
-	u.chunked, u.chunk = kind == bodyChunked, chunkSizeLine
-	if kind == bodyFixed {
-		u.left = h.cl
+	u.chunked, u.chunks = kind == h1.BodyChunked, h1.Chunked{}
+	if kind == h1.BodyLength {
+		u.left = h.Length
 	}
-	if kind != bodyChunked && u.left == 0 {
+	if kind != h1.BodyChunked && u.left == 0 {
 		l.finishAnswer(u)
 	}
 }
@@ -426,7 +427,7 @@ func (l *evLoop) handOffAnswer(c *evClient, u *evUpstream) {
 	uc := &upConn{c: uconn, reused: true, bw: bufio.NewWriterSize(uconn, 4096)}
 	uc.br = bufio.NewReaderSize(&connSource{c: uconn, pre: preU}, 4096)
 	l.s.serveConn(nc, c.remoteIP, preC, func(fc *fastConn) bool {
-		if err := readHead(uc.br, &uc.resp, 1<<20); err != nil {
+		if err := h1.ReadHead(uc.br, &uc.resp, 1<<20); err != nil {
 			uc.c.Close()
 			return fc.badGateway(&r, r.keep)
 		}

@@ -6,6 +6,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/kanaria-dev/kanaria/internal/router/internal/h1"
 )
 
 // upConn is one keep-alive connection to an upstream endpoint, with its
@@ -14,7 +16,7 @@ type upConn struct {
 	c      net.Conn
 	br     *bufio.Reader
 	bw     *bufio.Writer
-	resp   head         // the response head being read; reused
+	resp   h1.Head      // the response head being read; reused
 	idleAt time.Time    // when it went back to the pool
 	reused bool         // served a request before: a failure may just be a stale connection
 	rdl    readDeadline // the response-header deadline, kept across requests

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/kanaria-dev/kanaria/internal/router/internal/h1"
 )
 
 // fastReq is what one request through the fast front end needs besides
@@ -20,6 +22,7 @@ type fastReq struct {
 	target   []byte
 	http10   bool
 	hasBody  bool
+	chunked  bool // the body is chunked (else it has Content-Length bytes)
 	upgrade  bool
 	head     bool // HEAD: the response has no body whatever it says
 	keep     bool // the client allows another request on its connection
@@ -44,8 +47,8 @@ type answer struct {
 // effects (nothing is counted or written), so the event loop can admit a
 // request and still hand the connection to the goroutine path, which then
 // admits it again.
-func admit(t *table, h *head) (r fastReq, refused answer) {
-	method, target, proto, ok := splitRequestLine(h.str(h.first))
+func admit(t *table, h *h1.Head) (r fastReq, refused answer) {
+	method, target, proto, ok := h1.RequestLine(h.Bytes(h.First))
 	if !ok {
 		return r, answer{400, "Bad Request", "kanaria: malformed request line", false}
 	}
@@ -57,16 +60,18 @@ func admit(t *table, h *head) (r fastReq, refused answer) {
 	default:
 		return r, answer{505, "HTTP Version Not Supported", "kanaria: HTTP/1.0 and HTTP/1.1 only on this listener", false}
 	}
-	if reason := requestRefusal(h); reason != "" {
+	body, reason := h.RequestBody()
+	if reason != "" {
 		return r, answer{400, "Bad Request", "kanaria: refused: " + reason, false}
 	}
-	r.hasBody = h.teChunked || h.cl > 0
-	r.keep = !r.http10 && !h.connClose
+	r.chunked = body == h1.BodyChunked
+	r.hasBody = r.chunked || body == h1.BodyLength && h.Length > 0
+	r.keep = !r.http10 && !h.Close
 
 	host, nHost := []byte(nil), 0
-	for i := range h.fields {
-		if eqFold(h.str(h.fields[i].name), "Host") {
-			host, nHost = h.str(h.fields[i].val), nHost+1
+	for i := range h.Fields {
+		if h1.EqualFold(h.Bytes(h.Fields[i].Name), "Host") {
+			host, nHost = h.Bytes(h.Fields[i].Value), nHost+1
 		}
 	}
 	if nHost > 1 || nHost == 0 && !r.http10 {
@@ -76,7 +81,7 @@ func admit(t *table, h *head) (r fastReq, refused answer) {
 		return r, answer{405, "Method Not Allowed", "kanaria: CONNECT is not proxied", false}
 	}
 	r.head = string(method) == "HEAD"
-	r.upgrade = h.connUpgrade && h.upgrade >= 0
+	r.upgrade = h.ConnUpgrade && h.Upgrade >= 0
 
 	var in inputs
 	fillInputs(t, h, host, target, &in)
@@ -129,7 +134,7 @@ func (fc *fastConn) serveOne() bool {
 		b.stats.record(r.start, 0, 0)
 	}
 	if r.hasBody && !r.http10 {
-		if v, ok := h.get("Expect"); ok && eqFold(v, "100-continue") {
+		if v, ok := h.Get("Expect"); ok && h1.EqualFold(v, "100-continue") {
 			// The router asks for the body itself (as net/http does when a
 			// handler reads it) and does not forward the expectation.
 			fc.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
@@ -141,42 +146,9 @@ func (fc *fastConn) serveOne() bool {
 	return fc.proxy(&r, r.keep)
 }
 
-// requestRefusal applies the smuggling policy (see smuggling.go) to a
-// request head: ambiguous framing is refused, never repaired.
-func requestRefusal(h *head) string {
-	switch {
-	case h.obsFold:
-		return "obs-fold-header-continuation"
-	case h.nCL > 0 && h.nTE > 0:
-		return "content-length-with-transfer-encoding"
-	case h.nCL > 1 || h.clBad:
-		return "duplicate-or-invalid-content-length"
-	case h.nTE > 1 || h.nTE == 1 && !h.teChunked:
-		return "unsupported-transfer-encoding"
-	}
-	return ""
-}
-
-// splitRequestLine splits "METHOD target HTTP/1.1".
-func splitRequestLine(l []byte) (method, target, proto []byte, ok bool) {
-	i := bytes.IndexByte(l, ' ')
-	if i <= 0 {
-		return nil, nil, nil, false
-	}
-	j := bytes.IndexByte(l[i+1:], ' ')
-	if j <= 0 {
-		return nil, nil, nil, false
-	}
-	method, target, proto = l[:i], l[i+1:i+1+j], l[i+2+j:]
-	if !isTokenBytes(method) || bytes.IndexByte(proto, ' ') >= 0 {
-		return nil, nil, nil, false
-	}
-	return method, target, proto, true
-}
-
 // fillInputs reduces the request to the decision's strings (views into the
 // head's buffer, no copies) the way Router.fromRequest does for net/http.
-func fillInputs(t *table, h *head, host, target []byte, in *inputs) {
+func fillInputs(t *table, h *h1.Head, host, target []byte, in *inputs) {
 	in.Host = bstr(host)
 	path := target
 	if i := bytes.Index(path, []byte("://")); i > 0 && path[0] != '/' { // absolute-form
@@ -196,11 +168,11 @@ func fillInputs(t *table, h *head, host, target []byte, in *inputs) {
 			in.Path = p
 		}
 	}
-	for i := range h.fields {
-		f := &h.fields[i]
-		name, val := h.str(f.name), bstr(h.str(f.val))
+	for i := range h.Fields {
+		f := &h.Fields[i]
+		name, val := h.Bytes(f.Name), bstr(h.Bytes(f.Value))
 		switch {
-		case eqFold(name, "Cookie"):
+		case h1.EqualFold(name, "Cookie"):
 			if t.key.cookie != "" && in.KeyCookie == "" {
 				in.KeyCookie, _ = CookieValue(val, t.key.cookie)
 			}
@@ -210,11 +182,11 @@ func fillInputs(t *table, h *head, host, target []byte, in *inputs) {
 			if !t.ovr.disabled && in.OverrideCookie == "" {
 				in.OverrideCookie, _ = CookieValue(val, t.ovr.cookie)
 			}
-		case t.key.header != "" && in.KeyHeader == "" && eqFold(name, t.key.header):
+		case t.key.header != "" && in.KeyHeader == "" && h1.EqualFold(name, t.key.header):
 			in.KeyHeader = val
-		case !t.ovr.disabled && in.OverrideHeader == "" && eqFold(name, t.ovr.header):
+		case !t.ovr.disabled && in.OverrideHeader == "" && h1.EqualFold(name, t.ovr.header):
 			in.OverrideHeader = val
-		case !t.ovr.disabled && t.ovr.secret != "" && in.OverrideSecret == "" && eqFold(name, t.ovr.secretHeader):
+		case !t.ovr.disabled && t.ovr.secret != "" && in.OverrideSecret == "" && h1.EqualFold(name, t.ovr.secretHeader):
 			in.OverrideSecret = val
 		}
 	}
@@ -245,7 +217,7 @@ func (fc *fastConn) proxy(r *fastReq, keep bool) bool {
 					sent = time.Now()
 				}
 				uc.rdl.atLeast(uc.c, sent, to.ResponseHeader.D())
-				err = readHead(uc.br, &uc.resp, 1<<20)
+				err = h1.ReadHead(uc.br, &uc.resp, 1<<20)
 			}
 			if err != nil {
 				uc.c.Close()
@@ -314,7 +286,7 @@ func retryableMethod(m []byte) bool {
 // writeUpstreamHead writes the head of the request in h as it goes
 // upstream: the client's fields minus hop-by-hop and router-owned ones,
 // X-Forwarded-* with remoteIP, the version stamp and framing.
-func writeUpstreamHead(bw *bufio.Writer, h *head, r *fastReq, remoteIP string) {
+func writeUpstreamHead(bw *bufio.Writer, h *h1.Head, r *fastReq, remoteIP string) {
 	t := r.t
 	bw.Write(r.method)
 	bw.WriteByte(' ')
@@ -325,25 +297,25 @@ func writeUpstreamHead(bw *bufio.Writer, h *head, r *fastReq, remoteIP string) {
 	bw.WriteString(" HTTP/1.1\r\n")
 	var host []byte
 	nXFF := 0
-	for i := range h.fields {
-		f := &h.fields[i]
-		if f.hop {
+	for i := range h.Fields {
+		f := &h.Fields[i]
+		if f.Hop {
 			continue
 		}
-		name := h.str(f.name)
+		name := h.Bytes(f.Name)
 		switch {
-		case eqFold(name, "Host"):
-			host = h.str(f.val)
-		case eqFold(name, "X-Forwarded-For"):
+		case h1.EqualFold(name, "Host"):
+			host = h.Bytes(f.Value)
+		case h1.EqualFold(name, "X-Forwarded-For"):
 			nXFF++
 			continue // re-written below with the client appended
-		case eqFold(name, "X-Forwarded-Host"), eqFold(name, "X-Forwarded-Proto"),
-			eqFold(name, t.upstreamVersionHeader), eqFold(name, t.ovr.secretHeader), eqFold(name, "Expect"):
+		case h1.EqualFold(name, "X-Forwarded-Host"), h1.EqualFold(name, "X-Forwarded-Proto"),
+			h1.EqualFold(name, t.upstreamVersionHeader), h1.EqualFold(name, t.ovr.secretHeader), h1.EqualFold(name, "Expect"):
 			continue
 		}
 		bw.Write(name)
 		bw.WriteString(": ")
-		bw.Write(h.str(f.val))
+		bw.Write(h.Bytes(f.Value))
 		bw.WriteString("\r\n")
 	}
 	if host == nil {
@@ -351,9 +323,9 @@ func writeUpstreamHead(bw *bufio.Writer, h *head, r *fastReq, remoteIP string) {
 	}
 	bw.WriteString("X-Forwarded-For: ")
 	if nXFF > 0 {
-		for i := range h.fields {
-			if f := &h.fields[i]; eqFold(h.str(f.name), "X-Forwarded-For") {
-				bw.Write(h.str(f.val))
+		for i := range h.Fields {
+			if f := &h.Fields[i]; h1.EqualFold(h.Bytes(f.Name), "X-Forwarded-For") {
+				bw.Write(h.Bytes(f.Value))
 				bw.WriteString(", ")
 			}
 		}
@@ -367,13 +339,13 @@ func writeUpstreamHead(bw *bufio.Writer, h *head, r *fastReq, remoteIP string) {
 	writeFieldString(bw, t.upstreamVersionHeader, r.backend.revision)
 	if r.upgrade {
 		bw.WriteString("Connection: Upgrade\r\n")
-		writeField(bw, "Upgrade", h.str(h.fields[h.upgrade].val))
+		writeField(bw, "Upgrade", h.Bytes(h.Fields[h.Upgrade].Value))
 	}
 	switch {
-	case h.teChunked:
+	case r.chunked:
 		bw.WriteString("Transfer-Encoding: chunked\r\n\r\n")
-	case h.nCL == 1:
-		writeLength(bw, h.cl)
+	case h.Lengths == 1:
+		writeLength(bw, h.Length)
 		bw.WriteString("\r\n")
 	default:
 		bw.WriteString("\r\n")
@@ -389,10 +361,10 @@ func (fc *fastConn) send(r *fastReq, uc *upConn) error {
 		fc.rdl.set(fc.c, time.Time{}) // a body may take its time
 		r.bodySent = true
 		var err error
-		if h.teChunked {
+		if r.chunked {
 			err = copyChunked(bw, fc.br, true)
 		} else {
-			err = copyFixed(bw, fc.br, h.cl)
+			err = copyFixed(bw, fc.br, h.Length)
 		}
 		if err != nil {
 			var werr errDstWrite

@@ -5,16 +5,8 @@ import (
 	"bytes"
 	"io"
 	"time"
-)
 
-// Response framing of an upstream answer.
-type bodyKind uint8
-
-const (
-	bodyNone bodyKind = iota
-	bodyFixed
-	bodyChunked
-	bodyUntilClose
+	"github.com/kanaria-dev/kanaria/internal/router/internal/h1"
 )
 
 // relay writes the upstream response in uc.resp to the client, stamped,
@@ -23,55 +15,55 @@ const (
 // be kept.
 func (fc *fastConn) relay(r *fastReq, uc *upConn, keep bool) bool {
 	resp := &uc.resp
-	code, ok := statusCode(resp.str(resp.first))
+	code, ok := h1.StatusCode(resp.Bytes(resp.First))
 	for ok && code >= 100 && code < 200 && code != 101 {
 		// Interim answers (103 Early Hints, an unasked 100) pass through.
 		if !r.http10 {
-			fc.writeHead(r, resp, code, bodyNone, true, false)
+			fc.writeHead(r, resp, code, h1.BodyNone, true, false)
 			if fc.bw.Flush() != nil {
 				uc.c.Close()
 				return false
 			}
 		}
-		if err := readHead(uc.br, resp, 1<<20); err != nil {
+		if err := h1.ReadHead(uc.br, resp, 1<<20); err != nil {
 			uc.c.Close()
 			return fc.badGateway(r, keep)
 		}
-		code, ok = statusCode(resp.str(resp.first))
+		code, ok = h1.StatusCode(resp.Bytes(resp.First))
 	}
 	if !ok || code == 101 && !r.upgrade {
 		uc.c.Close()
 		return fc.badGateway(r, keep)
 	}
 	if code == 101 {
-		fc.writeHead(r, resp, code, bodyNone, true, true)
+		fc.writeHead(r, resp, code, h1.BodyNone, true, true)
 		fc.tunnel(uc)
 		now := time.Now()
 		r.backend.stats.record(now, now.Sub(r.start), code)
 		return false
 	}
 
-	kind, ok := responseBody(r, resp, code)
+	kind, ok := resp.ResponseBody(code, r.head)
 	if !ok {
 		uc.c.Close()
 		return fc.badGateway(r, keep)
 	}
 	reuse := reusable(r, resp, kind)
-	if kind == bodyUntilClose || kind == bodyChunked && r.http10 {
+	if kind == h1.BodyUntilClose || kind == h1.BodyChunked && r.http10 {
 		keep = false // the end of the body is the end of the connection
 	}
 	fc.writeHead(r, resp, code, kind, keep, false)
 
-	if !uc.rdl.at.IsZero() && (kind == bodyChunked || kind == bodyUntilClose || kind == bodyFixed && int64(uc.br.Buffered()) < resp.cl) {
+	if !uc.rdl.at.IsZero() && (kind == h1.BodyChunked || kind == h1.BodyUntilClose || kind == h1.BodyLength && int64(uc.br.Buffered()) < resp.Length) {
 		uc.rdl.set(uc.c, time.Time{}) // the body may stream for as long as it likes
 	}
 	var err error
 	switch kind {
-	case bodyFixed:
-		err = copyFixed(fc.bw, uc.br, resp.cl)
-	case bodyChunked:
+	case h1.BodyLength:
+		err = copyFixed(fc.bw, uc.br, resp.Length)
+	case h1.BodyChunked:
 		err = copyChunked(fc.bw, uc.br, !r.http10)
-	case bodyUntilClose:
+	case h1.BodyUntilClose:
 		err = copyUntilEOF(fc.bw, uc.br)
 	}
 	now := time.Now()
@@ -90,25 +82,10 @@ func (fc *fastConn) relay(r *fastReq, uc *upConn, keep bool) bool {
 	return keep
 }
 
-// responseBody says how the body of the final response in resp to r is
-// framed; false means the framing is broken (a 502).
-func responseBody(r *fastReq, resp *head, code int) (bodyKind, bool) {
-	switch {
-	case r.head || code == 204 || code == 304:
-		return bodyNone, true
-	case resp.nTE > 0:
-		return bodyChunked, resp.teChunked
-	case resp.nCL > 0:
-		return bodyFixed, !resp.clBad && sameLengths(resp)
-	}
-	return bodyUntilClose, true
-}
-
 // reusable reports whether the upstream connection that answered r with
 // resp may carry another request once the body is read.
-func reusable(r *fastReq, resp *head, kind bodyKind) bool {
-	http10 := bytes.HasPrefix(resp.str(resp.first), []byte("HTTP/1.0"))
-	return !resp.connClose && kind != bodyUntilClose && !r.upgrade && (!http10 || resp.connKeepAlive)
+func reusable(r *fastReq, resp *h1.Head, kind h1.Body) bool {
+	return resp.Persistent(kind) && !r.upgrade
 }
 
 // badGateway answers a malformed or missing upstream response.
@@ -123,29 +100,29 @@ func (fc *fastConn) badGateway(r *fastReq, keep bool) bool {
 // writeHead writes the response head to the client: the upstream's status
 // and end-to-end fields, the version stamp, a sticky cookie on a first
 // visit, and framing for how the body will be sent.
-func (fc *fastConn) writeHead(r *fastReq, resp *head, code int, kind bodyKind, keep, upgrade bool) {
+func (fc *fastConn) writeHead(r *fastReq, resp *h1.Head, code int, kind h1.Body, keep, upgrade bool) {
 	writeResponseHead(fc.bw, r, resp, code, kind, keep, upgrade)
 }
 
 // writeResponseHead is writeHead onto any buffered writer (the event loop
 // has its own).
-func writeResponseHead(bw *bufio.Writer, r *fastReq, resp *head, code int, kind bodyKind, keep, upgrade bool) {
+func writeResponseHead(bw *bufio.Writer, r *fastReq, resp *h1.Head, code int, kind h1.Body, keep, upgrade bool) {
 	t := r.t
-	status := resp.str(resp.first)
+	status := resp.Bytes(resp.First)
 	if i := bytes.IndexByte(status, ' '); i >= 0 {
 		status = status[i+1:]
 	}
 	bw.WriteString("HTTP/1.1 ")
 	bw.Write(status)
 	bw.WriteString("\r\n")
-	for i := range resp.fields {
-		f := &resp.fields[i]
-		if f.hop || eqFold(resp.str(f.name), t.versionHeader) {
+	for i := range resp.Fields {
+		f := &resp.Fields[i]
+		if f.Hop || h1.EqualFold(resp.Bytes(f.Name), t.versionHeader) {
 			continue
 		}
-		bw.Write(resp.str(f.name))
+		bw.Write(resp.Bytes(f.Name))
 		bw.WriteString(": ")
-		bw.Write(resp.str(f.val))
+		bw.Write(resp.Bytes(f.Value))
 		bw.WriteString("\r\n")
 	}
 	if code >= 100 && code < 200 && !upgrade {
@@ -166,43 +143,20 @@ func writeResponseHead(bw *bufio.Writer, r *fastReq, resp *head, code int, kind 
 	switch {
 	case upgrade:
 		bw.WriteString("Connection: Upgrade\r\n")
-		if resp.upgrade >= 0 {
-			writeField(bw, "Upgrade", resp.str(resp.fields[resp.upgrade].val))
+		if resp.Upgrade >= 0 {
+			writeField(bw, "Upgrade", resp.Bytes(resp.Fields[resp.Upgrade].Value))
 		}
-	case kind == bodyFixed || kind == bodyNone && resp.nCL > 0 && !resp.clBad:
-		writeLength(bw, resp.cl)
-	case kind == bodyChunked && !r.http10:
+	case kind == h1.BodyLength || kind == h1.BodyNone && resp.HasLength():
+		writeLength(bw, resp.Length)
+	case kind == h1.BodyChunked && !r.http10:
 		bw.WriteString("Transfer-Encoding: chunked\r\n")
-	case kind == bodyNone && code != 204 && code != 304 && !r.head:
+	case kind == h1.BodyNone && code != 204 && code != 304 && !r.head:
 		bw.WriteString("Content-Length: 0\r\n")
 	}
 	if !keep && !upgrade {
 		bw.WriteString("Connection: close\r\n")
 	}
 	bw.WriteString("\r\n")
-}
-
-// sameLengths: repeated Content-Length fields are tolerated in a response
-// only when they agree (RFC 9112 6.3).
-func sameLengths(h *head) bool {
-	for i := range h.fields {
-		if eqFold(h.str(h.fields[i].name), "Content-Length") && parseLength(h.str(h.fields[i].val)) != h.cl {
-			return false
-		}
-	}
-	return true
-}
-
-// statusCode reads the code from "HTTP/1.1 200 OK".
-func statusCode(l []byte) (int, bool) {
-	if len(l) < 12 || !bytes.HasPrefix(l, []byte("HTTP/1.")) || l[8] != ' ' {
-		return 0, false
-	}
-	c := l[9:12]
-	if c[0] < '1' || c[0] > '5' || c[1] < '0' || c[1] > '9' || c[2] < '0' || c[2] > '9' {
-		return 0, false
-	}
-	return int(c[0]-'0')*100 + int(c[1]-'0')*10 + int(c[2]-'0'), len(l) == 12 || l[12] == ' '
 }
 
 // tunnel joins client and upstream after a 101 (WebSocket and other

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/kanaria-dev/kanaria/internal/router/internal/h1"
 )
 
 // fastServer is the fast front end's listener side: one goroutine per
@@ -40,7 +42,7 @@ type fastConn struct {
 	br       *bufio.Reader // nil only while waiting idle without a buffer
 	src      connSource    // br's source
 	bw       *bufio.Writer
-	req      head
+	req      h1.Head
 	rdl      readDeadline // idle and header deadlines, kept across requests
 	state    atomic.Int32
 	remoteIP string // for X-Forwarded-For, computed once per connection
@@ -201,11 +203,11 @@ func (fc *fastConn) serve() {
 			if !headComplete(fc.br) {
 				fc.rdl.set(fc.c, time.Now().Add(to.ReadHeader.D()))
 			}
-			if err := readHead(fc.br, &fc.req, s.headLimit); err != nil {
+			if err := h1.ReadHead(fc.br, &fc.req, s.headLimit); err != nil {
 				switch err {
-				case errHeadTooLarge:
+				case h1.ErrTooLarge:
 					fc.refuse(431, "Request Header Fields Too Large", "kanaria: request header fields too large")
-				case errMalformed:
+				case h1.ErrMalformed:
 					fc.refuse(400, "Bad Request", "kanaria: malformed request header")
 				}
 				return
@@ -247,12 +249,8 @@ func (fc *fastConn) releaseWriter() {
 // in which case no header deadline is needed (the common case: one segment).
 func headComplete(br *bufio.Reader) bool {
 	b, _ := br.Peek(br.Buffered())
-	for i := 0; i+1 < len(b); i++ {
-		if b[i] == '\n' && (b[i+1] == '\n' || b[i+1] == '\r' && i+2 < len(b) && b[i+2] == '\n') {
-			return true
-		}
-	}
-	return false
+	_, end := h1.FindHead(b, 0)
+	return end > 0
 }
 
 // closeGently half-closes and drains briefly before closing, so a client

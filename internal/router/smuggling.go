@@ -5,8 +5,9 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
-	"strconv"
 	"sync"
+
+	"github.com/kanaria-dev/kanaria/internal/router/internal/h1"
 )
 
 // Request-smuggling refusal.
@@ -61,31 +62,21 @@ const (
 	passThrough
 )
 
-// Chunked-body sub-states.
-const (
-	chSize     = iota // reading the hex size line
-	chExt             // in a chunk extension, until end of line
-	chData            // inside chunk data
-	chDataEnd         // the CRLF after chunk data
-	chTrailer         // trailer lines after the last chunk
-	chTrailerL        // inside a non-empty trailer line
-)
-
 type guardConn struct {
 	net.Conn
 	limit      int
 	state      framing
-	hdr        []byte // unverified header bytes, held back
-	out        []byte // verified bytes Go may read
+	held       []byte // unchecked bytes held back: a header block or a chunk line, incomplete
+	scanned    int    // bytes of held already searched for the end of a header block
+	out        []byte // checked bytes Go may read
 	outPos     int
 	refused    bool
 	pendingErr error
-	buf        [4096]byte
 
-	left     int64 // fixed body bytes or chunk bytes left
-	ch       int   // chunked sub-state
-	chDigits int
-	upgrade  bool // the current request may switch protocols
+	head    h1.Head    // the header block being checked
+	left    int64      // fixed body bytes left
+	chunks  h1.Chunked // where a chunked body stands
+	upgrade bool       // the current request may switch protocols
 
 	tls *tls.ConnectionState // set when the guard sits on a TLS connection
 }
@@ -95,7 +86,8 @@ type guardConn struct {
 // background read with a past deadline and expects the next Read to work.
 //
 // It reads into p (Go's own buffer) and keeps no buffer of its own while
-// blocked, so an idle keep-alive connection costs only this struct.
+// blocked between requests, so an idle keep-alive connection costs only
+// this struct.
 func (c *guardConn) Read(p []byte) (int, error) {
 	for {
 		if c.outPos < len(c.out) {
@@ -128,19 +120,20 @@ func (c *guardConn) Read(p []byte) (int, error) {
 		c.out = getBuf()
 		c.feed(p[:n])
 		if err != nil {
-			if err == io.EOF && c.state == inHeader && len(c.hdr) > 0 {
-				// The client is done: let Go see the incomplete header and
-				// reject it. Not on other errors: a timeout is Go aborting
-				// its background read, and the header may still complete.
-				c.out = append(c.out, c.hdr...)
-				c.hdr = c.hdr[:0]
+			if err == io.EOF && len(c.held) > 0 {
+				// The client is done: let Go see the incomplete header block
+				// or chunk line and reject it. Not on other errors: a timeout
+				// is Go aborting its background read, and the bytes may
+				// still complete.
+				c.out = append(c.out, c.held...)
+				c.release()
 			}
 			c.pendingErr = err
 		}
 	}
 }
 
-// bufPool recycles the verified-bytes buffers between reads.
+// bufPool recycles the checked-bytes and held-bytes buffers between reads.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 func getBuf() []byte { return (*bufPool.Get().(*[]byte))[:0] }
@@ -151,72 +144,98 @@ func putBuf(b []byte) {
 	}
 }
 
-// feed advances the framing over b, moving checked bytes to c.out.
+// feed advances the framing over b (bytes just read), moving checked
+// bytes to c.out and holding back a header block or chunk line that is
+// not yet whole.
 func (c *guardConn) feed(b []byte) {
+	if len(c.held) > 0 {
+		c.held = append(c.held, b...)
+		b = c.held // consumed from the front; what is left moves back to the front
+	}
+	rest := c.advance(b)
+	if len(rest) == 0 || c.refused {
+		c.release()
+		return
+	}
+	if c.held == nil {
+		c.held = getBuf()
+	}
+	c.held = append(c.held[:0], rest...) // rest may be a tail of held: copy moves it to the front
+}
+
+// release gives the held bytes' buffer back: idle connections hold none.
+func (c *guardConn) release() {
+	if c.held != nil {
+		putBuf(c.held)
+		c.held, c.scanned = nil, 0
+	}
+}
+
+// advance follows the framing over b as far as it can and returns the
+// tail it cannot judge yet.
+func (c *guardConn) advance(b []byte) []byte {
 	for len(b) > 0 && !c.refused {
 		switch c.state {
 		case passThrough:
 			c.out = append(c.out, b...)
-			return
+			return nil
 		case inFixedBody:
-			k := int64(len(b))
-			if k > c.left {
-				k = c.left
-			}
+			k := min(int64(len(b)), c.left)
 			c.out = append(c.out, b[:k]...)
 			b = b[k:]
 			if c.left -= k; c.left == 0 {
 				c.endOfMessage()
 			}
 		case inChunked:
-			b = c.feedChunked(b)
+			if k := min(int64(len(b)), c.chunks.Left()); k > 0 {
+				c.out = append(c.out, b[:k]...)
+				b = b[k:]
+				c.chunks.Skip(k)
+				continue
+			}
+			n, line := c.chunks.Next(b)
+			switch line.Kind {
+			case h1.Incomplete:
+				return b
+			case h1.Malformed:
+				// Go rejects a chunked body it cannot follow and closes the
+				// connection (h1.MaxChunkLine is its limit too): step aside.
+				c.state = passThrough
+				continue
+			}
+			c.out = append(c.out, b[:n]...)
+			b = b[n:]
+			if c.chunks.Done() {
+				c.endOfMessage()
+			}
 		case inHeader:
-			if len(c.hdr) == 0 { // blank lines between requests are allowed
-				i := 0
-				for i < len(b) && (b[i] == '\r' || b[i] == '\n') {
-					i++
-				}
-				c.out = append(c.out, b[:i]...)
-				if b = b[i:]; len(b) == 0 {
-					return
-				}
-			}
-			start := len(c.hdr) - 3
-			if start < 0 {
-				start = 0
-			}
-			if c.hdr == nil {
-				c.hdr = getBuf()
-			}
-			c.hdr = append(c.hdr, b...)
-			b = nil
-			end := headerEnd(c.hdr, start)
-			if end < 0 {
-				if len(c.hdr) > c.limit { // Go answers 431 and closes
-					c.out = append(c.out, c.hdr...)
-					c.hdr = c.hdr[:0]
+			start, end := h1.FindHead(b, c.scanned)
+			c.out = append(c.out, b[:start]...) // blank lines between requests are allowed
+			if end == 0 {
+				b = b[start:]
+				if len(b) > c.limit { // Go answers 431 and closes
 					c.state = passThrough
+					continue
 				}
-				return
+				c.scanned = len(b)
+				return b
 			}
-			block, rest := c.hdr[:end], c.hdr[end:]
+			c.scanned = 0
+			block := b[start:end]
 			if reason := c.inspect(block); reason != "" {
-				// Bytes already verified (an earlier pipelined request) go first.
+				// Bytes already checked (an earlier pipelined request) go first.
 				c.out = append(c.out, "kanaria:refused:"+reason+"\r\n\r\n"...)
 				c.refused = true
-				return
+				return nil
 			}
 			c.out = append(c.out, block...)
-			if len(rest) > 0 {
-				b = append([]byte(nil), rest...) // rest aliases hdr, which goes back to the pool
-			}
-			putBuf(c.hdr) // idle connections hold no header buffer
-			c.hdr = nil
+			b = b[end:]
 			if c.state == inFixedBody && c.left == 0 {
 				c.endOfMessage()
 			}
 		}
 	}
+	return nil
 }
 
 func (c *guardConn) endOfMessage() {
@@ -227,159 +246,29 @@ func (c *guardConn) endOfMessage() {
 	c.state = inHeader
 }
 
-// headerEnd returns the index just past the blank line ending a header
-// block (CRLF or bare LF line endings), or -1.
-func headerEnd(b []byte, from int) int {
-	for i := from; i < len(b); i++ {
-		if b[i] != '\n' {
-			continue
-		}
-		if i+1 < len(b) && b[i+1] == '\n' {
-			return i + 2
-		}
-		if i+2 < len(b) && b[i+1] == '\r' && b[i+2] == '\n' {
-			return i + 3
-		}
-	}
-	return -1
-}
-
-var (
-	hContentLength    = []byte("content-length")
-	hTransferEncoding = []byte("transfer-encoding")
-	hUpgrade          = []byte("upgrade")
-)
-
-// inspect checks one header block and sets the body framing. It returns a
-// reason (no spaces: it becomes the bogus request line) for refusal, or "".
+// inspect applies the framing policy (h1.Head.RequestBody, the one the
+// fast front ends apply) to one header block and sets the body framing.
+// It returns the reason for a refusal, or "".
 func (c *guardConn) inspect(block []byte) string {
-	lines := bytes.Split(bytes.TrimRight(block, "\r\n"), []byte("\n"))
-	method, _, _ := bytes.Cut(lines[0], []byte(" "))
-	c.upgrade = string(method) == "CONNECT"
-	var cl, te [][]byte
-	for _, ln := range lines[1:] {
-		ln = bytes.TrimSuffix(ln, []byte("\r"))
-		if len(ln) > 0 && (ln[0] == ' ' || ln[0] == '\t') {
-			return "obs-fold-header-continuation"
-		}
-		name, val, ok := bytes.Cut(ln, []byte(":"))
-		if !ok {
-			continue // Go refuses malformed lines itself
-		}
-		val = bytes.TrimSpace(val)
-		switch {
-		case bytes.EqualFold(name, hContentLength):
-			cl = append(cl, val)
-		case bytes.EqualFold(name, hTransferEncoding):
-			te = append(te, val)
-		case bytes.EqualFold(name, hUpgrade):
-			c.upgrade = true
-		}
+	h := &c.head
+	h.Buf = block
+	defer func() { h.Buf = nil }() // block is a view of a pooled buffer
+	// A malformed line is Go's to refuse; the framing fields of the rest
+	// are judged all the same.
+	_ = h.Parse()
+	body, reason := h.RequestBody()
+	if reason != "" {
+		return reason
 	}
-	switch {
-	case len(cl) > 0 && len(te) > 0:
-		return "content-length-with-transfer-encoding"
-	case len(cl) > 1 || len(cl) == 1 && bytes.IndexByte(cl[0], ',') >= 0:
-		return "duplicate-content-length"
-	case len(te) > 1 || len(te) == 1 && !bytes.EqualFold(te[0], []byte("chunked")):
-		return "unsupported-transfer-encoding"
-	case len(te) == 1:
-		c.state, c.ch, c.chDigits, c.left = inChunked, chSize, 0, 0
-	case len(cl) == 1:
-		n, err := strconv.ParseInt(string(cl[0]), 10, 64)
-		if err != nil || n < 0 {
-			return "invalid-content-length"
-		}
-		c.state, c.left = inFixedBody, n
+	method, _, _ := bytes.Cut(h.Bytes(h.First), []byte(" "))
+	c.upgrade = string(method) == "CONNECT" || h.Upgrade >= 0
+	switch body {
+	case h1.BodyChunked:
+		c.state, c.chunks = inChunked, h1.Chunked{}
+	case h1.BodyLength:
+		c.state, c.left = inFixedBody, h.Length
 	default:
 		c.state, c.left = inFixedBody, 0
 	}
 	return ""
-}
-
-// feedChunked follows chunked framing just far enough to find the message
-// end. Anything malformed makes the guard step aside: Go rejects a bad
-// chunked body itself and closes the connection.
-func (c *guardConn) feedChunked(b []byte) []byte {
-	for len(b) > 0 {
-		switch c.ch {
-		case chData:
-			k := int64(len(b))
-			if k > c.left {
-				k = c.left
-			}
-			c.out = append(c.out, b[:k]...)
-			b = b[k:]
-			if c.left -= k; c.left == 0 {
-				c.ch = chDataEnd
-			}
-			continue
-		}
-		x := b[0]
-		c.out = append(c.out, x)
-		b = b[1:]
-		switch c.ch {
-		case chSize:
-			switch {
-			case hexVal(x) >= 0 && c.chDigits < 15:
-				c.left = c.left<<4 | int64(hexVal(x))
-				c.chDigits++
-			case x == ';' || x == ' ' || x == '\t':
-				c.ch = chExt
-			case x == '\r':
-			case x == '\n' && c.chDigits > 0:
-				c.afterSizeLine()
-			default:
-				c.state = passThrough
-				c.out = append(c.out, b...)
-				return nil
-			}
-		case chExt:
-			if x == '\n' {
-				c.afterSizeLine()
-			}
-		case chDataEnd:
-			if x == '\n' {
-				c.ch, c.left, c.chDigits = chSize, 0, 0
-			}
-		case chTrailer:
-			switch x {
-			case '\r':
-			case '\n':
-				c.endOfMessage()
-				return b
-			default:
-				c.ch = chTrailerL
-			}
-		case chTrailerL:
-			if x == '\n' {
-				c.ch = chTrailer
-			}
-		}
-	}
-	return b
-}
-
-func (c *guardConn) afterSizeLine() {
-	if c.chDigits == 0 {
-		c.state = passThrough
-		return
-	}
-	if c.left == 0 {
-		c.ch = chTrailer
-		return
-	}
-	c.ch = chData
-}
-
-func hexVal(x byte) int {
-	switch {
-	case '0' <= x && x <= '9':
-		return int(x - '0')
-	case 'a' <= x && x <= 'f':
-		return int(x-'a') + 10
-	case 'A' <= x && x <= 'F':
-		return int(x-'A') + 10
-	}
-	return -1
 }
