@@ -4,7 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kanaria-dev/kanaria/internal/engine"
-	"github.com/kanaria-dev/kanaria/internal/server"
+	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
 func init() { addCommand(newAbortCmd) }
@@ -15,6 +15,6 @@ func newAbortCmd() *cobra.Command {
 		use:   "abort",
 		short: "Stop the canary now: stable gets all traffic",
 		args:  cobra.NoArgs,
-		done:  func(engine.Command, server.RolloutView) string { return "aborted" },
+		done:  func(engine.Command, wire.RolloutView) string { return "aborted" },
 	})
 }

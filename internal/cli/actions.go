@@ -8,7 +8,7 @@ import (
 
 	"github.com/kanaria-dev/kanaria/internal/client"
 	"github.com/kanaria-dev/kanaria/internal/engine"
-	"github.com/kanaria-dev/kanaria/internal/server"
+	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
 // notAppliedExitCode is the exit status when a command did not apply in the
@@ -35,11 +35,11 @@ type action struct {
 	// build fills in the command from the arguments and flags.
 	build func(args []string) engine.Command
 	// done says what happened, e.g. "paused".
-	done func(cmd engine.Command, v server.RolloutView) string
+	done func(cmd engine.Command, v wire.RolloutView) string
 	// flags adds command-specific flags.
 	flags func(cmd *cobra.Command)
 	// after prints extra lines, e.g. where to watch.
-	after func(cmd *cobra.Command, c *client.Client, v server.RolloutView) error
+	after func(cmd *cobra.Command, c *client.Client, v wire.RolloutView) error
 }
 
 // newActionCmd builds the cobra command for an action; every action shares

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kanaria-dev/kanaria/internal/analysis/judge"
-	"github.com/kanaria-dev/kanaria/internal/server"
+	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
 func init() { addCommand(newAnalysisCmd) }
@@ -36,7 +36,7 @@ effect with its confidence limits, and the reason.`,
 				return err
 			}
 			if runs == nil {
-				runs = []server.AnalysisRun{}
+				runs = []wire.AnalysisRun{}
 			}
 			out := cmd.OutOrStdout()
 			if ok, err := f.printData(out, runs); ok {
@@ -62,7 +62,7 @@ effect with its confidence limits, and the reason.`,
 }
 
 // printRun writes one analysis as a header and a table of metrics.
-func printRun(out io.Writer, r server.AnalysisRun) error {
+func printRun(out io.Writer, r wire.AnalysisRun) error {
 	what := "background analysis"
 	if r.Kind == "step" {
 		what = fmt.Sprintf("analysis step %d", r.Step)

@@ -15,7 +15,7 @@ import (
 
 	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/server"
-	"github.com/kanaria-dev/kanaria/internal/store"
+	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
 // cliEnv is a control plane (real HTTP server over a memBackend) and the
@@ -32,14 +32,14 @@ func newCLIEnv(t *testing.T, rollouts ...string) *cliEnv {
 		rollouts = []string{"web"}
 	}
 	dir := t.TempDir()
-	tok, err := server.EnsureToken(dir)
+	tok, err := wire.EnsureToken(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := newMemBackend(rollouts...)
 	ts := httptest.NewServer(server.New(b, tok, server.Options{}))
 	t.Cleanup(ts.Close)
-	if err := server.WriteEndpoint(dir, ts.URL); err != nil {
+	if err := wire.WriteEndpoint(dir, ts.URL); err != nil {
 		t.Fatal(err)
 	}
 	return &cliEnv{b: b, stateDir: dir, url: ts.URL}
@@ -179,7 +179,7 @@ router:    http://127.0.0.1:8080
 func TestStatusJSONAndYAML(t *testing.T) {
 	e := newCLIEnv(t)
 	mustRun(t, e, "start", "v2")
-	var fromJSON server.RolloutView
+	var fromJSON wire.RolloutView
 	if err := json.Unmarshal([]byte(mustRun(t, e, "status", "-o", "json")), &fromJSON); err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestStatusJSONAndYAML(t *testing.T) {
 	if !strings.Contains(out, "canaryRevision: v2") || !strings.Contains(out, "canaryPPM: 1000") {
 		t.Fatalf("yaml lacks the JSON field names:\n%s", out)
 	}
-	var fromYAML server.RolloutView
+	var fromYAML wire.RolloutView
 	if err := yaml.Unmarshal([]byte(out), &fromYAML); err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +219,7 @@ func TestStatusWatchPrintsChanges(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("want one line per change (2), got %d:\n%s", len(lines), out)
 	}
-	var last server.RolloutView
+	var last wire.RolloutView
 	if err := json.Unmarshal([]byte(lines[1]), &last); err != nil || last.Status.Phase != engine.Paused {
 		t.Fatalf("last watch line: %v %s", err, lines[1])
 	}
@@ -237,7 +237,7 @@ func TestHistory(t *testing.T) {
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "ID") || !strings.Contains(lines[1], "start v2") || !strings.Contains(lines[2], "pause") {
 		t.Fatalf("history table:\n%s", out)
 	}
-	var evs []store.Event
+	var evs []wire.Event
 	if err := json.Unmarshal([]byte(mustRun(t, e, "history", "-o", "json", "--after", "1")), &evs); err != nil {
 		t.Fatal(err)
 	}
@@ -249,9 +249,9 @@ func TestHistory(t *testing.T) {
 func TestHistoryPagesThroughEverything(t *testing.T) {
 	e := newCLIEnv(t)
 	for i := 0; i < historyPage+5; i++ {
-		e.b.events["web"] = append(e.b.events["web"], store.Event{ID: int64(i + 1), Type: "T"})
+		e.b.events["web"] = append(e.b.events["web"], wire.Event{ID: int64(i + 1), Type: "T"})
 	}
-	var evs []store.Event
+	var evs []wire.Event
 	if err := json.Unmarshal([]byte(mustRun(t, e, "history", "-o", "json")), &evs); err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +326,7 @@ func TestMissingControlPlane(t *testing.T) {
 	}
 	// The endpoint file is still there but nothing listens.
 	gone := newCLIEnv(t)
-	os.WriteFile(filepath.Join(gone.stateDir, server.EndpointFile), []byte("http://127.0.0.1:1\n"), 0o644)
+	os.WriteFile(filepath.Join(gone.stateDir, wire.EndpointFile), []byte("http://127.0.0.1:1\n"), 0o644)
 	if _, err := gone.run(t, "status"); err == nil || !strings.Contains(err.Error(), "is `kanaria up` running?") {
 		t.Fatalf("dead endpoint: %v", err)
 	}
@@ -339,7 +339,7 @@ func TestServerAndTokenFileFlags(t *testing.T) {
 	var out bytes.Buffer
 	root.SetOut(&out)
 	root.SetArgs([]string{"status", "--state-dir", other, "--server", e.url,
-		"--token-file", filepath.Join(e.stateDir, server.TokenFile)})
+		"--token-file", filepath.Join(e.stateDir, wire.TokenFile)})
 	if err := root.Execute(); err != nil || !strings.Contains(out.String(), "rollout:   web") {
 		t.Fatalf("--server/--token-file: %v\n%s", err, out.String())
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -14,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kanaria-dev/kanaria/internal/client"
-	"github.com/kanaria-dev/kanaria/internal/server"
+	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
 // clientFlags are the flags every command that talks to a running control
@@ -30,10 +29,10 @@ type clientFlags struct {
 // defaultStateDir is where `kanaria up` keeps its state unless told
 // otherwise; the CLI must look in the same place.
 func defaultStateDir() string {
-	if d := os.Getenv("KANARIA_STATE_DIR"); d != "" {
+	if d := os.Getenv(wire.StateDirEnv); d != "" {
 		return d
 	}
-	return ".kanaria"
+	return wire.DefaultStateDir
 }
 
 // register adds the shared flags to cmd. withRollout is false for commands
@@ -61,26 +60,7 @@ func (f *clientFlags) client() (*client.Client, error) {
 	if err := f.checkOutput(); err != nil {
 		return nil, err
 	}
-	if f.serverURL == "" && f.tokenFile == "" {
-		return client.FromStateDir(f.stateDir)
-	}
-	url := f.serverURL
-	if url == "" {
-		u, err := server.ReadEndpoint(f.stateDir)
-		if err != nil {
-			return nil, fmt.Errorf("%w in %s (run `kanaria up`, or pass --server)", client.ErrNoControlPlane, f.stateDir)
-		}
-		url = u
-	}
-	path := f.tokenFile
-	if path == "" {
-		path = filepath.Join(f.stateDir, server.TokenFile)
-	}
-	tok, err := server.ReadToken(path)
-	if err != nil {
-		return nil, fmt.Errorf("read API token: %w (pass --token-file)", err)
-	}
-	return client.New(url, tok), nil
+	return client.Discover(f.stateDir, f.serverURL, f.tokenFile)
 }
 
 // checkOutput refuses an unknown -o before anything is changed.

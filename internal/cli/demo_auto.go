@@ -9,15 +9,16 @@ import (
 	"time"
 
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
+	"github.com/kanaria-dev/kanaria/internal/client"
 	"github.com/kanaria-dev/kanaria/internal/engine"
-	"github.com/kanaria-dev/kanaria/internal/server"
 	"github.com/kanaria-dev/kanaria/internal/verify"
+	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
 // demoScript drives the demo's scripted release against a running control
-// plane, through the same Backend the API serves.
+// plane, through its API as a user's commands would.
 type demoScript struct {
-	b       server.Backend
+	b       *client.Client
 	router  string
 	out     io.Writer
 	start   time.Time
@@ -44,7 +45,7 @@ func runDemoAuto(ctx context.Context, rollouts []v1alpha1.Rollout, stateDir stri
 		return fmt.Errorf("demo: control plane did not start: %w", err)
 	}
 	fmt.Fprintf(out, "demo: control plane up, router %s\n", run.RouterURL)
-	d := &demoScript{b: run.Backend, router: run.RouterURL, out: out, start: time.Now()}
+	d := &demoScript{b: client.New(run.APIURL, run.Token), router: run.RouterURL, out: out, start: time.Now()}
 	scriptErr := d.run(ctx)
 	cancel()
 	if err := <-upErr; err != nil && scriptErr == nil {
@@ -165,7 +166,7 @@ func (d *demoScript) releaseBad(ctx context.Context, name string, load *demoLoad
 
 // noteAnalysis records the deciding analysis's verdict with its numbers
 // (kind "step", "background", or "" for whichever failed).
-func (d *demoScript) noteAnalysis(v server.RolloutView, kind string) {
+func (d *demoScript) noteAnalysis(v wire.RolloutView, kind string) {
 	for _, run := range v.Analysis {
 		if (kind == "" && run.Report.Verdict.String() == engine.VerdictFail) || run.Kind == kind {
 			d.note("%s analysis of %s: %s after %d canary / %d %s requests (%s)", run.Kind, run.Revision, run.Report.Verdict,

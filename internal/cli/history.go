@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kanaria-dev/kanaria/internal/store"
+	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
 func init() { addCommand(newHistoryCmd) }
@@ -27,7 +27,7 @@ func newHistoryCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			events := []store.Event{}
+			events := []wire.Event{}
 			for cursor := after; ; {
 				page, err := c.Events(ctx, name, cursor, historyPage)
 				if err != nil {

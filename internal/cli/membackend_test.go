@@ -10,8 +10,7 @@ import (
 
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/engine"
-	"github.com/kanaria-dev/kanaria/internal/server"
-	"github.com/kanaria-dev/kanaria/internal/store"
+	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
 // memBackend is a test stand-in for the control plane: rollouts in memory
@@ -21,9 +20,9 @@ import (
 // lead engineer.
 type memBackend struct {
 	mu     sync.Mutex
-	info   server.Info
-	views  map[string]*server.RolloutView
-	events map[string][]store.Event
+	info   wire.Info
+	views  map[string]*wire.RolloutView
+	events map[string][]wire.Event
 	nextID int64
 }
 
@@ -38,12 +37,12 @@ var testSteps = []v1alpha1.Step{
 
 func newMemBackend(names ...string) *memBackend {
 	m := &memBackend{
-		info:   server.Info{Version: "v9.9.9-test", RouterURL: "http://127.0.0.1:8080", DashboardURL: "http://127.0.0.1:7070/ui/"},
-		views:  map[string]*server.RolloutView{},
-		events: map[string][]store.Event{},
+		info:   wire.Info{Version: "v9.9.9-test", RouterURL: "http://127.0.0.1:8080", DashboardURL: "http://127.0.0.1:7070/ui/"},
+		views:  map[string]*wire.RolloutView{},
+		events: map[string][]wire.Event{},
 	}
 	for _, n := range names {
-		m.views[n] = &server.RolloutView{
+		m.views[n] = &wire.RolloutView{
 			Name: n, Strategy: "canary", Steps: testSteps, RouterURL: "http://127.0.0.1:8080",
 			Status: engine.Status{Rollout: n, Phase: engine.Healthy, StableRevision: "v1"},
 		}
@@ -51,12 +50,12 @@ func newMemBackend(names ...string) *memBackend {
 	return m
 }
 
-func (m *memBackend) Info() server.Info { return m.info }
+func (m *memBackend) Info() wire.Info { return m.info }
 
-func (m *memBackend) List(context.Context) ([]server.RolloutView, error) {
+func (m *memBackend) List(context.Context) ([]wire.RolloutView, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []server.RolloutView
+	var out []wire.RolloutView
 	for _, v := range m.views {
 		out = append(out, *v)
 	}
@@ -64,12 +63,12 @@ func (m *memBackend) List(context.Context) ([]server.RolloutView, error) {
 	return out, nil
 }
 
-func (m *memBackend) Get(_ context.Context, name string) (server.RolloutView, error) {
+func (m *memBackend) Get(_ context.Context, name string) (wire.RolloutView, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	v, ok := m.views[name]
 	if !ok {
-		return server.RolloutView{}, server.ErrNotFound
+		return wire.RolloutView{}, wire.ErrNotFound
 	}
 	return *v, nil
 }
@@ -83,15 +82,15 @@ func (m *memBackend) set(name string, f func(*engine.Status)) {
 }
 
 func conflict(format string, a ...any) error {
-	return &server.ConflictError{Reason: fmt.Sprintf(format, a...)}
+	return &wire.ConflictError{Reason: fmt.Sprintf(format, a...)}
 }
 
-func (m *memBackend) Do(_ context.Context, name string, cmd engine.Command) (server.RolloutView, error) {
+func (m *memBackend) Do(_ context.Context, name string, cmd engine.Command) (wire.RolloutView, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	v, ok := m.views[name]
 	if !ok {
-		return server.RolloutView{}, server.ErrNotFound
+		return wire.RolloutView{}, wire.ErrNotFound
 	}
 	st := &v.Status
 	active := st.Phase == engine.Progressing || st.Phase == engine.Paused
@@ -158,20 +157,20 @@ func (m *memBackend) Do(_ context.Context, name string, cmd engine.Command) (ser
 	}
 	st.Generation++
 	m.nextID++
-	m.events[name] = append(m.events[name], store.Event{
+	m.events[name] = append(m.events[name], wire.Event{
 		ID: m.nextID, Rollout: name, Time: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC),
 		Type: string(cmd.Kind), Message: fmt.Sprintf("%s %s", cmd.Kind, cmd.Revision),
 	})
 	return *v, nil
 }
 
-func (m *memBackend) Events(_ context.Context, name string, after int64, limit int) ([]store.Event, error) {
+func (m *memBackend) Events(_ context.Context, name string, after int64, limit int) ([]wire.Event, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.views[name]; !ok {
-		return nil, server.ErrNotFound
+		return nil, wire.ErrNotFound
 	}
-	var out []store.Event
+	var out []wire.Event
 	for _, e := range m.events[name] {
 		if e.ID > after && len(out) < limit {
 			out = append(out, e)

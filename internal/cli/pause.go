@@ -4,7 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kanaria-dev/kanaria/internal/engine"
-	"github.com/kanaria-dev/kanaria/internal/server"
+	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
 func init() { addCommand(newPauseCmd) }
@@ -15,6 +15,6 @@ func newPauseCmd() *cobra.Command {
 		use:   "pause",
 		short: "Pause the release at its current step",
 		args:  cobra.NoArgs,
-		done:  func(engine.Command, server.RolloutView) string { return "paused" },
+		done:  func(engine.Command, wire.RolloutView) string { return "paused" },
 	})
 }

@@ -4,7 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kanaria-dev/kanaria/internal/engine"
-	"github.com/kanaria-dev/kanaria/internal/server"
+	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
 func init() { addCommand(newPromoteCmd) }
@@ -21,7 +21,7 @@ func newPromoteCmd() *cobra.Command {
 			cmd.Flags().BoolVar(&full, "full", false, "skip all remaining steps and make the canary stable")
 		},
 		build: func([]string) engine.Command { return engine.Command{Full: full} },
-		done: func(c engine.Command, _ server.RolloutView) string {
+		done: func(c engine.Command, _ wire.RolloutView) string {
 			if c.Full {
 				return "fully promoted"
 			}

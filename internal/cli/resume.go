@@ -4,7 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kanaria-dev/kanaria/internal/engine"
-	"github.com/kanaria-dev/kanaria/internal/server"
+	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
 func init() { addCommand(newResumeCmd) }
@@ -15,6 +15,6 @@ func newResumeCmd() *cobra.Command {
 		use:   "resume",
 		short: "Continue a paused release",
 		args:  cobra.NoArgs,
-		done:  func(engine.Command, server.RolloutView) string { return "resumed" },
+		done:  func(engine.Command, wire.RolloutView) string { return "resumed" },
 	})
 }

@@ -10,8 +10,7 @@ import (
 
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/engine"
-	"github.com/kanaria-dev/kanaria/internal/server"
-	"github.com/kanaria-dev/kanaria/internal/store"
+	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
 // formatPPM prints parts per million as a percentage with up to four
@@ -44,7 +43,7 @@ func releasing(st engine.Status) bool {
 
 // stepLine is "i/n setWeight 10%", or "-" when no release is in progress or
 // the strategy has no steps (blue/green).
-func stepLine(v server.RolloutView) string {
+func stepLine(v wire.RolloutView) string {
 	n := len(v.Steps)
 	if n == 0 || !releasing(v.Status) {
 		return "-"
@@ -78,7 +77,7 @@ func orDash(s string) string {
 }
 
 // printStatus writes a rollout as an aligned two-column block.
-func printStatus(w io.Writer, v server.RolloutView) error {
+func printStatus(w io.Writer, v wire.RolloutView) error {
 	st := v.Status
 	observed := "unknown"
 	if st.ObservedWeights != nil {
@@ -106,7 +105,7 @@ func printStatus(w io.Writer, v server.RolloutView) error {
 }
 
 // oneLine summarizes a rollout after a command: where it is now.
-func oneLine(v server.RolloutView) string {
+func oneLine(v wire.RolloutView) string {
 	st := v.Status
 	parts := []string{phaseLine(st)}
 	if releasing(st) {
@@ -126,12 +125,12 @@ func oneLine(v server.RolloutView) string {
 // liveState is what `status -w` shows: the rollout, its recent traffic per
 // version, and the newest event and verdict.
 type liveState struct {
-	View server.RolloutView
+	View wire.RolloutView
 	// Metrics by role (stable, canary, baseline); nil when the control
 	// plane keeps no history.
 	Metrics     map[string]versionMetrics
-	LastEvent   *store.Event
-	LastVerdict *store.Event
+	LastEvent   *wire.Event
+	LastVerdict *wire.Event
 	// Problem is the last poll's error, shown until a poll succeeds.
 	Problem string
 }
@@ -151,7 +150,7 @@ const metricsWindow = 5
 // metricsFrom pools the last metricsWindow points per role. Requests and
 // errors add up exactly; a p99 cannot be pooled from per-second p99s, so
 // the window's worst second is shown (an honest upper bound).
-func metricsFrom(pts []server.HistoryPoint) map[string]versionMetrics {
+func metricsFrom(pts []wire.HistoryPoint) map[string]versionMetrics {
 	out := map[string]versionMetrics{}
 	if len(pts) > metricsWindow {
 		pts = pts[len(pts)-metricsWindow:]
@@ -194,7 +193,7 @@ func progressBar(done, n int) string {
 }
 
 // stepProgress is "[##------] 3/8 setWeight 10%", or "-" with no release.
-func stepProgress(v server.RolloutView) string {
+func stepProgress(v wire.RolloutView) string {
 	line := stepLine(v)
 	if line == "-" {
 		return line
@@ -215,7 +214,7 @@ func fmtMetrics(m versionMetrics) (rps, errRate, p99 string) {
 	return
 }
 
-func eventLine(e *store.Event) string {
+func eventLine(e *wire.Event) string {
 	if e == nil {
 		return "-"
 	}

@@ -1,10 +1,7 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -20,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kanaria-dev/kanaria/internal/router"
+	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
 func init() { addCommand(newRouterCmd) }
@@ -108,11 +106,11 @@ func runRouter(parent context.Context, o routerOpts, stdout, stderr io.Writer) e
 		if tokenPath == "" {
 			tokenPath = tokenPathFromConfig(o.file, cfg.AdminTokenFile)
 		}
-		token, created, err := loadOrCreateToken(tokenPath)
+		token, created, err := wire.EnsureTokenFile(tokenPath)
 		if err != nil {
 			stop()
 			<-errs
-			return err
+			return fmt.Errorf("router admin token: %w", err)
 		}
 		if created {
 			fmt.Fprintf(stderr, "kanaria router: wrote a new admin token to %s\n", tokenPath)
@@ -212,46 +210,10 @@ func requireLoopback(addr string) error {
 // the routes file, so the same file works from any working directory.
 func tokenPathFromConfig(routesFile, p string) string {
 	if p == "" {
-		p = filepath.Join(".kanaria", "router-admin-token")
+		p = filepath.Join(wire.DefaultStateDir, wire.RouterAdminTokenFile)
 	}
 	if filepath.IsAbs(p) {
 		return p
 	}
 	return filepath.Join(filepath.Dir(routesFile), p)
-}
-
-// loadOrCreateToken reads the admin token, or creates the file with a fresh
-// random token when it does not exist. O_EXCL keeps two routers started at
-// once from overwriting each other's token.
-func loadOrCreateToken(path string) (token string, created bool, err error) {
-	b, err := os.ReadFile(path)
-	if err == nil {
-		tok := string(bytes.TrimSpace(b))
-		if tok == "" {
-			return "", false, fmt.Errorf("admin token file %s is empty", path)
-		}
-		return tok, false, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return "", false, fmt.Errorf("admin token: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return "", false, fmt.Errorf("admin token: %w", err)
-	}
-	tok := rand.Text() // 26 base32 characters, 130 bits
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		return loadOrCreateToken(path) // another process won the race
-	}
-	if err != nil {
-		return "", false, fmt.Errorf("admin token: %w", err)
-	}
-	if _, err := f.WriteString(tok + "\n"); err != nil {
-		f.Close()
-		return "", false, fmt.Errorf("admin token: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return "", false, fmt.Errorf("admin token: %w", err)
-	}
-	return tok, true, nil
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/kanaria-dev/kanaria/internal/client"
 	"github.com/kanaria-dev/kanaria/internal/engine"
-	"github.com/kanaria-dev/kanaria/internal/server"
+	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
 func init() { addCommand(newStartCmd) }
@@ -20,7 +20,7 @@ func newStartCmd() *cobra.Command {
 		long:  "Start releasing REVISION beside the stable revision, through the rollout's steps.",
 		args:  cobra.ExactArgs(1),
 		build: func(args []string) engine.Command { return engine.Command{Revision: args[0]} },
-		done: func(cmd engine.Command, v server.RolloutView) string {
+		done: func(cmd engine.Command, v wire.RolloutView) string {
 			return fmt.Sprintf("started releasing %s (stable %s)", cmd.Revision, v.Status.StableRevision)
 		},
 		after: printWhereToWatch,
@@ -28,7 +28,7 @@ func newStartCmd() *cobra.Command {
 }
 
 // printWhereToWatch tells the user how to follow the release they started.
-func printWhereToWatch(cmd *cobra.Command, c *client.Client, v server.RolloutView) error {
+func printWhereToWatch(cmd *cobra.Command, c *client.Client, v wire.RolloutView) error {
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "watch: kanaria status -w -r %s\n", v.Name)
 	router := v.RouterURL

@@ -4,14 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -19,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kanaria-dev/kanaria/internal/client"
-	"github.com/kanaria-dev/kanaria/internal/server"
+	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
 func init() { addCommand(newStatusCmd) }
@@ -60,7 +55,7 @@ func newStatusCmd() *cobra.Command {
 
 // printView prints one rollout in the chosen format. In a watch, JSON is one
 // compact line per change (easy to pipe) and YAML documents are separated.
-func (f *clientFlags) printView(w io.Writer, v server.RolloutView, inWatch bool) error {
+func (f *clientFlags) printView(w io.Writer, v wire.RolloutView, inWatch bool) error {
 	switch {
 	case inWatch && f.output == "json":
 		b, err := json.Marshal(v)
@@ -88,7 +83,7 @@ func (f *clientFlags) watch(ctx context.Context, c *client.Client, name string, 
 	if f.output == "json" || f.output == "yaml" {
 		return f.watchData(ctx, c, name, every, out, errw)
 	}
-	hist := f.historyFetcher()
+	hist := true // until the control plane says it keeps no history
 	tty := isTerminal(out)
 	var s liveState
 	var afterID int64
@@ -108,11 +103,11 @@ func (f *clientFlags) watch(ctx context.Context, c *client.Client, name string, 
 		default:
 			s.View, s.Problem = v, ""
 			afterID = s.readEvents(ctx, c, name, afterID)
-			if hist != nil {
-				pts, err := hist(ctx, name, time.Now().Add(-(metricsWindow+3)*time.Second))
+			if hist {
+				pts, err := c.History(ctx, name, time.Now().Add(-(metricsWindow+3)*time.Second))
 				switch {
-				case errors.Is(err, errNoHistory):
-					hist, s.Metrics = nil, nil
+				case client.IsNotFound(err):
+					hist, s.Metrics = false, nil
 				case err == nil:
 					s.Metrics = metricsFrom(pts)
 				}
@@ -221,55 +216,4 @@ func (f *clientFlags) watchData(ctx context.Context, c *client.Client, name stri
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
-}
-
-// errNoHistory: the control plane serves no metrics history (404).
-var errNoHistory = errors.New("no metrics history")
-
-// historyFetcher returns a function that reads a rollout's metrics history,
-// or nil if the API cannot be reached with these flags. The typed client
-// has no history call yet, so this is a plain authenticated GET.
-func (f *clientFlags) historyFetcher() func(ctx context.Context, name string, since time.Time) ([]server.HistoryPoint, error) {
-	base, token, err := f.credentials()
-	if err != nil {
-		return nil
-	}
-	hc := &http.Client{Timeout: 10 * time.Second}
-	return func(ctx context.Context, name string, since time.Time) ([]server.HistoryPoint, error) {
-		u := base + "/v1/rollouts/" + url.PathEscape(name) + "/history?since=" + strconv.FormatInt(since.UnixMilli(), 10)
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := hc.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		switch {
-		case resp.StatusCode == http.StatusNotFound:
-			return nil, errNoHistory
-		case resp.StatusCode != http.StatusOK:
-			return nil, fmt.Errorf("history: %s", resp.Status)
-		}
-		var pts []server.HistoryPoint
-		return pts, json.NewDecoder(resp.Body).Decode(&pts)
-	}
-}
-
-// credentials are the API URL and token, found as client() finds them.
-func (f *clientFlags) credentials() (base, token string, err error) {
-	base = f.serverURL
-	if base == "" {
-		if base, err = server.ReadEndpoint(f.stateDir); err != nil {
-			return "", "", err
-		}
-	}
-	path := f.tokenFile
-	if path == "" {
-		path = filepath.Join(f.stateDir, server.TokenFile)
-	}
-	token, err = server.ReadToken(path)
-	return strings.TrimRight(base, "/"), token, err
 }

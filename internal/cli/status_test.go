@@ -10,12 +10,12 @@ import (
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/server"
-	"github.com/kanaria-dev/kanaria/internal/store"
+	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
 // point is one second with stable and canary traffic.
-func point(t time.Time, stableReq, canaryReq, canaryErr int, p99 float64) server.HistoryPoint {
-	return server.HistoryPoint{UnixMS: t.UnixMilli(), CanaryPPM: 200000, Versions: map[string]server.VersionPoint{
+func point(t time.Time, stableReq, canaryReq, canaryErr int, p99 float64) wire.HistoryPoint {
+	return wire.HistoryPoint{UnixMS: t.UnixMilli(), CanaryPPM: 200000, Versions: map[string]wire.VersionPoint{
 		"stable": {Revision: "v1", Requests: stableReq, P50Ms: ptr(5.0), P99Ms: ptr(12.0)},
 		"canary": {Revision: "v2", Requests: canaryReq, Errors: canaryErr, P50Ms: ptr(9.0), P99Ms: ptr(p99)},
 	}}
@@ -23,7 +23,7 @@ func point(t time.Time, stableReq, canaryReq, canaryErr int, p99 float64) server
 
 func TestMetricsFromPoolsTheWindow(t *testing.T) {
 	now := time.Now()
-	var pts []server.HistoryPoint
+	var pts []wire.HistoryPoint
 	// An old second with a huge p99 falls out of the 5-second window.
 	pts = append(pts, point(now.Add(-6*time.Second), 100, 20, 20, 900))
 	for i := 5; i > 0; i-- {
@@ -58,9 +58,9 @@ func TestProgressBar(t *testing.T) {
 
 func TestRenderLive(t *testing.T) {
 	steps := []v1alpha1.Step{{SetWeight: ptr(20.0)}, {Pause: &v1alpha1.Pause{}}, {SetWeight: ptr(60.0)}, {Pause: &v1alpha1.Pause{}}}
-	ev := &store.Event{ID: 7, Type: "StepReached", Message: "step 2/4: pause (until promote)", Time: time.Date(2025, 1, 2, 3, 4, 5, 0, time.Local)}
+	ev := &wire.Event{ID: 7, Type: "StepReached", Message: "step 2/4: pause (until promote)", Time: time.Date(2025, 1, 2, 3, 4, 5, 0, time.Local)}
 	s := liveState{
-		View: server.RolloutView{Name: "web", Steps: steps, Status: engine.Status{
+		View: wire.RolloutView{Name: "web", Steps: steps, Status: engine.Status{
 			Phase: engine.Paused, PausedBy: "step", StableRevision: "v1", CanaryRevision: "v2", StepIndex: 1,
 			Weights: engine.Weights{CanaryPPM: 200000},
 		}},
@@ -111,8 +111,8 @@ func TestRenderLive(t *testing.T) {
 // seconds of 100 req/s on stable and 20 on canary with one error each.
 type histMem struct{ *memBackend }
 
-func (h histMem) History(_ context.Context, name string, since time.Time) ([]server.HistoryPoint, error) {
-	var pts []server.HistoryPoint
+func (h histMem) History(_ context.Context, name string, since time.Time) ([]wire.HistoryPoint, error) {
+	var pts []wire.HistoryPoint
 	now := time.Now().Truncate(time.Second)
 	for i := 5; i > 0; i-- {
 		pts = append(pts, point(now.Add(-time.Duration(i)*time.Second), 100, 20, 1, 30))
@@ -170,7 +170,7 @@ func TestStatusWatchWithoutHistory(t *testing.T) {
 
 func mustToken(t *testing.T, dir string) string {
 	t.Helper()
-	tok, err := server.EnsureToken(dir)
+	tok, err := wire.EnsureToken(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kanaria-dev/kanaria/internal/engine"
-	"github.com/kanaria-dev/kanaria/internal/server"
+	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
 func init() { addCommand(newStopCmd) }
@@ -15,6 +15,6 @@ func newStopCmd() *cobra.Command {
 		use:   "stop",
 		short: "End the release: stable gets all traffic, the canary is removed",
 		args:  cobra.NoArgs,
-		done:  func(engine.Command, server.RolloutView) string { return "stopped" },
+		done:  func(engine.Command, wire.RolloutView) string { return "stopped" },
 	})
 }

@@ -4,7 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kanaria-dev/kanaria/internal/engine"
-	"github.com/kanaria-dev/kanaria/internal/server"
+	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
 func init() { addCommand(newUndoCmd) }
@@ -15,6 +15,6 @@ func newUndoCmd() *cobra.Command {
 		use:   "undo",
 		short: "Return to the previous stable revision",
 		args:  cobra.NoArgs,
-		done:  func(engine.Command, server.RolloutView) string { return "undone" },
+		done:  func(engine.Command, wire.RolloutView) string { return "undone" },
 	})
 }

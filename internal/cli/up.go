@@ -22,6 +22,7 @@ import (
 	"github.com/kanaria-dev/kanaria/internal/dataplane"
 	"github.com/kanaria-dev/kanaria/internal/server"
 	"github.com/kanaria-dev/kanaria/internal/spec"
+	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
 func init() { addCommand(newUpCmd) }
@@ -40,8 +41,16 @@ type upOptions struct {
 // upRunning is what a started control plane tells its caller.
 type upRunning struct {
 	RouterURL, APIURL, StateDir, Token string
-	Backend                            server.Backend
 }
+
+// The control plane is the API's backend, with history and analyses: an
+// optional interface it stopped implementing would silently turn off the
+// dashboard's charts.
+var _ interface {
+	server.Backend
+	server.HistoryBackend
+	server.AnalysisBackend
+} = (*controlplane.ControlPlane)(nil)
 
 func newUpCmd() *cobra.Command {
 	o := upOptions{}
@@ -54,7 +63,7 @@ func newUpCmd() *cobra.Command {
 			defer stop()
 			return runUp(ctx, o, cmd.OutOrStdout(), func(r upRunning) {
 				fmt.Fprintf(cmd.OutOrStdout(), "kanaria up: router %s, API %s, state %s\n", r.RouterURL, r.APIURL, r.StateDir)
-				fmt.Fprintf(cmd.OutOrStdout(), "dashboard: %s/dashboard/ (log in with the token in %s)\n", r.APIURL, filepath.Join(r.StateDir, "token"))
+				fmt.Fprintf(cmd.OutOrStdout(), "dashboard: %s/dashboard/ (log in with the token in %s)\n", r.APIURL, filepath.Join(r.StateDir, wire.TokenFile))
 				fmt.Fprintf(cmd.OutOrStdout(), "next: kanaria start <revision>; watch: kanaria status -w\n")
 			})
 		},
@@ -136,9 +145,7 @@ func runUp(ctx context.Context, o upOptions, logw io.Writer, ready func(upRunnin
 		defer cancel()
 		cp.Close(ctx)
 	}()
-	run.Backend = cp
-
-	if run.Token, err = server.EnsureToken(o.StateDir); err != nil {
+	if run.Token, err = wire.EnsureToken(o.StateDir); err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()
@@ -159,7 +166,7 @@ func runUp(ctx context.Context, o upOptions, logw io.Writer, ready func(upRunnin
 		errc <- nil
 	}()
 	go func() { errc <- cp.Run(ctx) }()
-	if err := server.WriteEndpoint(o.StateDir, run.APIURL); err != nil {
+	if err := wire.WriteEndpoint(o.StateDir, run.APIURL); err != nil {
 		return err
 	}
 	started = true
@@ -184,13 +191,9 @@ func runUp(ctx context.Context, o upOptions, logw io.Writer, ready func(upRunnin
 
 // lockStateDir makes sure only one control plane uses a state directory.
 func lockStateDir(dir string) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
+	unlock, held, err := wire.TryLock(filepath.Join(dir, wire.LockFile))
+	if held {
 		return nil, fmt.Errorf("state dir %s is in use by another kanaria up", dir)
 	}
-	return func() { f.Close() }, nil
+	return unlock, err
 }

@@ -1,6 +1,8 @@
-// Package client is a small typed Go client for kanaria's control-plane API
-// (see internal/server for the routes). The CLI uses it; so can scripts and
-// tests.
+// Package client is the typed Go client for kanaria's control-plane API (the
+// routes and types are in internal/wire). It covers every route the server
+// answers but the dashboard's login and session pages, which are a
+// browser's; the CLI uses it and nothing else to talk to a control plane, and
+// so can scripts and tests.
 package client
 
 import (
@@ -10,65 +12,55 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/kanaria-dev/kanaria/internal/engine"
-	"github.com/kanaria-dev/kanaria/internal/server"
-	"github.com/kanaria-dev/kanaria/internal/store"
+	"github.com/kanaria-dev/kanaria/internal/wire"
+	"github.com/kanaria-dev/kanaria/internal/wire/jsonhttp"
 )
+
+// callTimeout bounds every call but the watch streams: each is small and
+// local, and a hung control plane should make the CLI fail, not hang with it.
+const callTimeout = 30 * time.Second
 
 // Client talks to one control plane.
 type Client struct {
 	base  string
 	token string
 	http  *http.Client
+	// stream has no overall timeout: a watch lasts as long as its context.
+	stream *http.Client
 }
 
 // New returns a client for the API at baseURL (e.g. http://127.0.0.1:7070)
 // authenticating with token.
 func New(baseURL, token string) *Client {
 	return &Client{
-		base:  strings.TrimRight(baseURL, "/"),
-		token: token,
-		// Every call is small and local; a hung control plane should make
-		// the CLI fail, not hang with it.
-		http: &http.Client{Timeout: 30 * time.Second},
+		base:   strings.TrimRight(baseURL, "/"),
+		token:  token,
+		http:   &http.Client{Timeout: callTimeout},
+		stream: &http.Client{},
 	}
 }
-
-// ErrNoControlPlane means the state directory holds no endpoint or token:
-// `kanaria up` has not run there.
-var ErrNoControlPlane = errors.New("no kanaria control plane found")
 
 // FromStateDir finds the control plane that `kanaria up` started with this
 // state directory, from the endpoint and token files it wrote.
-func FromStateDir(stateDir string) (*Client, error) {
-	endpoint, err := server.ReadEndpoint(stateDir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, noControlPlane(stateDir)
-	}
-	if err != nil {
-		return nil, err
-	}
-	token, err := server.ReadToken(filepath.Join(stateDir, server.TokenFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, noControlPlane(stateDir)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return New(endpoint, token), nil
-}
+func FromStateDir(stateDir string) (*Client, error) { return Discover(stateDir, "", "") }
 
-func noControlPlane(stateDir string) error {
-	return fmt.Errorf("%w in %s (run `kanaria up`)", ErrNoControlPlane, stateDir)
+// Discover finds a control plane as wire.Discover does: serverURL and
+// tokenFile, when not empty, win over what `kanaria up` wrote into
+// stateDir. Errors wrap wire.ErrNoControlPlane when nothing is there.
+func Discover(stateDir, serverURL, tokenFile string) (*Client, error) {
+	ep, err := wire.Discover(stateDir, serverURL, tokenFile)
+	if err != nil {
+		return nil, err
+	}
+	return New(ep.URL, ep.Token), nil
 }
 
 // BaseURL is the API this client talks to.
@@ -85,7 +77,8 @@ type APIError struct {
 // ("rollout web: already paused").
 func (e *APIError) Error() string { return e.Message }
 
-// IsNotFound reports an unknown rollout (404).
+// IsNotFound reports an unknown rollout, or a route this control plane does
+// not serve (404).
 func IsNotFound(err error) bool { return statusOf(err) == http.StatusNotFound }
 
 // IsConflict reports a command that does not apply now (409).
@@ -99,45 +92,55 @@ func statusOf(err error) int {
 	return 0
 }
 
+// Health checks that the control plane answers (GET /healthz, no token).
+func (c *Client) Health(ctx context.Context) error {
+	return c.getText(ctx, "/healthz", io.Discard)
+}
+
+// Metrics copies the Prometheus text exposition (GET /metrics) to w.
+func (c *Client) Metrics(ctx context.Context, w io.Writer) error {
+	return c.getText(ctx, "/metrics", w)
+}
+
 // Info describes the control plane.
-func (c *Client) Info(ctx context.Context) (server.Info, error) {
-	var info server.Info
+func (c *Client) Info(ctx context.Context) (wire.Info, error) {
+	var info wire.Info
 	return info, c.getJSON(ctx, "/v1/info", &info)
 }
 
 // List returns every rollout.
-func (c *Client) List(ctx context.Context) ([]server.RolloutView, error) {
-	var views []server.RolloutView
+func (c *Client) List(ctx context.Context) ([]wire.RolloutView, error) {
+	var views []wire.RolloutView
 	return views, c.getJSON(ctx, "/v1/rollouts", &views)
 }
 
 // Get returns one rollout.
-func (c *Client) Get(ctx context.Context, name string) (server.RolloutView, error) {
-	var v server.RolloutView
-	return v, c.getJSON(ctx, "/v1/rollouts/"+url.PathEscape(name), &v)
+func (c *Client) Get(ctx context.Context, name string) (wire.RolloutView, error) {
+	var v wire.RolloutView
+	return v, c.getJSON(ctx, rolloutPath(name, ""), &v)
 }
 
 // Do sends a command and returns the rollout as it is afterwards.
-func (c *Client) Do(ctx context.Context, name string, cmd engine.Command) (server.RolloutView, error) {
+func (c *Client) Do(ctx context.Context, name string, cmd engine.Command) (wire.RolloutView, error) {
 	body, err := json.Marshal(cmd)
 	if err != nil {
-		return server.RolloutView{}, err
+		return wire.RolloutView{}, err
 	}
-	resp, err := c.send(ctx, http.MethodPost, "/v1/rollouts/"+url.PathEscape(name)+"/"+url.PathEscape(string(cmd.Kind)), body)
+	resp, err := c.send(ctx, c.http, http.MethodPost, rolloutPath(name, string(cmd.Kind)), body)
 	if err != nil {
-		return server.RolloutView{}, err
+		return wire.RolloutView{}, err
 	}
 	defer resp.Body.Close()
-	var v server.RolloutView
+	var v wire.RolloutView
 	return v, decode(resp, &v)
 }
 
 // Events returns up to limit events with an ID greater than after, oldest
 // first.
-func (c *Client) Events(ctx context.Context, name string, after int64, limit int) ([]store.Event, error) {
+func (c *Client) Events(ctx context.Context, name string, after int64, limit int) ([]wire.Event, error) {
 	q := url.Values{"after": {strconv.FormatInt(after, 10)}, "limit": {strconv.Itoa(limit)}}
-	var evs []store.Event
-	return evs, c.getJSON(ctx, "/v1/rollouts/"+url.PathEscape(name)+"/events?"+q.Encode(), &evs)
+	var evs []wire.Event
+	return evs, c.getJSON(ctx, rolloutPath(name, "events")+"?"+q.Encode(), &evs)
 }
 
 // Logs copies the last tail lines of a revision's (or its baseline copy's)
@@ -150,7 +153,44 @@ func (c *Client) Logs(ctx context.Context, name, revision string, baseline bool,
 	if baseline {
 		q.Set("baseline", "true")
 	}
-	resp, err := c.send(ctx, http.MethodGet, "/v1/rollouts/"+url.PathEscape(name)+"/logs?"+q.Encode(), nil)
+	return c.getText(ctx, rolloutPath(name, "logs")+"?"+q.Encode(), w)
+}
+
+// Analysis returns a rollout's current or last analyses with their reports.
+func (c *Client) Analysis(ctx context.Context, name string) ([]wire.AnalysisRun, error) {
+	var runs []wire.AnalysisRun
+	return runs, c.getJSON(ctx, rolloutPath(name, "analysis"), &runs)
+}
+
+// History returns a rollout's per-second metrics at or after since, oldest
+// first. A control plane that keeps no history answers 404 (IsNotFound).
+func (c *Client) History(ctx context.Context, name string, since time.Time) ([]wire.HistoryPoint, error) {
+	q := url.Values{"since": {strconv.FormatInt(max(since.UnixMilli(), 0), 10)}}
+	var pts []wire.HistoryPoint
+	return pts, c.getJSON(ctx, rolloutPath(name, "history")+"?"+q.Encode(), &pts)
+}
+
+// rolloutPath is /v1/rollouts/{name}, or /v1/rollouts/{name}/{sub}.
+func rolloutPath(name, sub string) string {
+	p := "/v1/rollouts/" + url.PathEscape(name)
+	if sub != "" {
+		p += "/" + url.PathEscape(sub)
+	}
+	return p
+}
+
+func (c *Client) getJSON(ctx context.Context, path string, dst any) error {
+	resp, err := c.send(ctx, c.http, http.MethodGet, path, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return decode(resp, dst)
+}
+
+// getText copies a plain-text answer to w.
+func (c *Client) getText(ctx context.Context, path string, w io.Writer) error {
+	resp, err := c.send(ctx, c.http, http.MethodGet, path, nil)
 	if err != nil {
 		return err
 	}
@@ -162,16 +202,7 @@ func (c *Client) Logs(ctx context.Context, name, revision string, baseline bool,
 	return err
 }
 
-func (c *Client) getJSON(ctx context.Context, path string, dst any) error {
-	resp, err := c.send(ctx, http.MethodGet, path, nil)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	return decode(resp, dst)
-}
-
-func (c *Client) send(ctx context.Context, method, path string, body []byte) (*http.Response, error) {
+func (c *Client) send(ctx context.Context, hc *http.Client, method, path string, body []byte) (*http.Response, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -185,7 +216,7 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte) (*h
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := c.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		if errors.Is(err, syscall.ECONNREFUSED) {
 			// The endpoint file outlives the process that wrote it.
@@ -211,9 +242,7 @@ func decode(resp *http.Response, dst any) error {
 // port) is quoted briefly instead.
 func apiError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	var body struct {
-		Error string `json:"error"`
-	}
+	var body jsonhttp.Error
 	msg := ""
 	if json.Unmarshal(b, &body) == nil && body.Error != "" {
 		msg = body.Error

@@ -9,47 +9,51 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/server"
-	"github.com/kanaria-dev/kanaria/internal/store"
+	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
-// memBackend is a test stand-in for the control plane: one rollout "web",
-// a canned history and log, and a pause that conflicts when already paused.
-// The real control plane is tested end to end by the lead engineer.
+// memBackend is a canned stand-in for the control plane, enough to see each
+// call reach the server and its answer come back typed: one rollout "web",
+// a canned history, analysis and log, and a pause that conflicts when
+// already paused. The state machine behind the real answers is the
+// engine's, tested there and end to end (internal/e2e).
 type memBackend struct {
-	paused   bool
-	lastCmd  engine.Command
-	lastLogs string
+	paused    bool
+	lastCmd   engine.Command
+	lastLogs  string
+	lastSince time.Time
 }
 
-func (m *memBackend) Info() server.Info {
-	return server.Info{Version: "t", RouterURL: "http://127.0.0.1:1"}
+func (m *memBackend) Info() wire.Info {
+	return wire.Info{Version: "t", RouterURL: "http://127.0.0.1:1"}
 }
 
-func (m *memBackend) List(context.Context) ([]server.RolloutView, error) {
-	return []server.RolloutView{{Name: "web"}}, nil
+func (m *memBackend) List(context.Context) ([]wire.RolloutView, error) {
+	return []wire.RolloutView{{Name: "web"}}, nil
 }
 
-func (m *memBackend) Get(_ context.Context, name string) (server.RolloutView, error) {
+func (m *memBackend) Get(_ context.Context, name string) (wire.RolloutView, error) {
 	if name != "web" {
-		return server.RolloutView{}, server.ErrNotFound
+		return wire.RolloutView{}, wire.ErrNotFound
 	}
-	return server.RolloutView{Name: "web", Status: engine.Status{StableRevision: "v1"}}, nil
+	return wire.RolloutView{Name: "web", Status: engine.Status{StableRevision: "v1"}}, nil
 }
 
-func (m *memBackend) Do(_ context.Context, name string, cmd engine.Command) (server.RolloutView, error) {
+func (m *memBackend) Do(_ context.Context, name string, cmd engine.Command) (wire.RolloutView, error) {
 	m.lastCmd = cmd
 	if cmd.Kind == engine.CmdPause && m.paused {
-		return server.RolloutView{}, &server.ConflictError{Reason: "rollout web: already paused"}
+		return wire.RolloutView{}, &wire.ConflictError{Reason: "rollout web: already paused"}
 	}
 	m.paused = cmd.Kind == engine.CmdPause
-	return server.RolloutView{Name: name, Status: engine.Status{Phase: engine.Paused}}, nil
+	return wire.RolloutView{Name: name, Status: engine.Status{Phase: engine.Paused}}, nil
 }
 
-func (m *memBackend) Events(_ context.Context, name string, after int64, limit int) ([]store.Event, error) {
-	return []store.Event{{ID: after + 1, Type: "Started", Message: fmt.Sprint(limit)}}, nil
+func (m *memBackend) Events(_ context.Context, name string, after int64, limit int) ([]wire.Event, error) {
+	return []wire.Event{{ID: after + 1, Type: "Started", Message: fmt.Sprint(limit)}}, nil
 }
 
 func (m *memBackend) Logs(_ context.Context, name, rev string, baseline bool, tail int, w io.Writer) error {
@@ -58,11 +62,28 @@ func (m *memBackend) Logs(_ context.Context, name, rev string, baseline bool, ta
 	return err
 }
 
+func (m *memBackend) History(_ context.Context, name string, since time.Time) ([]wire.HistoryPoint, error) {
+	m.lastSince = since
+	return []wire.HistoryPoint{{UnixMS: since.UnixMilli(), CanaryPPM: 1000,
+		Versions: map[string]wire.VersionPoint{"canary": {Revision: "v2", Requests: 7}}}}, nil
+}
+
+func (m *memBackend) Analysis(_ context.Context, name string) ([]wire.AnalysisRun, error) {
+	return []wire.AnalysisRun{{Kind: "background", Revision: "v2", ComparedWith: "baseline"}}, nil
+}
+
 func newTest(t *testing.T) (*memBackend, *Client) {
+	b, c, _ := newTestServer(t)
+	return b, c
+}
+
+func newTestServer(t *testing.T) (*memBackend, *Client, *server.Server) {
 	b := &memBackend{}
-	ts := httptest.NewServer(server.New(b, "tok", server.Options{}))
+	srv := server.New(b, "tok", server.Options{})
+	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	return b, New(ts.URL+"/", "tok")
+	t.Cleanup(srv.CloseStreams)
+	return b, New(ts.URL+"/", "tok"), srv
 }
 
 func TestCalls(t *testing.T) {
@@ -87,6 +108,94 @@ func TestCalls(t *testing.T) {
 	var buf bytes.Buffer
 	if err := c.Logs(ctx, "web", "v2", true, 12, &buf); err != nil || buf.String() != "line\n" || b.lastLogs != "v2 true 12" {
 		t.Fatalf("Logs = %q, %v (backend got %q)", buf.String(), err, b.lastLogs)
+	}
+	since := time.UnixMilli(1_700_000_000_123)
+	pts, err := c.History(ctx, "web", since)
+	if err != nil || len(pts) != 1 || pts[0].Versions["canary"].Requests != 7 || !b.lastSince.Equal(since) {
+		t.Fatalf("History = %+v, %v (backend got since %v)", pts, err, b.lastSince)
+	}
+	runs, err := c.Analysis(ctx, "web")
+	if err != nil || len(runs) != 1 || runs[0].ComparedWith != "baseline" {
+		t.Fatalf("Analysis = %+v, %v", runs, err)
+	}
+	if err := c.Health(ctx); err != nil {
+		t.Fatalf("Health: %v", err)
+	}
+	buf.Reset()
+	if err := c.Metrics(ctx, &buf); err != nil || !strings.Contains(buf.String(), "# TYPE") {
+		t.Fatalf("Metrics = %.200q, %v", buf.String(), err)
+	}
+}
+
+func TestWatch(t *testing.T) {
+	_, c, _ := newTestServer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var got []Update
+	err := c.Watch(ctx, "web", 41, func(u Update) error {
+		got = append(got, u)
+		if len(got) == 3 {
+			cancel() // the stream goes on until the watcher leaves
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Watch ended by its context: %v", err)
+	}
+	kinds := map[string]Update{}
+	for _, u := range got[:3] {
+		kinds[u.Kind] = u
+	}
+	if r := kinds[wire.WatchRollout]; r.Rollout.Status.StableRevision != "v1" {
+		t.Fatalf("no rollout update first: %+v", got)
+	}
+	if e := kinds[wire.WatchEvents]; len(e.Events) != 1 || e.Events[0].ID != 42 {
+		t.Fatalf("events after 41: %+v", got)
+	}
+	if p := kinds[wire.WatchPoints]; len(p.Points) != 1 || p.Points[0].CanaryPPM != 1000 {
+		t.Fatalf("points: %+v", got)
+	}
+
+	if err := c.Watch(context.Background(), "nope", 0, nil); !IsNotFound(err) {
+		t.Fatalf("watch of an unknown rollout: %v", err)
+	}
+	stop := errors.New("enough")
+	if err := c.Watch(context.Background(), "web", 0, func(Update) error { return stop }); !errors.Is(err, stop) {
+		t.Fatalf("a failing callback: %v", err)
+	}
+}
+
+func TestWatchAllEndsWithTheServer(t *testing.T) {
+	_, c, srv := newTestServer(t)
+	var lists [][]wire.RolloutView
+	err := c.WatchAll(context.Background(), func(u Update) error {
+		if u.Kind == wire.WatchRollouts {
+			lists = append(lists, u.Rollouts)
+			srv.CloseStreams() // as http.Server.Shutdown does
+		}
+		return nil
+	})
+	if !errors.Is(err, ErrWatchEnded) {
+		t.Fatalf("WatchAll after the server closed its streams: %v", err)
+	}
+	if len(lists) != 1 || len(lists[0]) != 1 || lists[0][0].Name != "web" {
+		t.Fatalf("rollouts updates: %+v", lists)
+	}
+}
+
+func TestReadEvents(t *testing.T) {
+	stream := ": kanaria watch\n\nevent: problem\ndata: {\"error\":\"store\"}\n\n: ping\n\nevent: x\ndata: a\ndata: b\n\n"
+	var got []string
+	err := readEvents(strings.NewReader(stream), func(event string, data []byte) error {
+		got = append(got, event+"="+string(data))
+		return nil
+	})
+	if !errors.Is(err, ErrWatchEnded) || strings.Join(got, "|") != `problem={"error":"store"}|x=a`+"\n"+`b` {
+		t.Fatalf("readEvents = %q, %v", got, err)
+	}
+	u, err := parseUpdate(wire.WatchProblem, []byte(`{"error":"store"}`))
+	if err != nil || u.Problem != "store" {
+		t.Fatalf("problem update = %+v, %v", u, err)
 	}
 }
 
@@ -114,13 +223,13 @@ func TestErrorsCarryStatusAndMessage(t *testing.T) {
 func TestFromStateDir(t *testing.T) {
 	dir := t.TempDir()
 	_, err := FromStateDir(dir)
-	if !errors.Is(err, ErrNoControlPlane) || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "kanaria up") {
+	if !errors.Is(err, wire.ErrNoControlPlane) || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "kanaria up") {
 		t.Fatalf("empty state dir: %v", err)
 	}
 	b := &memBackend{}
 	ts := httptest.NewServer(server.New(b, mustToken(t, dir), server.Options{}))
 	defer ts.Close()
-	if err := server.WriteEndpoint(dir, ts.URL); err != nil {
+	if err := wire.WriteEndpoint(dir, ts.URL); err != nil {
 		t.Fatal(err)
 	}
 	c, err := FromStateDir(dir)
@@ -138,7 +247,7 @@ func TestFromStateDir(t *testing.T) {
 }
 
 func mustToken(t *testing.T, dir string) string {
-	tok, err := server.EnsureToken(dir)
+	tok, err := wire.EnsureToken(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

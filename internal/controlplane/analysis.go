@@ -13,7 +13,7 @@ import (
 	"github.com/kanaria-dev/kanaria/internal/analysis/provider"
 	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/router"
-	"github.com/kanaria-dev/kanaria/internal/server"
+	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
 // Analysis in the control plane: every tick, for the running analysis step
@@ -33,7 +33,7 @@ const analysisFetchTimeout = 3 * time.Second
 // analysisRun is one analysis of one release: the step's or the background.
 type analysisRun struct {
 	key     string // identifies the run; a new key starts afresh
-	view    server.AnalysisRun
+	view    wire.AnalysisRun
 	window  *provider.Window
 	metrics []judge.Metric
 	provs   []provider.Provider
@@ -119,7 +119,7 @@ func (c *ControlPlane) syncRun(r *rollout, run *analysisRun, key string, step in
 	}
 	sp, st := r.spec.Spec, r.status
 	var refs []v1alpha1.MetricRef
-	nv := server.AnalysisRun{Kind: "background", Revision: st.CanaryRevision, ComparedWith: sp.ComparedWith(), StartedAt: now, Running: true}
+	nv := wire.AnalysisRun{Kind: "background", Revision: st.CanaryRevision, ComparedWith: sp.ComparedWith(), StartedAt: now, Running: true}
 	if step >= 0 {
 		refs = sp.Strategy.Canary.Steps[step].Analysis.Metrics
 		nv.Kind, nv.Step = "step", step+1
@@ -227,7 +227,7 @@ func (c *ControlPlane) judgeRun(ctx context.Context, r *rollout, run *analysisRu
 
 // summarizeRun is one line with the numbers behind a run's verdict, for
 // events and notifications: the decisive metrics first.
-func summarizeRun(v server.AnalysisRun) string {
+func summarizeRun(v wire.AnalysisRun) string {
 	rep := v.Report
 	var parts []string
 	for _, m := range rep.Metrics {
@@ -290,18 +290,18 @@ func num(n judge.Number) string {
 }
 
 // Analysis returns a rollout's current or last analyses.
-func (c *ControlPlane) Analysis(ctx context.Context, name string) ([]server.AnalysisRun, error) {
+func (c *ControlPlane) Analysis(ctx context.Context, name string) ([]wire.AnalysisRun, error) {
 	r, ok := c.rollouts[name]
 	if !ok {
-		return nil, server.ErrNotFound
+		return nil, wire.ErrNotFound
 	}
 	return r.analysisViews(), nil
 }
 
-func (r *rollout) analysisViews() []server.AnalysisRun {
+func (r *rollout) analysisViews() []wire.AnalysisRun {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []server.AnalysisRun
+	var out []wire.AnalysisRun
 	for _, run := range []*analysisRun{r.analysis.background, r.analysis.step} {
 		if run != nil {
 			out = append(out, run.view)
@@ -309,6 +309,3 @@ func (r *rollout) analysisViews() []server.AnalysisRun {
 	}
 	return out
 }
-
-// The control plane serves analyses.
-var _ server.AnalysisBackend = (*ControlPlane)(nil)

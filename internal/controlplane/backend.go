@@ -6,17 +6,13 @@ import (
 	"io"
 
 	"github.com/kanaria-dev/kanaria/internal/engine"
-	"github.com/kanaria-dev/kanaria/internal/server"
-	"github.com/kanaria-dev/kanaria/internal/store"
 	"github.com/kanaria-dev/kanaria/internal/version"
+	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
-// The control plane is the API's real backend.
-var _ server.Backend = (*ControlPlane)(nil)
-
 // Info describes this control plane.
-func (c *ControlPlane) Info() server.Info {
-	return server.Info{
+func (c *ControlPlane) Info() wire.Info {
+	return wire.Info{
 		Version:   version.Version,
 		RouterURL: c.opts.RouterURL,
 		APIURL:    c.opts.APIURL,
@@ -27,8 +23,8 @@ func (c *ControlPlane) Info() server.Info {
 }
 
 // List returns every rollout, sorted by name.
-func (c *ControlPlane) List(ctx context.Context) ([]server.RolloutView, error) {
-	views := make([]server.RolloutView, 0, len(c.names))
+func (c *ControlPlane) List(ctx context.Context) ([]wire.RolloutView, error) {
+	views := make([]wire.RolloutView, 0, len(c.names))
 	for _, n := range c.names {
 		views = append(views, c.view(c.rollouts[n]))
 	}
@@ -36,19 +32,19 @@ func (c *ControlPlane) List(ctx context.Context) ([]server.RolloutView, error) {
 }
 
 // Get returns one rollout.
-func (c *ControlPlane) Get(ctx context.Context, name string) (server.RolloutView, error) {
+func (c *ControlPlane) Get(ctx context.Context, name string) (wire.RolloutView, error) {
 	r, ok := c.rollouts[name]
 	if !ok {
-		return server.RolloutView{}, server.ErrNotFound
+		return wire.RolloutView{}, wire.ErrNotFound
 	}
 	return c.view(r), nil
 }
 
 // Do applies a user's command.
-func (c *ControlPlane) Do(ctx context.Context, name string, cmd engine.Command) (server.RolloutView, error) {
+func (c *ControlPlane) Do(ctx context.Context, name string, cmd engine.Command) (wire.RolloutView, error) {
 	r, ok := c.rollouts[name]
 	if !ok {
-		return server.RolloutView{}, server.ErrNotFound
+		return wire.RolloutView{}, wire.ErrNotFound
 	}
 	_, err := c.command(ctx, r, cmd)
 	switch {
@@ -57,7 +53,7 @@ func (c *ControlPlane) Do(ctx context.Context, name string, cmd engine.Command) 
 		v.Note = err.Error()
 		return v, nil
 	case errors.As(err, new(*engine.Refusal)):
-		return c.view(r), &server.ConflictError{Reason: "rollout " + name + ": " + err.Error()}
+		return c.view(r), &wire.ConflictError{Reason: "rollout " + name + ": " + err.Error()}
 	case err != nil:
 		return c.view(r), err
 	}
@@ -65,27 +61,35 @@ func (c *ControlPlane) Do(ctx context.Context, name string, cmd engine.Command) 
 }
 
 // Events returns a rollout's history after an event id.
-func (c *ControlPlane) Events(ctx context.Context, name string, afterID int64, limit int) ([]store.Event, error) {
+func (c *ControlPlane) Events(ctx context.Context, name string, afterID int64, limit int) ([]wire.Event, error) {
 	if _, ok := c.rollouts[name]; !ok {
-		return nil, server.ErrNotFound
+		return nil, wire.ErrNotFound
 	}
-	return c.store.Events(ctx, name, afterID, limit)
+	evs, err := c.store.Events(ctx, name, afterID, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]wire.Event, len(evs))
+	for i, e := range evs {
+		out[i] = wire.Event{ID: e.ID, Rollout: e.Rollout, Time: e.Time, Type: e.Type, Message: e.Message}
+	}
+	return out, nil
 }
 
 // Logs writes the tail of a revision's process output.
 func (c *ControlPlane) Logs(ctx context.Context, name, revision string, baseline bool, tail int, w io.Writer) error {
 	r, ok := c.rollouts[name]
 	if !ok {
-		return server.ErrNotFound
+		return wire.ErrNotFound
 	}
 	return c.logs(r, revision, baseline, tail, w)
 }
 
-func (c *ControlPlane) view(r *rollout) server.RolloutView {
+func (c *ControlPlane) view(r *rollout) wire.RolloutView {
 	r.mu.Lock()
 	st := r.status
 	r.mu.Unlock()
-	v := server.RolloutView{Name: r.spec.Metadata.Name, Status: st, RouterURL: c.opts.RouterURL, Analysis: r.analysisViews()}
+	v := wire.RolloutView{Name: r.spec.Metadata.Name, Status: st, RouterURL: c.opts.RouterURL, Analysis: r.analysisViews()}
 	switch {
 	case r.spec.Spec.Strategy.Canary != nil:
 		v.Strategy = "canary"

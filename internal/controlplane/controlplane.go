@@ -26,6 +26,7 @@ import (
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/router"
 	"github.com/kanaria-dev/kanaria/internal/store"
+	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
 // Options configure a ControlPlane.
@@ -83,11 +84,11 @@ func New(ctx context.Context, opts Options) (*ControlPlane, error) {
 	if err := os.MkdirAll(opts.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
-	salt, err := loadOrCreateSalt(filepath.Join(opts.StateDir, "salt"))
+	salt, err := loadOrCreateSalt(filepath.Join(opts.StateDir, wire.SaltFile))
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(filepath.Join(opts.StateDir, "kanaria.db"))
+	st, err := store.Open(filepath.Join(opts.StateDir, wire.DBFile))
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -155,30 +156,8 @@ func loadOrCreateSalt(path string) (string, error) {
 		return "", fmt.Errorf("read salt: %w", err)
 	}
 	salt := rand.Text()
-	if err := writeFileAtomic(path, []byte(salt+"\n"), 0o600); err != nil {
+	if err := wire.WriteFileAtomic(path, []byte(salt+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("write salt: %w", err)
 	}
 	return salt, nil
-}
-
-// writeFileAtomic writes via a temporary file and a rename, so a crash never
-// leaves a half-written file.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

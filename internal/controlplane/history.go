@@ -9,7 +9,7 @@ import (
 
 	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/router"
-	"github.com/kanaria-dev/kanaria/internal/server"
+	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
 // History keeps, per rollout, one point per second for the last 30 minutes:
@@ -48,12 +48,12 @@ func (c *ControlPlane) historySource() telemetrySource {
 
 // historyRing is one rollout's bounded series, oldest first once wrapped.
 type historyRing struct {
-	pts     []server.HistoryPoint
+	pts     []wire.HistoryPoint
 	next    int   // write position once len(pts) == historyLen
 	lastSec int64 // the last second recorded (Unix seconds); 0 = none yet
 }
 
-func (h *historyRing) add(p server.HistoryPoint) {
+func (h *historyRing) add(p wire.HistoryPoint) {
 	if len(h.pts) < historyLen {
 		h.pts = append(h.pts, p)
 		return
@@ -63,7 +63,7 @@ func (h *historyRing) add(p server.HistoryPoint) {
 }
 
 // since returns the points at or after ms, oldest first.
-func (h *historyRing) since(ms int64) []server.HistoryPoint {
+func (h *historyRing) since(ms int64) []wire.HistoryPoint {
 	// Scan back from the newest: watchers ask for the last point or two
 	// four times a second, and should not copy 30 minutes each time.
 	n := len(h.pts)
@@ -71,7 +71,7 @@ func (h *historyRing) since(ms int64) []server.HistoryPoint {
 	for k < n && h.pts[(h.next+n-1-k)%n].UnixMS >= ms {
 		k++
 	}
-	out := make([]server.HistoryPoint, k)
+	out := make([]wire.HistoryPoint, k)
 	for i := range k {
 		out[i] = h.pts[(h.next+n-k+i)%n]
 	}
@@ -130,18 +130,18 @@ func (c *ControlPlane) recordHistory() {
 }
 
 // historyPoints computes the points of seconds [from, to] of one release.
-func historyPoints(src telemetrySource, release string, t engine.Traffic, from, to int64) []server.HistoryPoint {
+func historyPoints(src telemetrySource, release string, t engine.Traffic, from, to int64) []wire.HistoryPoint {
 	roles := []struct {
 		v   router.Version
 		rev string
 	}{{router.Stable, t.StableRevision}, {router.Canary, t.CanaryRevision}, {router.Baseline, t.BaselineRevision}}
 	n := int(to - from + 1)
-	pts := make([]server.HistoryPoint, n)
+	pts := make([]wire.HistoryPoint, n)
 	for i := range pts {
-		pts[i] = server.HistoryPoint{
+		pts[i] = wire.HistoryPoint{
 			UnixMS:    (from + int64(i)) * 1000,
 			CanaryPPM: t.Weights.CanaryPPM, BaselinePPM: t.Weights.BaselinePPM,
-			Versions: map[string]server.VersionPoint{},
+			Versions: map[string]wire.VersionPoint{},
 		}
 	}
 	for _, role := range roles {
@@ -169,8 +169,8 @@ func historyPoints(src telemetrySource, release string, t engine.Traffic, from, 
 }
 
 // summarize is one version's second: counts, error rate, p50 and p99.
-func summarize(ss []router.Sample) server.VersionPoint {
-	vp := server.VersionPoint{Requests: len(ss)}
+func summarize(ss []router.Sample) wire.VersionPoint {
+	vp := wire.VersionPoint{Requests: len(ss)}
 	if len(ss) == 0 {
 		return vp
 	}
@@ -205,9 +205,9 @@ func floorDiv(a, b int64) int64 {
 
 // History returns a rollout's points at or after since, oldest first. It
 // records first, so the answer is current even if Run does not record.
-func (c *ControlPlane) History(ctx context.Context, name string, since time.Time) ([]server.HistoryPoint, error) {
+func (c *ControlPlane) History(ctx context.Context, name string, since time.Time) ([]wire.HistoryPoint, error) {
 	if _, ok := c.rollouts[name]; !ok {
-		return nil, server.ErrNotFound
+		return nil, wire.ErrNotFound
 	}
 	c.recordHistory()
 	hs := c.historyStore()
@@ -219,6 +219,3 @@ func (c *ControlPlane) History(ctx context.Context, name string, since time.Time
 	}
 	return ring.since(since.UnixMilli()), nil
 }
-
-// The control plane serves the dashboard's charts.
-var _ server.HistoryBackend = (*ControlPlane)(nil)

@@ -14,8 +14,8 @@ import (
 	"github.com/kanaria-dev/kanaria/internal/demoapp"
 	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/router"
-	"github.com/kanaria-dev/kanaria/internal/server"
 	"github.com/kanaria-dev/kanaria/internal/spec"
+	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
 // get sends n requests through h as new users and returns how many answered.
@@ -119,7 +119,7 @@ func TestHistoryPointsFromRealRouter(t *testing.T) {
 func TestHistoryRingWrapsAndFilters(t *testing.T) {
 	var h historyRing
 	for i := range historyLen + 5 {
-		h.add(server.HistoryPoint{UnixMS: int64(i) * 1000})
+		h.add(wire.HistoryPoint{UnixMS: int64(i) * 1000})
 	}
 	all := h.since(0)
 	if len(all) != historyLen || all[0].UnixMS != 5000 || all[len(all)-1].UnixMS != int64(historyLen+4)*1000 {
@@ -209,7 +209,7 @@ spec:
 	go func() { defer close(done); c.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
-	if _, err := c.History(ctx, "nope", time.Time{}); !errors.Is(err, server.ErrNotFound) {
+	if _, err := c.History(ctx, "nope", time.Time{}); !errors.Is(err, wire.ErrNotFound) {
 		t.Fatalf("unknown rollout: %v", err)
 	}
 	if _, err := c.History(ctx, "web", time.Time{}); err != nil { // starts the series

@@ -3,7 +3,6 @@ package dataplane
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/platform"
 	"github.com/kanaria-dev/kanaria/internal/router"
+	"github.com/kanaria-dev/kanaria/internal/wire/jsonhttp"
 )
 
 // maxBody bounds request bodies: a routing table with many releases fits
@@ -50,9 +50,9 @@ type DefineResponse struct {
 
 func (a *api) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/info", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, a.info) })
+	mux.HandleFunc("GET /v1/info", func(w http.ResponseWriter, _ *http.Request) { jsonhttp.WriteJSON(w, http.StatusOK, a.info) })
 	mux.HandleFunc("POST /v1/shutdown", a.postShutdown)
-	mux.HandleFunc("GET /v1/router/config", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, a.router.Config()) })
+	mux.HandleFunc("GET /v1/router/config", func(w http.ResponseWriter, _ *http.Request) { jsonhttp.WriteJSON(w, http.StatusOK, a.router.Config()) })
 	mux.HandleFunc("PUT /v1/router/config", a.putConfig)
 	mux.HandleFunc("GET /v1/router/weights/{release}", a.getWeights)
 	mux.HandleFunc("GET /v1/router/samples", a.getSamples)
@@ -75,20 +75,20 @@ func (a *api) putConfig(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := a.router.Update(cfg); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		jsonhttp.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, a.router.Config())
+	jsonhttp.WriteJSON(w, http.StatusOK, a.router.Config())
 }
 
 func (a *api) getWeights(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("release")
 	c, b, ok := a.router.Weights(name)
 	if !ok {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no release %q in the routing table", name))
+		jsonhttp.WriteError(w, http.StatusNotFound, fmt.Sprintf("no release %q in the routing table", name))
 		return
 	}
-	writeJSON(w, http.StatusOK, WeightsResponse{CanaryPPM: c, BaselinePPM: b})
+	jsonhttp.WriteJSON(w, http.StatusOK, WeightsResponse{CanaryPPM: c, BaselinePPM: b})
 }
 
 // releaseVersion reads ?release=&version= for the telemetry endpoints.
@@ -96,7 +96,7 @@ func releaseVersion(w http.ResponseWriter, r *http.Request) (string, router.Vers
 	q := r.URL.Query()
 	v := router.Version(q.Get("version"))
 	if q.Get("release") == "" || (v != router.Stable && v != router.Canary && v != router.Baseline) {
-		writeError(w, http.StatusBadRequest, "want ?release=NAME&version=stable|canary|baseline")
+		jsonhttp.WriteError(w, http.StatusBadRequest, "want ?release=NAME&version=stable|canary|baseline")
 		return "", "", false
 	}
 	return q.Get("release"), v, true
@@ -111,7 +111,7 @@ func (a *api) getSamples(w http.ResponseWriter, r *http.Request) {
 	if s := r.URL.Query().Get("since"); s != "" {
 		ns, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, "since: want unix nanoseconds")
+			jsonhttp.WriteError(w, http.StatusBadRequest, "since: want unix nanoseconds")
 			return
 		}
 		since = time.Unix(0, ns)
@@ -120,12 +120,12 @@ func (a *api) getSamples(w http.ResponseWriter, r *http.Request) {
 	if out == nil {
 		out = []router.Sample{}
 	}
-	writeJSON(w, http.StatusOK, out)
+	jsonhttp.WriteJSON(w, http.StatusOK, out)
 }
 
 func (a *api) getCounts(w http.ResponseWriter, r *http.Request) {
 	if rel, v, ok := releaseVersion(w, r); ok {
-		writeJSON(w, http.StatusOK, a.router.Telemetry().Counts(rel, v))
+		jsonhttp.WriteJSON(w, http.StatusOK, a.router.Telemetry().Counts(rel, v))
 	}
 }
 
@@ -136,18 +136,18 @@ func (a *api) postPlatform(w http.ResponseWriter, r *http.Request) {
 	}
 	caps, err := a.platforms.define(r.PathValue("rollout"), sp)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		jsonhttp.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, DefineResponse{Capabilities: caps})
+	jsonhttp.WriteJSON(w, http.StatusOK, DefineResponse{Capabilities: caps})
 }
 
 func (a *api) deletePlatform(w http.ResponseWriter, r *http.Request) {
 	if err := a.platforms.remove(r.Context(), r.PathValue("rollout")); err != nil {
-		writeError(w, statusOf(err), err.Error())
+		jsonhttp.WriteError(w, statusOf(err), err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, struct{}{})
+	jsonhttp.WriteJSON(w, http.StatusOK, struct{}{})
 }
 
 // instanceCall serves ensure and stop, whose body is a platform.Instance of
@@ -162,14 +162,14 @@ func (a *api) instanceCall(f func(ctx context.Context, in platform.Instance) err
 			in.Rollout = r.PathValue("rollout")
 		}
 		if in.Rollout != r.PathValue("rollout") {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("instance of rollout %s sent to rollout %s", in.Rollout, r.PathValue("rollout")))
+			jsonhttp.WriteError(w, http.StatusBadRequest, fmt.Sprintf("instance of rollout %s sent to rollout %s", in.Rollout, r.PathValue("rollout")))
 			return
 		}
 		if err := f(r.Context(), in); err != nil {
-			writeError(w, statusOf(err), err.Error())
+			jsonhttp.WriteError(w, statusOf(err), err.Error())
 			return
 		}
-		writeJSON(w, http.StatusOK, struct{}{})
+		jsonhttp.WriteJSON(w, http.StatusOK, struct{}{})
 	}
 }
 
@@ -180,12 +180,12 @@ func instanceOf(w http.ResponseWriter, r *http.Request) (platform.Instance, bool
 	if b := q.Get("baseline"); b != "" {
 		var err error
 		if in.Baseline, err = strconv.ParseBool(b); err != nil {
-			writeError(w, http.StatusBadRequest, "baseline: want true or false")
+			jsonhttp.WriteError(w, http.StatusBadRequest, "baseline: want true or false")
 			return in, false
 		}
 	}
 	if in.Revision == "" {
-		writeError(w, http.StatusBadRequest, "want ?revision=REV[&baseline=true]")
+		jsonhttp.WriteError(w, http.StatusBadRequest, "want ?revision=REV[&baseline=true]")
 		return in, false
 	}
 	return in, true
@@ -198,10 +198,10 @@ func (a *api) getState(w http.ResponseWriter, r *http.Request) {
 	}
 	st, ok, err := a.platforms.state(in)
 	if err != nil {
-		writeError(w, statusOf(err), err.Error())
+		jsonhttp.WriteError(w, statusOf(err), err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, StateResponse{State: st, OK: ok})
+	jsonhttp.WriteJSON(w, http.StatusOK, StateResponse{State: st, OK: ok})
 }
 
 func (a *api) getLogs(w http.ResponseWriter, r *http.Request) {
@@ -213,7 +213,7 @@ func (a *api) getLogs(w http.ResponseWriter, r *http.Request) {
 	if t := r.URL.Query().Get("tail"); t != "" {
 		var err error
 		if tail, err = strconv.Atoi(t); err != nil {
-			writeError(w, http.StatusBadRequest, "tail: want a number of lines")
+			jsonhttp.WriteError(w, http.StatusBadRequest, "tail: want a number of lines")
 			return
 		}
 	}
@@ -221,7 +221,7 @@ func (a *api) getLogs(w http.ResponseWriter, r *http.Request) {
 	// 404, not a 200 cut short.
 	var buf bytes.Buffer
 	if err := a.platforms.logs(in, tail, &buf); err != nil {
-		writeError(w, http.StatusNotFound, err.Error())
+		jsonhttp.WriteError(w, http.StatusNotFound, err.Error())
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -235,18 +235,18 @@ func (a *api) postShutdown(w http.ResponseWriter, r *http.Request) {
 	select {
 	case a.shutdown <- reply:
 	case <-a.stopped:
-		writeJSON(w, http.StatusOK, shutdownResult{})
+		jsonhttp.WriteJSON(w, http.StatusOK, shutdownResult{})
 		return
 	}
 	select {
 	case res := <-reply:
-		writeJSON(w, http.StatusOK, res)
+		jsonhttp.WriteJSON(w, http.StatusOK, res)
 	case <-a.stopped:
 		select {
 		case res := <-reply:
-			writeJSON(w, http.StatusOK, res)
+			jsonhttp.WriteJSON(w, http.StatusOK, res)
 		default:
-			writeJSON(w, http.StatusOK, shutdownResult{}) // another request or a signal did it
+			jsonhttp.WriteJSON(w, http.StatusOK, shutdownResult{}) // another request or a signal did it
 		}
 	case <-r.Context().Done():
 	}
@@ -262,27 +262,11 @@ func statusOf(err error) int {
 	return http.StatusUnprocessableEntity
 }
 
+// readJSON decodes a request body, answering the error itself.
 func readJSON(w http.ResponseWriter, r *http.Request, dst any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		writeError(w, http.StatusBadRequest, "body: "+err.Error())
+	if err := (jsonhttp.Body{Limit: maxBody}).Decode(w, r, dst); err != nil {
+		jsonhttp.WriteError(w, jsonhttp.StatusOf(err), err.Error())
 		return false
 	}
 	return true
-}
-
-// errorBody is every error answer: {"error": "..."}.
-type errorBody struct {
-	Error string `json:"error"`
-}
-
-func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, errorBody{Error: msg})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
 }

@@ -19,7 +19,8 @@ import (
 	"time"
 
 	"github.com/kanaria-dev/kanaria/internal/router"
-	"github.com/kanaria-dev/kanaria/internal/server"
+	"github.com/kanaria-dev/kanaria/internal/wire"
+	"github.com/kanaria-dev/kanaria/internal/wire/jsonhttp"
 )
 
 // ErrNotRunning: no data plane serves the state directory.
@@ -64,7 +65,7 @@ func Connect(stateDir string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{stateDir: dir, sock: filepath.Join(dir, SocketFile)}
+	c := &Client{stateDir: dir, sock: filepath.Join(dir, wire.DataPlaneSocket)}
 	c.hc = &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
@@ -87,7 +88,7 @@ func Connect(stateDir string) (*Client, error) {
 
 // loadToken reads the state directory's token, if it has one.
 func (c *Client) loadToken() error {
-	tok, err := server.ReadToken(filepath.Join(c.stateDir, server.TokenFile))
+	tok, err := wire.ReadToken(filepath.Join(c.stateDir, wire.TokenFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		tok, err = "", nil
 	}
@@ -194,7 +195,7 @@ func (c *Client) sendOnce(ctx context.Context, method, path string, in any, retr
 			return c.sendOnce(ctx, method, path, in, false)
 		}
 	}
-	var eb errorBody
+	var eb jsonhttp.Error
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if json.Unmarshal(raw, &eb) != nil || eb.Error == "" {
 		eb.Error = string(bytes.TrimSpace(raw))

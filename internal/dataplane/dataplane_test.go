@@ -16,7 +16,7 @@ import (
 
 	"github.com/kanaria-dev/kanaria/internal/platform"
 	"github.com/kanaria-dev/kanaria/internal/router"
-	"github.com/kanaria-dev/kanaria/internal/server"
+	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
 // TestServesWithoutClientAndReattaches is the data plane's reason to exist:
@@ -24,7 +24,7 @@ import (
 // new client finds the same table, weights and running instances.
 func TestServesWithoutClientAndReattaches(t *testing.T) {
 	dir := stateDir(t)
-	if _, err := server.EnsureToken(dir); err != nil {
+	if _, err := wire.EnsureToken(dir); err != nil {
 		t.Fatal(err)
 	}
 	c := startDataPlane(t, dir)
@@ -152,7 +152,7 @@ func TestServesWithoutClientAndReattaches(t *testing.T) {
 	if !refuses(routerURL) {
 		t.Errorf("router %s still answers after shutdown", routerURL)
 	}
-	if _, err := os.Stat(filepath.Join(dir, SocketFile)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(dir, wire.DataPlaneSocket)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("socket left behind: %v", err)
 	}
 	if _, err := Connect(dir); !errors.Is(err, ErrNotRunning) {
@@ -165,7 +165,7 @@ func TestServesWithoutClientAndReattaches(t *testing.T) {
 // wrong or missing token is refused; the socket is private.
 func TestRefusals(t *testing.T) {
 	dir := stateDir(t)
-	if _, err := server.EnsureToken(dir); err != nil {
+	if _, err := wire.EnsureToken(dir); err != nil {
 		t.Fatal(err)
 	}
 	c := startDataPlane(t, dir)
@@ -187,13 +187,13 @@ func TestRefusals(t *testing.T) {
 		t.Fatalf("Ensure with port 0: %v", err)
 	}
 
-	fi, err := os.Stat(filepath.Join(dir, SocketFile))
+	fi, err := os.Stat(filepath.Join(dir, wire.DataPlaneSocket))
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("socket mode: %v %v", fi.Mode(), err)
 	}
 	raw := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", filepath.Join(dir, SocketFile))
+			return (&net.Dialer{}).DialContext(ctx, "unix", filepath.Join(dir, wire.DataPlaneSocket))
 		},
 	}}
 	for _, auth := range []string{"", "Bearer wrong"} {

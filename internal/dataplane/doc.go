@@ -7,29 +7,15 @@
 // The server (Run, started by the hidden `kanaria dataplane` command)
 // listens for its control API on a unix socket in the state directory,
 // mode 0600: the filesystem permission is the authentication, plus the
-// state directory's API token when there is one. The client (Connect,
+// state directory's API token when there is one. Its files in the state
+// directory are named in internal/wire. The client (Connect,
 // Ensure) talks to it over that socket.
 package dataplane
 
 import "time"
 
-// Files the data plane keeps in the state directory.
-const (
-	// SocketFile is the control API's unix socket (mode 0600).
-	SocketFile = "dataplane.sock"
-	// LockFile is flocked by the running data plane, so only one serves a
-	// state directory; it is released when the process exits, however it
-	// exits, which is also how Shutdown knows the process is gone.
-	LockFile = "dataplane.lock"
-	// InfoFile holds Info as JSON, written atomically once the data plane
-	// is ready and removed when it stops.
-	InfoFile = "dataplane.json"
-	// LogDir is the folder (under the state directory) of the local
-	// instances' log files.
-	LogDir = "logs"
-)
-
-// Info describes a running data plane (GET /v1/info and InfoFile).
+// Info describes a running data plane (GET /v1/info and the state
+// directory's wire.DataPlaneInfo).
 type Info struct {
 	PID       int       `json:"pid"`
 	RouterURL string    `json:"routerURL"`

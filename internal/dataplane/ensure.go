@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
 // StartOptions say how Ensure starts a data plane when none runs.
@@ -44,11 +46,7 @@ func Ensure(ctx context.Context, stateDir string, o StartOptions) (*Client, erro
 	}
 	c, err := Connect(stateDir)
 	if err == nil {
-		if err := sameListen(c.RouterURL(), o.Listen); err != nil {
-			c.Close()
-			return nil, err
-		}
-		return c, nil
+		return reuse(c, o.Listen)
 	}
 	if !errors.Is(err, ErrNotRunning) {
 		return nil, err
@@ -66,7 +64,7 @@ func Ensure(ctx context.Context, stateDir string, o StartOptions) (*Client, erro
 		}
 	}
 	if o.LogFile == "" {
-		o.LogFile = filepath.Join(dir, LogDir, "dataplane.log")
+		o.LogFile = filepath.Join(dir, wire.LogDir, wire.DataPlaneLog)
 	}
 	if err := os.MkdirAll(filepath.Dir(o.LogFile), 0o700); err != nil {
 		return nil, err
@@ -97,11 +95,7 @@ func waitReady(ctx context.Context, dir string, o StartOptions, exited <-chan er
 	for i := 0; ; i++ {
 		c, err := Connect(dir)
 		if err == nil {
-			if err := sameListen(c.RouterURL(), o.Listen); err != nil {
-				c.Close()
-				return nil, err
-			}
-			return c, nil
+			return reuse(c, o.Listen)
 		}
 		if dead || time.Now().After(deadline) || i > int(startWait/(20*time.Millisecond)) {
 			why := "did not answer within " + startWait.String()
@@ -118,6 +112,16 @@ func waitReady(ctx context.Context, dir string, o StartOptions, exited <-chan er
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// reuse returns c unless its data plane's router serves elsewhere than
+// listen asks (sameListen).
+func reuse(c *Client, listen string) (*Client, error) {
+	if err := sameListen(c.RouterURL(), listen); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 // sameListen refuses to reuse a data plane whose router serves elsewhere

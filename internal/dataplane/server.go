@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kanaria-dev/kanaria/internal/router"
+	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
 // Options configure a data plane server.
@@ -81,14 +82,14 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("router listen: %w", err)
 	}
-	sockLn, err := listenSocket(filepath.Join(dir, SocketFile))
+	sockLn, err := listenSocket(filepath.Join(dir, wire.DataPlaneSocket))
 	if err != nil {
 		routerLn.Close()
 		return err
 	}
 	info := Info{PID: os.Getpid(), RouterURL: urlOf(routerLn.Addr()), StartedAt: time.Now().UTC()}
 
-	pfs := newPlatforms(filepath.Join(dir, LogDir), o.KanariaPath, o.Logf)
+	pfs := newPlatforms(filepath.Join(dir, wire.LogDir), o.KanariaPath, o.Logf)
 	shutdownReq := make(chan chan<- shutdownResult, 1)
 	stopped := make(chan struct{})
 	api := &api{router: rt, platforms: pfs, info: info, shutdown: shutdownReq, stopped: stopped}
@@ -110,10 +111,10 @@ func Run(ctx context.Context, o Options) error {
 			errc <- fmt.Errorf("control API: %w", err)
 		}
 	}()
-	if err := writeJSONFile(filepath.Join(dir, InfoFile), info); err != nil {
-		o.Logf("write %s: %v", InfoFile, err)
+	if err := writeInfo(dir, info); err != nil {
+		o.Logf("write %s: %v", wire.DataPlaneInfo, err)
 	}
-	o.Logf("data plane pid %d: router %s, control socket %s", info.PID, info.RouterURL, filepath.Join(dir, SocketFile))
+	o.Logf("data plane pid %d: router %s, control socket %s", info.PID, info.RouterURL, filepath.Join(dir, wire.DataPlaneSocket))
 	if o.Ready != nil {
 		o.Ready(info)
 	}
@@ -137,8 +138,8 @@ func Run(ctx context.Context, o Options) error {
 	defer cancel()
 	n, closeErr := pfs.closeAll(sctx)
 	o.Logf("stopped %d instances", n)
-	os.Remove(filepath.Join(dir, InfoFile))
-	os.Remove(filepath.Join(dir, SocketFile))
+	os.Remove(filepath.Join(dir, wire.DataPlaneInfo))
+	os.Remove(filepath.Join(dir, wire.DataPlaneSocket))
 	if reply != nil {
 		reply <- shutdownResult{Stopped: n, Err: errString(closeErr)}
 	}

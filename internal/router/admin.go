@@ -1,16 +1,14 @@
 package router
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"sync"
+
+	"github.com/kanaria-dev/kanaria/internal/wire/jsonhttp"
 )
 
 // MaxAdminBodyBytes bounds an admin request body. A whole routing table of
@@ -28,7 +26,7 @@ const MaxAdminBodyBytes = 4 << 20
 // Every route but /healthz needs "Authorization: Bearer <token>". An empty
 // token refuses every request, so a mistake cannot open the API.
 func NewAdminHandler(r *Router, token string) http.Handler {
-	a := &admin{r: r, token: sha256.Sum256([]byte(token)), noToken: token == ""}
+	a := &admin{r: r, token: jsonhttp.NewToken(token)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/config", a.getConfig)
 	mux.HandleFunc("PUT /v1/config", a.putConfig)
@@ -40,9 +38,8 @@ func NewAdminHandler(r *Router, token string) http.Handler {
 			io.WriteString(w, "ok\n")
 			return
 		}
-		if !a.authorized(req) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="kanaria-router"`)
-			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token", nil)
+		if !a.token.Authorized(req) {
+			jsonhttp.WriteUnauthorized(w, "kanaria-router", "missing or wrong bearer token")
 			return
 		}
 		mux.ServeHTTP(w, req)
@@ -50,31 +47,15 @@ func NewAdminHandler(r *Router, token string) http.Handler {
 }
 
 type admin struct {
-	r       *Router
-	token   [sha256.Size]byte
-	noToken bool
+	r     *Router
+	token jsonhttp.Token
 	// mu makes a weights read-modify-write (a PUT naming only one of the
 	// two weights) atomic with respect to other admin writes.
 	mu sync.Mutex
 }
 
-// authorized compares hashes in constant time, so neither the token's
-// content nor its length leaks through response timing.
-func (a *admin) authorized(req *http.Request) bool {
-	if a.noToken {
-		return false
-	}
-	h := req.Header.Get("Authorization")
-	const prefix = "Bearer "
-	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
-		return false
-	}
-	got := sha256.Sum256([]byte(strings.TrimSpace(h[len(prefix):])))
-	return subtle.ConstantTimeCompare(got[:], a.token[:]) == 1
-}
-
 func (a *admin) getConfig(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, a.r.Config())
+	jsonhttp.WriteJSON(w, http.StatusOK, a.r.Config())
 }
 
 func (a *admin) putConfig(w http.ResponseWriter, req *http.Request) {
@@ -93,7 +74,7 @@ func (a *admin) putConfig(w http.ResponseWriter, req *http.Request) {
 		writeError(w, http.StatusBadRequest, "the routing table was refused; nothing changed", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, a.r.Config())
+	jsonhttp.WriteJSON(w, http.StatusOK, a.r.Config())
 }
 
 // weightsBody is both the GET answer and the PUT request. Pointers tell an
@@ -125,7 +106,7 @@ func (a *admin) getWeights(w http.ResponseWriter, req *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no release named %q", name), nil)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewOf(name, c, b))
+	jsonhttp.WriteJSON(w, http.StatusOK, viewOf(name, c, b))
 }
 
 func (a *admin) putWeights(w http.ResponseWriter, req *http.Request) {
@@ -165,7 +146,7 @@ func (a *admin) putWeights(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	c, b, _ = a.r.Weights(name)
-	writeJSON(w, http.StatusOK, viewOf(name, c, b))
+	jsonhttp.WriteJSON(w, http.StatusOK, viewOf(name, c, b))
 }
 
 // release finds a release's configuration, to see which backends it has.
@@ -211,72 +192,37 @@ func weightFrom(v *validator, version string, pct *float64, ppm *int64, cur uint
 // readJSON decodes one JSON value, refusing unknown fields, trailing data
 // and bodies over MaxAdminBodyBytes. It writes the error response itself.
 func readJSON(w http.ResponseWriter, req *http.Request, dst any) bool {
-	data, err := io.ReadAll(http.MaxBytesReader(w, req.Body, MaxAdminBodyBytes))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", MaxAdminBodyBytes), nil)
-		} else {
-			writeError(w, http.StatusBadRequest, "could not read the body", err)
-		}
-		return false
+	err := jsonhttp.Body{Limit: MaxAdminBodyBytes}.Decode(w, req, dst)
+	if err == nil {
+		return true
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		writeError(w, http.StatusBadRequest, "the body is not valid JSON for this endpoint", jsonProblem(err))
-		return false
-	}
-	if dec.More() {
-		writeError(w, http.StatusBadRequest, "the body holds more than one JSON value", nil)
-		return false
-	}
-	return true
-}
-
-// jsonProblem names the field of a JSON type error in the routes-file style.
-func jsonProblem(err error) error {
+	// A value of the wrong type is one field's problem, named in the
+	// routes file's style.
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) && te.Field != "" {
-		return ValidationError{{Path: te.Field, Msg: fmt.Sprintf("expected %s, got a JSON %s", kindName(te.Type), te.Value)}}
+		writeError(w, http.StatusBadRequest, "bad JSON body", ValidationError{{Path: te.Field, Msg: fmt.Sprintf("expected %s, got a JSON %s", kindName(te.Type), te.Value)}})
+		return false
 	}
-	return err
+	writeError(w, jsonhttp.StatusOf(err), err.Error(), nil)
+	return false
 }
 
-// problem is one field error in an admin error response.
-type problem struct {
-	Path    string `json:"path,omitempty"`
-	Message string `json:"message"`
-}
-
-// errorBody is every admin error: a summary plus, when known, each field
-// problem, so a client can show them next to the right input.
-type errorBody struct {
-	Error    string    `json:"error"`
-	Problems []problem `json:"problems,omitempty"`
-}
-
+// writeError answers with the one error body of kanaria's APIs: msg, and
+// for a routing table or weights refused field by field, each field's
+// problem (jsonhttp.Problem) so a client can show it next to the right
+// input.
 func writeError(w http.ResponseWriter, status int, msg string, err error) {
-	body := errorBody{Error: msg}
+	body := jsonhttp.Error{Error: msg}
 	var ve ValidationError
 	switch {
 	case errors.As(err, &ve):
 		for _, fe := range ve {
-			body.Problems = append(body.Problems, problem{Path: fe.Path, Message: fe.Msg})
+			body.Problems = append(body.Problems, jsonhttp.Problem{Path: fe.Path, Message: fe.Msg})
 		}
 		body.Error = msg + ": " + ve.Error()
 	case err != nil:
-		body.Problems = []problem{{Message: err.Error()}}
+		body.Problems = []jsonhttp.Problem{{Message: err.Error()}}
 		body.Error = msg + ": " + err.Error()
 	}
-	writeJSON(w, status, body)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
+	jsonhttp.WriteJSON(w, status, body)
 }

@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/kanaria-dev/kanaria/internal/wire/jsonhttp"
 )
 
 const adminToken = "test-token-123"
@@ -184,7 +186,7 @@ func TestAdminPutConfig(t *testing.T) {
 	if code != 400 {
 		t.Fatalf("bad table: %d %s", code, body)
 	}
-	var eb errorBody
+	var eb jsonhttp.Error
 	if err := json.Unmarshal([]byte(body), &eb); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,9 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/kanaria-dev/kanaria/internal/wire"
+	"github.com/kanaria-dev/kanaria/internal/wire/jsonhttp"
 )
 
 // The dashboard is plain HTML, CSS and JavaScript embedded in the binary:
@@ -53,14 +56,10 @@ type dashboard struct {
 	once     sync.Once
 }
 
-// mountDashboard adds the dashboard, the history route and the live
-// streams. v1 is the authenticated API mux.
-func (s *Server) mountDashboard(v1 *http.ServeMux) {
+// mountDashboard adds the dashboard's page, login and session routes. Its
+// data comes from the /v1 API, which accepts a session as well as the token.
+func (s *Server) mountDashboard() {
 	s.dash = &dashboard{sessions: map[[sha256.Size]byte]session{}, done: make(chan struct{})}
-	v1.HandleFunc("/v1/rollouts/{name}/history", s.handleHistory)
-	v1.HandleFunc("/v1/rollouts/{name}/watch", s.handleWatch)
-	v1.HandleFunc("/v1/watch", s.handleWatchAll)
-
 	static, _ := fs.Sub(webFS, "web")
 	files := http.StripPrefix("/dashboard/", http.FileServerFS(static))
 	s.mux.Handle("GET /dashboard/", secureHeaders(files))
@@ -115,24 +114,24 @@ type loginBody struct {
 // sessionInfo answers a login and GET /dashboard/session: what the page
 // needs to call the API.
 type sessionInfo struct {
-	CSRF string `json:"csrf"`
-	Info Info   `json:"info"`
+	CSRF string    `json:"csrf"`
+	Info wire.Info `json:"info"`
 }
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if !sameOrigin(r) {
-		writeError(w, http.StatusForbidden, "login from another origin refused")
+		jsonhttp.WriteError(w, http.StatusForbidden, "login from another origin refused")
 		return
 	}
 	var body loginBody
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 4096))
 	if err != nil || json.Unmarshal(raw, &body) != nil || body.Token == "" {
-		writeError(w, http.StatusBadRequest, `want JSON {"token": "..."}`)
+		jsonhttp.WriteError(w, http.StatusBadRequest, `want JSON {"token": "..."}`)
 		return
 	}
-	if !s.token.ok(body.Token) {
+	if !s.token.Matches(body.Token) {
 		s.log.Warn("dashboard login with a wrong token", "remote", r.RemoteAddr)
-		writeError(w, http.StatusUnauthorized, "wrong token")
+		jsonhttp.WriteError(w, http.StatusUnauthorized, "wrong token")
 		return
 	}
 	id, csrf := rand.Text(), rand.Text()
@@ -141,7 +140,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		Name: sessionCookie, Value: id, Path: "/", MaxAge: int(sessionTTL / time.Second),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
 	})
-	writeJSON(w, http.StatusOK, sessionInfo{CSRF: csrf, Info: s.b.Info()})
+	jsonhttp.WriteJSON(w, http.StatusOK, sessionInfo{CSRF: csrf, Info: s.b.Info()})
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
@@ -149,7 +148,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		sess, ok := s.dash.get(c.Value)
 		// Logging someone out is a change too: it needs the CSRF value.
 		if ok && !csrfOK(r, sess) {
-			writeError(w, http.StatusForbidden, "missing or wrong "+csrfHeader+" header")
+			jsonhttp.WriteError(w, http.StatusForbidden, "missing or wrong "+csrfHeader+" header")
 			return
 		}
 		s.dash.remove(c.Value)
@@ -162,15 +161,15 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
-		writeError(w, http.StatusUnauthorized, "not logged in")
+		jsonhttp.WriteError(w, http.StatusUnauthorized, "not logged in")
 		return
 	}
 	sess, ok := s.dash.get(c.Value)
 	if !ok {
-		writeError(w, http.StatusUnauthorized, "session expired; log in again")
+		jsonhttp.WriteError(w, http.StatusUnauthorized, "session expired; log in again")
 		return
 	}
-	writeJSON(w, http.StatusOK, sessionInfo{CSRF: sess.csrf, Info: s.b.Info()})
+	jsonhttp.WriteJSON(w, http.StatusOK, sessionInfo{CSRF: sess.csrf, Info: s.b.Info()})
 }
 
 // cookieAuth serves r if it carries a valid session cookie and reports
@@ -186,7 +185,7 @@ func (s *Server) cookieAuth(w http.ResponseWriter, r *http.Request, next http.Ha
 		return false
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead && !csrfOK(r, sess) {
-		writeError(w, http.StatusForbidden, "missing or wrong "+csrfHeader+" header")
+		jsonhttp.WriteError(w, http.StatusForbidden, "missing or wrong "+csrfHeader+" header")
 		return true
 	}
 	next.ServeHTTP(w, r)

@@ -1,16 +1,14 @@
 package server
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"strconv"
 
 	"github.com/kanaria-dev/kanaria/internal/engine"
+	"github.com/kanaria-dev/kanaria/internal/wire"
+	"github.com/kanaria-dev/kanaria/internal/wire/jsonhttp"
 )
 
 // Limits on query parameters: a CLI asks for pages and tails, never for the
@@ -34,141 +32,62 @@ var commands = map[string]engine.CommandKind{
 }
 
 func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.b.Info())
+	jsonhttp.WriteJSON(w, http.StatusOK, s.b.Info())
 }
 
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	views, err := s.b.List(r.Context())
-	if err != nil {
-		s.backendError(w, "", err)
-		return
-	}
-	if views == nil {
-		views = []RolloutView{} // "[]", not "null": clients range over it
-	}
-	writeJSON(w, http.StatusOK, views)
+	writeList(s, w, "", views, err)
 }
 
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	v, err := s.b.Get(r.Context(), name)
-	if err != nil {
-		s.backendError(w, name, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
-}
-
-// handleRolloutSub dispatches on the last path segment itself, so that a
-// wrong method gets a JSON 405 naming the right one instead of the mux's
-// plain-text answer.
-func (s *Server) handleRolloutSub(w http.ResponseWriter, r *http.Request) {
-	sub := r.PathValue("command")
-	want := http.MethodPost
-	if sub == "events" || sub == "logs" {
-		want = http.MethodGet
-	}
-	if r.Method != want && !(want == http.MethodGet && r.Method == http.MethodHead) {
-		w.Header().Set("Allow", want)
-		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s needs %s", r.URL.Path, want))
-		return
-	}
-	switch sub {
-	case "events":
-		s.handleEvents(w, r)
-	case "logs":
-		s.handleLogs(w, r)
-	default:
-		s.handleCommand(w, r)
-	}
+	s.writeResult(w, name, v, err)
 }
 
 func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request) {
 	name, verb := r.PathValue("name"), r.PathValue("command")
 	kind, ok := commands[verb]
 	if !ok {
-		writeError(w, http.StatusNotFound,
+		jsonhttp.WriteError(w, http.StatusNotFound,
 			fmt.Sprintf("unknown command %q (want start, promote, pause, resume, abort, undo or stop)", verb))
 		return
 	}
 	var cmd engine.Command
-	if status, err := s.decodeBody(w, r, &cmd); err != nil {
-		writeError(w, status, err.Error())
+	body := jsonhttp.Body{Limit: s.maxBody, Optional: true, JSONOnly: true}
+	if err := body.Decode(w, r, &cmd); err != nil {
+		jsonhttp.WriteError(w, jsonhttp.StatusOf(err), err.Error())
 		return
 	}
 	// The path names the command; a body that names another is a client bug
 	// that must not be resolved by guessing.
 	if cmd.Kind != "" && cmd.Kind != kind {
-		writeError(w, http.StatusBadRequest,
+		jsonhttp.WriteError(w, http.StatusBadRequest,
 			fmt.Sprintf("body says command %q but the path says %q", cmd.Kind, verb))
 		return
 	}
 	cmd.Kind = kind
 	if kind == engine.CmdStart && cmd.Revision == "" {
-		writeError(w, http.StatusBadRequest, "start needs a revision")
+		jsonhttp.WriteError(w, http.StatusBadRequest, "start needs a revision")
 		return
 	}
 	v, err := s.b.Do(r.Context(), name, cmd)
-	if err != nil {
-		s.backendError(w, name, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
-}
-
-// decodeBody reads an optional JSON body into dst. It returns the status to
-// answer with when the body is unusable.
-func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, dst any) (int, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return http.StatusRequestEntityTooLarge, fmt.Errorf("body larger than %d bytes", tooBig.Limit)
-		}
-		return http.StatusBadRequest, fmt.Errorf("read body: %w", err)
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return 0, nil // the body is optional: the path says what to do
-	}
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			return http.StatusUnsupportedMediaType, fmt.Errorf("content type %q: want application/json", ct)
-		}
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields() // a misspelt "revison" must not be ignored
-	if err := dec.Decode(dst); err != nil {
-		return http.StatusBadRequest, fmt.Errorf("bad JSON body: %w", err)
-	}
-	if dec.More() {
-		return http.StatusBadRequest, errors.New("bad JSON body: more than one value")
-	}
-	return 0, nil
+	s.writeResult(w, name, v, err)
 }
 
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	q := r.URL.Query()
-	after, err := intParam(q.Get("after"), 0, 0, 1<<62)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "after: "+err.Error())
+	after, ok := intQuery(w, r, "after", 0, 0, 1<<62)
+	if !ok {
 		return
 	}
-	limit, err := intParam(q.Get("limit"), defaultEventLimit, 1, maxEventLimit)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "limit: "+err.Error())
+	limit, ok := intQuery(w, r, "limit", defaultEventLimit, 1, maxEventLimit)
+	if !ok {
 		return
 	}
 	events, err := s.b.Events(r.Context(), name, after, int(limit))
-	if err != nil {
-		s.backendError(w, name, err)
-		return
-	}
-	if events == nil {
-		writeJSON(w, http.StatusOK, []struct{}{})
-		return
-	}
-	writeJSON(w, http.StatusOK, events)
+	writeList(s, w, name, events, err)
 }
 
 func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
@@ -178,20 +97,19 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("baseline"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("baseline: %q is not a boolean", v))
+			jsonhttp.WriteError(w, http.StatusBadRequest, fmt.Sprintf("baseline: %q is not a boolean", v))
 			return
 		}
 		baseline = b
 	}
-	tail, err := intParam(q.Get("tail"), defaultLogTail, 1, maxLogTail)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "tail: "+err.Error())
+	tail, ok := intQuery(w, r, "tail", defaultLogTail, 1, maxLogTail)
+	if !ok {
 		return
 	}
 	// Headers are sent on the first byte of output, so an error before any
 	// output (unknown rollout, no such revision) still gets its JSON status.
 	lw := &lazyTextWriter{w: w}
-	err = s.b.Logs(r.Context(), name, q.Get("revision"), baseline, int(tail), lw)
+	err := s.b.Logs(r.Context(), name, q.Get("revision"), baseline, int(tail), lw)
 	if err != nil {
 		if !lw.started {
 			s.backendError(w, name, err)
@@ -225,58 +143,67 @@ func (l *lazyTextWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// intParam parses an optional integer query parameter within [lo, hi].
-func intParam(s string, def, lo, hi int64) (int64, error) {
-	if s == "" {
-		return def, nil
+// intQuery reads the optional integer query parameter key within [lo, hi],
+// def when absent; a bad value is answered 400 and ok is false.
+func intQuery(w http.ResponseWriter, r *http.Request, key string, def, lo, hi int64) (n int64, ok bool) {
+	v := r.URL.Query().Get(key)
+	if v == "" {
+		return def, true
 	}
-	n, err := strconv.ParseInt(s, 10, 64)
+	n, err := strconv.ParseInt(v, 10, 64)
+	switch {
+	case err != nil:
+		jsonhttp.WriteError(w, http.StatusBadRequest, fmt.Sprintf("%s: %q is not an integer", key, v))
+	case n < lo || n > hi:
+		jsonhttp.WriteError(w, http.StatusBadRequest, fmt.Sprintf("%s: %d is outside %d..%d", key, n, lo, hi))
+	default:
+		return n, true
+	}
+	return 0, false
+}
+
+// writeResult answers with v, or with err's status (backendError).
+func (s *Server) writeResult(w http.ResponseWriter, name string, v any, err error) {
 	if err != nil {
-		return 0, fmt.Errorf("%q is not an integer", s)
+		s.backendError(w, name, err)
+		return
 	}
-	if n < lo || n > hi {
-		return 0, fmt.Errorf("%d is outside %d..%d", n, lo, hi)
+	jsonhttp.WriteJSON(w, http.StatusOK, v)
+}
+
+// writeList is writeResult for lists: none is "[]", not "null", because
+// clients range over it.
+func writeList[T any](s *Server, w http.ResponseWriter, name string, items []T, err error) {
+	if items == nil {
+		items = []T{}
 	}
-	return n, nil
+	s.writeResult(w, name, items, err)
+}
+
+// optional returns the Backend as the optional interface T (such as
+// HistoryBackend), or answers 404 with why and reports false.
+func optional[T any](s *Server, w http.ResponseWriter, why string) (T, bool) {
+	t, ok := s.b.(T)
+	if !ok {
+		jsonhttp.WriteError(w, http.StatusNotFound, why)
+	}
+	return t, ok
 }
 
 // backendError maps a Backend error to its HTTP status.
 func (s *Server) backendError(w http.ResponseWriter, name string, err error) {
-	var conflict *ConflictError
+	var conflict *wire.ConflictError
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, wire.ErrNotFound):
 		msg := err.Error()
-		if msg == ErrNotFound.Error() && name != "" {
+		if msg == wire.ErrNotFound.Error() && name != "" {
 			msg = fmt.Sprintf("no such rollout %q", name)
 		}
-		writeError(w, http.StatusNotFound, msg)
+		jsonhttp.WriteError(w, http.StatusNotFound, msg)
 	case errors.As(err, &conflict):
-		writeError(w, http.StatusConflict, conflict.Reason)
+		jsonhttp.WriteError(w, http.StatusConflict, conflict.Reason)
 	default:
 		s.log.Error("backend failed", "rollout", name, "err", err)
-		writeError(w, http.StatusInternalServerError, err.Error())
+		jsonhttp.WriteError(w, http.StatusInternalServerError, err.Error())
 	}
-}
-
-// errorBody is the JSON shape of every API error.
-type errorBody struct {
-	Error string `json:"error"`
-}
-
-func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, errorBody{Error: msg})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status = http.StatusInternalServerError
-		b, _ = json.Marshal(errorBody{Error: "encode response: " + err.Error()})
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store") // statuses change every second
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
 }

@@ -7,7 +7,7 @@ import (
 	"sync"
 
 	"github.com/kanaria-dev/kanaria/internal/engine"
-	"github.com/kanaria-dev/kanaria/internal/store"
+	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
 // memBackend is a test stand-in for the control plane: an in-memory Backend
@@ -17,9 +17,9 @@ import (
 // refused request never reached it.
 type memBackend struct {
 	mu       sync.Mutex
-	info     Info
-	views    map[string]RolloutView
-	events   map[string][]store.Event
+	info     wire.Info
+	views    map[string]wire.RolloutView
+	events   map[string][]wire.Event
 	logs     map[string]string // by VersionKey
 	calls    []string
 	lastCmd  engine.Command
@@ -29,11 +29,11 @@ type memBackend struct {
 
 func newMemBackend() *memBackend {
 	return &memBackend{
-		info: Info{Version: "test", RouterURL: "http://127.0.0.1:8080", APIURL: "http://127.0.0.1:7070", StateDir: "/tmp/x"},
-		views: map[string]RolloutView{
+		info: wire.Info{Version: "test", RouterURL: "http://127.0.0.1:8080", APIURL: "http://127.0.0.1:7070", StateDir: "/tmp/x"},
+		views: map[string]wire.RolloutView{
 			"web": {Name: "web", Strategy: "canary", Status: engine.Status{Rollout: "web", Phase: engine.Healthy, StableRevision: "v1"}},
 		},
-		events: map[string][]store.Event{
+		events: map[string][]wire.Event{
 			"web": {
 				{ID: 1, Rollout: "web", Type: "Started", Message: "releasing v2"},
 				{ID: 2, Rollout: "web", Type: "StepReached", Message: "step 1"},
@@ -59,65 +59,65 @@ func (m *memBackend) callCount() int {
 	return len(m.calls)
 }
 
-func (m *memBackend) Info() Info {
-	_ = m.record("Info")
+func (m *memBackend) Info() wire.Info {
+	_ = m.record("wire.Info")
 	return m.info
 }
 
-func (m *memBackend) List(ctx context.Context) ([]RolloutView, error) {
+func (m *memBackend) List(ctx context.Context) ([]wire.RolloutView, error) {
 	if err := m.record("List"); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []RolloutView
+	var out []wire.RolloutView
 	for _, v := range m.views {
 		out = append(out, v)
 	}
 	return out, nil
 }
 
-func (m *memBackend) Get(ctx context.Context, name string) (RolloutView, error) {
+func (m *memBackend) Get(ctx context.Context, name string) (wire.RolloutView, error) {
 	if err := m.record("Get"); err != nil {
-		return RolloutView{}, err
+		return wire.RolloutView{}, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	v, ok := m.views[name]
 	if !ok {
-		return RolloutView{}, ErrNotFound
+		return wire.RolloutView{}, wire.ErrNotFound
 	}
 	return v, nil
 }
 
-func (m *memBackend) Do(ctx context.Context, name string, cmd engine.Command) (RolloutView, error) {
+func (m *memBackend) Do(ctx context.Context, name string, cmd engine.Command) (wire.RolloutView, error) {
 	if err := m.record("Do"); err != nil {
-		return RolloutView{}, err
+		return wire.RolloutView{}, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.lastCmd = cmd
 	v, ok := m.views[name]
 	if !ok {
-		return RolloutView{}, ErrNotFound
+		return wire.RolloutView{}, wire.ErrNotFound
 	}
 	switch cmd.Kind {
 	case engine.CmdStart:
 		v.Status.Phase, v.Status.CanaryRevision = engine.Progressing, cmd.Revision
 	case engine.CmdPause:
 		if v.Status.Phase == engine.Paused {
-			return v, &ConflictError{Reason: "already paused"}
+			return v, &wire.ConflictError{Reason: "already paused"}
 		}
 		v.Status.Phase = engine.Paused
 	default:
-		return v, &ConflictError{Reason: fmt.Sprintf("%s does not apply", cmd.Kind)}
+		return v, &wire.ConflictError{Reason: fmt.Sprintf("%s does not apply", cmd.Kind)}
 	}
 	v.Status.Generation++
 	m.views[name] = v
 	return v, nil
 }
 
-func (m *memBackend) Events(ctx context.Context, name string, afterID int64, limit int) ([]store.Event, error) {
+func (m *memBackend) Events(ctx context.Context, name string, afterID int64, limit int) ([]wire.Event, error) {
 	if err := m.record("Events"); err != nil {
 		return nil, err
 	}
@@ -125,9 +125,9 @@ func (m *memBackend) Events(ctx context.Context, name string, afterID int64, lim
 	defer m.mu.Unlock()
 	evs, ok := m.events[name]
 	if !ok {
-		return nil, ErrNotFound
+		return nil, wire.ErrNotFound
 	}
-	var out []store.Event
+	var out []wire.Event
 	for _, e := range evs {
 		if e.ID > afterID && len(out) < limit {
 			out = append(out, e)
@@ -146,7 +146,7 @@ func (m *memBackend) Logs(ctx context.Context, name, revision string, baseline b
 	_, known := m.views[name]
 	m.mu.Unlock()
 	if !known {
-		return ErrNotFound
+		return wire.ErrNotFound
 	}
 	if !ok {
 		return fmt.Errorf("no instances of %s", engine.VersionKey(revision, baseline))

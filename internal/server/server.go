@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kanaria-dev/kanaria/internal/wire/jsonhttp"
 )
 
 // DefaultMaxBodyBytes bounds a request body: commands are a few hundred
@@ -28,7 +30,7 @@ type Options struct {
 // caller chooses the listener, TLS and timeouts.
 type Server struct {
 	b       Backend
-	token   tokenCheck
+	token   jsonhttp.Token
 	log     *slog.Logger
 	maxBody int64
 	mux     *http.ServeMux
@@ -37,14 +39,14 @@ type Server struct {
 
 // New builds a Server that serves b to callers presenting token. An empty
 // token panics: an API that anyone on the machine can drive is never what
-// the caller meant (use EnsureToken).
+// the caller meant (use wire.EnsureToken).
 func New(b Backend, token string, opts Options) *Server {
 	if token == "" {
 		panic("server.New: empty token")
 	}
 	s := &Server{
 		b:       b,
-		token:   newTokenCheck(token),
+		token:   jsonhttp.NewToken(token),
 		log:     opts.Logger,
 		maxBody: opts.MaxBodyBytes,
 		mux:     http.NewServeMux(),
@@ -68,25 +70,27 @@ func New(b Backend, token string, opts Options) *Server {
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 
 	// Everything under /v1/ is authenticated before routing, so even an
-	// unknown path tells an unauthenticated caller nothing.
+	// unknown path tells an unauthenticated caller nothing. Each route
+	// answers a wrong method with a JSON 405, not the mux's plain text.
+	get, post := []string{http.MethodGet, http.MethodHead}, []string{http.MethodPost}
 	v1 := http.NewServeMux()
-	v1.HandleFunc("GET /v1/info", s.handleInfo)
-	v1.HandleFunc("GET /v1/rollouts", s.handleList)
-	v1.HandleFunc("GET /v1/rollouts/{name}", s.handleGet)
-	v1.HandleFunc("/v1/rollouts/{name}/{command}", s.handleRolloutSub)
-	v1.HandleFunc("/v1/rollouts/{name}/analysis", s.handleAnalysis) // analysis.go
+	v1.HandleFunc("/v1/info", jsonhttp.Only(s.handleInfo, get...))
+	v1.HandleFunc("/v1/rollouts", jsonhttp.Only(s.handleList, get...))
+	v1.HandleFunc("/v1/rollouts/{name}", jsonhttp.Only(s.handleGet, get...))
+	v1.HandleFunc("/v1/rollouts/{name}/{command}", jsonhttp.Only(s.handleCommand, post...))
+	v1.HandleFunc("/v1/rollouts/{name}/events", jsonhttp.Only(s.handleEvents, get...))
+	v1.HandleFunc("/v1/rollouts/{name}/logs", jsonhttp.Only(s.handleLogs, get...))
+	v1.HandleFunc("/v1/rollouts/{name}/analysis", jsonhttp.Only(s.handleAnalysis, get...))   // analysis.go
+	v1.HandleFunc("/v1/rollouts/{name}/history", jsonhttp.Only(s.handleHistory, get...))     // history.go
+	v1.HandleFunc("/v1/rollouts/{name}/watch", jsonhttp.Only(s.handleWatch, http.MethodGet)) // sse.go
+	v1.HandleFunc("/v1/watch", jsonhttp.Only(s.handleWatchAll, http.MethodGet))
 	v1.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such API route: "+r.Method+" "+r.URL.Path)
+		jsonhttp.WriteError(w, http.StatusNotFound, "no such API route: "+r.Method+" "+r.URL.Path)
 	})
-	s.mountDashboard(v1) // dashboard, history and watch routes (dashboard.go)
+	s.mountDashboard() // the dashboard's page and sessions (dashboard.go)
 	s.mux.Handle("/v1/", s.requireToken(v1))
 	return s
 }
-
-// Handle mounts an extra route (the dashboard, later) on the server's mux
-// without this file having to know about it. The handler does its own
-// authentication.
-func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 // ServeHTTP makes Server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -121,7 +125,7 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 	return w.ResponseWriter.Write(p)
 }
 
-// Flush keeps streaming responses (logs, later SSE) working through the wrapper.
+// Flush keeps streaming responses (logs, watch streams) working through the wrapper.
 func (w *statusWriter) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()

@@ -14,7 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kanaria-dev/kanaria/internal/engine"
-	"github.com/kanaria-dev/kanaria/internal/store"
+	"github.com/kanaria-dev/kanaria/internal/wire"
+	"github.com/kanaria-dev/kanaria/internal/wire/jsonhttp"
 )
 
 const testToken = "s3cret-token"
@@ -65,7 +66,7 @@ func callWith(t *testing.T, ts *httptest.Server, method, path, body, auth string
 
 func errorOf(t *testing.T, body string) string {
 	t.Helper()
-	var e errorBody
+	var e jsonhttp.Error
 	if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error == "" {
 		t.Fatalf("not a JSON error: %q", body)
 	}
@@ -87,19 +88,19 @@ func TestOpenRoutes(t *testing.T) {
 func TestInfoListGet(t *testing.T) {
 	_, ts := newTestServer(t)
 	code, h, body := call(t, ts, "GET", "/v1/info", "")
-	var info Info
+	var info wire.Info
 	if code != 200 || h.Get("Content-Type") != "application/json" || json.Unmarshal([]byte(body), &info) != nil || info.RouterURL != "http://127.0.0.1:8080" {
 		t.Fatalf("info: %d %s %q", code, h.Get("Content-Type"), body)
 	}
 
 	code, _, body = call(t, ts, "GET", "/v1/rollouts", "")
-	var list []RolloutView
+	var list []wire.RolloutView
 	if code != 200 || json.Unmarshal([]byte(body), &list) != nil || len(list) != 1 || list[0].Name != "web" {
 		t.Fatalf("list: %d %q", code, body)
 	}
 
 	code, _, body = call(t, ts, "GET", "/v1/rollouts/web", "")
-	var v RolloutView
+	var v wire.RolloutView
 	if code != 200 || json.Unmarshal([]byte(body), &v) != nil || v.Status.StableRevision != "v1" {
 		t.Fatalf("get: %d %q", code, body)
 	}
@@ -112,7 +113,7 @@ func TestInfoListGet(t *testing.T) {
 
 func TestEmptyListIsArray(t *testing.T) {
 	b, ts := newTestServer(t)
-	b.views = map[string]RolloutView{}
+	b.views = map[string]wire.RolloutView{}
 	_, _, body := call(t, ts, "GET", "/v1/rollouts", "")
 	if strings.TrimSpace(body) != "[]" {
 		t.Fatalf("empty list = %q, want []", body)
@@ -123,7 +124,7 @@ func TestCommands(t *testing.T) {
 	b, ts := newTestServer(t)
 
 	code, _, body := call(t, ts, "POST", "/v1/rollouts/web/start", `{"revision":"v2","reason":"ship it"}`)
-	var v RolloutView
+	var v wire.RolloutView
 	if code != 200 || json.Unmarshal([]byte(body), &v) != nil || v.Status.CanaryRevision != "v2" || v.Status.Phase != engine.Progressing {
 		t.Fatalf("start: %d %q", code, body)
 	}
@@ -211,7 +212,7 @@ func TestWrongMethodAndUnknownRoute(t *testing.T) {
 func TestEvents(t *testing.T) {
 	_, ts := newTestServer(t)
 	code, _, body := call(t, ts, "GET", "/v1/rollouts/web/events?after=1&limit=1", "")
-	var evs []store.Event
+	var evs []wire.Event
 	if code != 200 || json.Unmarshal([]byte(body), &evs) != nil || len(evs) != 1 || evs[0].ID != 2 {
 		t.Fatalf("events: %d %q", code, body)
 	}
@@ -257,7 +258,7 @@ func TestLogs(t *testing.T) {
 
 func TestBackendErrorsMapped(t *testing.T) {
 	b, ts := newTestServer(t)
-	b.failNext = &ConflictError{Reason: "rollout web: nothing to promote"}
+	b.failNext = &wire.ConflictError{Reason: "rollout web: nothing to promote"}
 	if code, _, body := call(t, ts, "GET", "/v1/rollouts", ""); code != 409 || errorOf(t, body) != "rollout web: nothing to promote" {
 		t.Fatalf("conflict: %d %q", code, body)
 	}
@@ -265,8 +266,8 @@ func TestBackendErrorsMapped(t *testing.T) {
 	if code, _, body := call(t, ts, "GET", "/v1/rollouts/web", ""); code != 500 || errorOf(t, body) != "disk on fire" {
 		t.Fatalf("internal: %d %q", code, body)
 	}
-	// A wrapped ErrNotFound keeps the backend's own words.
-	b.failNext = errors.Join(errors.New("rollout api is not in kanaria.yaml"), ErrNotFound)
+	// A wrapped wire.ErrNotFound keeps the backend's own words.
+	b.failNext = errors.Join(errors.New("rollout api is not in kanaria.yaml"), wire.ErrNotFound)
 	if code, _, body := call(t, ts, "GET", "/v1/rollouts/api", ""); code != 404 || !strings.Contains(errorOf(t, body), "not in kanaria.yaml") {
 		t.Fatalf("wrapped not found: %d %q", code, body)
 	}

@@ -7,21 +7,16 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/kanaria-dev/kanaria/internal/wire"
+	"github.com/kanaria-dev/kanaria/internal/wire/jsonhttp"
 )
 
-// Live updates as Server-Sent Events. The server polls its Backend (cheap,
-// in-process) and pushes only what changed, so a browser or a script sees a
-// step or a weight change within a poll interval without polling the API.
-//
-//	GET /v1/rollouts/{name}/watch?after=EVENTID
-//	    event: rollout  data: RolloutView        (first, then on every change)
-//	    event: events   data: []store.Event      (new events, oldest first)
-//	    event: points   data: []HistoryPoint     (new seconds of metrics)
-//	    event: problem  data: {"error": "..."}   (the backend failed; the stream goes on)
-//	GET /v1/watch
-//	    event: rollouts data: []RolloutView      (first, then on every change)
-//
-// A comment line is sent every heartbeat so that proxies keep the stream.
+// Live updates as Server-Sent Events (the streams and their events are
+// listed in internal/wire). The server polls its Backend (cheap, in-process)
+// and pushes only what changed, so a browser or a script sees a step or a
+// weight change within a poll interval without polling the API. A comment
+// line is sent every heartbeat so that proxies keep the stream.
 const (
 	watchPoll      = 250 * time.Millisecond
 	watchHeartbeat = 15 * time.Second
@@ -34,6 +29,9 @@ const (
 type sseStream struct {
 	w  http.ResponseWriter
 	rc *http.ResponseController
+	// lastProblem is the backend failure last sent, so that one that
+	// persists is sent once, not every poll; a good poll clears it.
+	lastProblem string
 }
 
 func startSSE(w http.ResponseWriter) *sseStream {
@@ -65,6 +63,16 @@ func (st *sseStream) sendJSON(event string, v any) error {
 		return err
 	}
 	return st.send(event, b)
+}
+
+// problem sends a backend failure as a problem event, unless it was the
+// last one sent.
+func (st *sseStream) problem(err error) error {
+	if err.Error() == st.lastProblem {
+		return nil
+	}
+	st.lastProblem = err.Error()
+	return st.sendJSON(wire.WatchProblem, jsonhttp.Error{Error: err.Error()})
 }
 
 func (st *sseStream) comment(c string) error {
@@ -111,15 +119,9 @@ func changed(last *[]byte, v any) ([]byte, bool) {
 }
 
 func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", http.MethodGet)
-		writeError(w, http.StatusMethodNotAllowed, r.URL.Path+" needs GET")
-		return
-	}
 	ctx, name := r.Context(), r.PathValue("name")
-	after, err := intParam(r.URL.Query().Get("after"), 0, 0, 1<<62)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "after: "+err.Error())
+	after, ok := intQuery(w, r, "after", 0, 0, 1<<62)
+	if !ok {
 		return
 	}
 	// An unknown rollout is a plain 404, before the stream starts.
@@ -131,33 +133,25 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 	st := startSSE(w)
 	var lastView []byte
 	var lastPoint int64 = time.Now().Add(-2 * time.Second).UnixMilli() // the history route has the past
-	var lastProblem string
-	problem := func(err error) error {
-		if err.Error() == lastProblem {
-			return nil
-		}
-		lastProblem = err.Error()
-		return st.sendJSON("problem", errorBody{Error: err.Error()})
-	}
 	s.pollLoop(ctx, st, func() error {
 		v, err := s.b.Get(ctx, name)
 		if err != nil {
-			return problem(err)
+			return st.problem(err)
 		}
 		if b, ok := changed(&lastView, v); ok {
-			if err := st.send("rollout", b); err != nil {
+			if err := st.send(wire.WatchRollout, b); err != nil {
 				return err
 			}
 		}
 		for range watchEventPages {
 			evs, err := s.b.Events(ctx, name, after, maxEventLimit)
 			if err != nil {
-				return problem(err)
+				return st.problem(err)
 			}
 			if len(evs) == 0 {
 				break
 			}
-			if err := st.sendJSON("events", evs); err != nil {
+			if err := st.sendJSON(wire.WatchEvents, evs); err != nil {
 				return err
 			}
 			after = evs[len(evs)-1].ID
@@ -168,45 +162,35 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 		if hb != nil {
 			pts, err := hb.History(ctx, name, time.UnixMilli(lastPoint+1))
 			if err != nil {
-				return problem(err)
+				return st.problem(err)
 			}
 			if len(pts) > 0 {
-				if err := st.sendJSON("points", pts); err != nil {
+				if err := st.sendJSON(wire.WatchPoints, pts); err != nil {
 					return err
 				}
 				lastPoint = pts[len(pts)-1].UnixMS
 			}
 		}
-		lastProblem = ""
+		st.lastProblem = ""
 		return nil
 	})
 }
 
 func (s *Server) handleWatchAll(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", http.MethodGet)
-		writeError(w, http.StatusMethodNotAllowed, r.URL.Path+" needs GET")
-		return
-	}
 	ctx := r.Context()
 	st := startSSE(w)
 	var last []byte
-	var lastProblem string
 	s.pollLoop(ctx, st, func() error {
 		views, err := s.b.List(ctx)
 		if err != nil {
-			if err.Error() == lastProblem {
-				return nil
-			}
-			lastProblem = err.Error()
-			return st.sendJSON("problem", errorBody{Error: err.Error()})
+			return st.problem(err)
 		}
-		lastProblem = ""
+		st.lastProblem = ""
 		if views == nil {
-			views = []RolloutView{}
+			views = []wire.RolloutView{}
 		}
 		if b, ok := changed(&last, views); ok {
-			return st.send("rollouts", b)
+			return st.send(wire.WatchRollouts, b)
 		}
 		return nil
 	})

@@ -11,20 +11,20 @@ import (
 	"time"
 
 	"github.com/kanaria-dev/kanaria/internal/engine"
-	"github.com/kanaria-dev/kanaria/internal/store"
+	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
 // histBackend adds a fixed metrics history to the in-memory backend.
 type histBackend struct {
 	*memBackend
-	pts []HistoryPoint
+	pts []wire.HistoryPoint
 }
 
-func (h *histBackend) History(ctx context.Context, name string, since time.Time) ([]HistoryPoint, error) {
+func (h *histBackend) History(ctx context.Context, name string, since time.Time) ([]wire.HistoryPoint, error) {
 	if _, err := h.Get(ctx, name); err != nil {
 		return nil, err
 	}
-	var out []HistoryPoint
+	var out []wire.HistoryPoint
 	for _, p := range h.pts {
 		if p.UnixMS >= since.UnixMilli() {
 			out = append(out, p)
@@ -97,7 +97,7 @@ func (r *sseReader) next(name string) sseEvent {
 func TestWatchRollout(t *testing.T) {
 	b := newMemBackend()
 	now := time.Now().UnixMilli()
-	hb := &histBackend{memBackend: b, pts: []HistoryPoint{{UnixMS: now - 60_000}, {UnixMS: now + 60_000, CanaryPPM: 1000}}}
+	hb := &histBackend{memBackend: b, pts: []wire.HistoryPoint{{UnixMS: now - 60_000}, {UnixMS: now + 60_000, CanaryPPM: 1000}}}
 	srv := New(hb, testToken, Options{})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
@@ -107,16 +107,16 @@ func TestWatchRollout(t *testing.T) {
 	if ct := w.resp.Header.Get("Content-Type"); w.resp.StatusCode != 200 || ct != "text/event-stream" {
 		t.Fatalf("watch: %d %s", w.resp.StatusCode, ct)
 	}
-	var v RolloutView
+	var v wire.RolloutView
 	if err := json.Unmarshal([]byte(w.next("rollout").data), &v); err != nil || v.Status.Phase != engine.Healthy {
 		t.Fatalf("first rollout event: %+v %v", v, err)
 	}
-	var evs []store.Event
+	var evs []wire.Event
 	if err := json.Unmarshal([]byte(w.next("events").data), &evs); err != nil || len(evs) != 2 || evs[0].ID != 2 {
 		t.Fatalf("events after 1: %+v %v", evs, err)
 	}
 	// Only the recent point: the past is the history route's.
-	var pts []HistoryPoint
+	var pts []wire.HistoryPoint
 	if err := json.Unmarshal([]byte(w.next("points").data), &pts); err != nil || len(pts) != 1 || pts[0].CanaryPPM != 1000 {
 		t.Fatalf("points: %+v %v", pts, err)
 	}
@@ -129,7 +129,7 @@ func TestWatchRollout(t *testing.T) {
 		t.Fatalf("after pause: %+v %v", v.Status, err)
 	}
 	b.mu.Lock()
-	b.events["web"] = append(b.events["web"], store.Event{ID: 4, Rollout: "web", Type: "Resumed"})
+	b.events["web"] = append(b.events["web"], wire.Event{ID: 4, Rollout: "web", Type: "Resumed"})
 	b.mu.Unlock()
 	if err := json.Unmarshal([]byte(w.next("events").data), &evs); err != nil || len(evs) != 1 || evs[0].ID != 4 {
 		t.Fatalf("new event: %+v %v", evs, err)
@@ -150,7 +150,7 @@ func TestWatchRollout(t *testing.T) {
 func TestWatchAll(t *testing.T) {
 	b, ts := newTestServer(t)
 	w := watch(t, ts, "/v1/watch")
-	var views []RolloutView
+	var views []wire.RolloutView
 	if err := json.Unmarshal([]byte(w.next("rollouts").data), &views); err != nil || len(views) != 1 {
 		t.Fatalf("rollouts: %+v %v", views, err)
 	}
@@ -183,11 +183,11 @@ func TestWatchRefusals(t *testing.T) {
 }
 
 func TestHistoryRoute(t *testing.T) {
-	hb := &histBackend{memBackend: newMemBackend(), pts: []HistoryPoint{{UnixMS: 1000}, {UnixMS: 2000}, {UnixMS: 3000}}}
+	hb := &histBackend{memBackend: newMemBackend(), pts: []wire.HistoryPoint{{UnixMS: 1000}, {UnixMS: 2000}, {UnixMS: 3000}}}
 	ts := httptest.NewServer(New(hb, testToken, Options{}))
 	t.Cleanup(ts.Close)
 	code, _, body := call(t, ts, "GET", "/v1/rollouts/web/history?since=2000", "")
-	var pts []HistoryPoint
+	var pts []wire.HistoryPoint
 	if code != 200 || json.Unmarshal([]byte(body), &pts) != nil || len(pts) != 2 || pts[0].UnixMS != 2000 {
 		t.Fatalf("history since 2000: %d %q", code, body)
 	}

@@ -1,0 +1,129 @@
+package wire
+
+import (
+	"errors"
+	"time"
+
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
+	"github.com/kanaria-dev/kanaria/internal/analysis/judge"
+	"github.com/kanaria-dev/kanaria/internal/engine"
+)
+
+// ErrNotFound is an unknown rollout (404).
+var ErrNotFound = errors.New("no such rollout")
+
+// ConflictError says a command does not apply in the rollout's state (409).
+type ConflictError struct{ Reason string }
+
+func (e *ConflictError) Error() string { return e.Reason }
+
+// Info describes the control plane (GET /v1/info).
+type Info struct {
+	Version      string `json:"version"`
+	RouterURL    string `json:"routerURL"`
+	APIURL       string `json:"apiURL"`
+	DashboardURL string `json:"dashboardURL,omitempty"`
+	StateDir     string `json:"stateDir"`
+}
+
+// RolloutView is a rollout as the API shows it.
+type RolloutView struct {
+	Name     string          `json:"name"`
+	Strategy string          `json:"strategy"` // "canary" | "blueGreen"
+	Steps    []v1alpha1.Step `json:"steps,omitempty"`
+	Status   engine.Status   `json:"status"`
+	// RouterURL is where users reach the service through kanaria's router.
+	RouterURL string `json:"routerURL,omitempty"`
+	// Analysis is the release's current or last analyses with their
+	// verdicts (AnalysisRun); absent when none ran.
+	Analysis []AnalysisRun `json:"analysis,omitempty"`
+	// Note is set when a command was already in effect and changed nothing
+	// (e.g. pause on a paused rollout): commands are idempotent.
+	Note string `json:"note,omitempty"`
+}
+
+// Event is one entry of a rollout's history, as the store keeps it.
+type Event struct {
+	// ID grows with every event of every rollout: a client pages with
+	// ?after=ID.
+	ID      int64     `json:"id"`
+	Rollout string    `json:"rollout"`
+	Time    time.Time `json:"time"`
+	Type    string    `json:"type"`
+	Message string    `json:"message"`
+}
+
+// AnalysisRun is one analysis of a release as the API shows it: the step's
+// or the background analysis's latest report with the numbers behind it.
+type AnalysisRun struct {
+	// Kind is "step" or "background"; Step the 1-based step number.
+	Kind string `json:"kind"`
+	Step int    `json:"step,omitempty"`
+	// Revision is the canary judged; CompareRevision the revision of the
+	// version it is compared with (ComparedWith: baseline or stable).
+	Revision        string `json:"revision"`
+	ComparedWith    string `json:"comparedWith"`
+	CompareRevision string `json:"compareRevision,omitempty"`
+	// StartedAt is when the analysis began collecting; UpdatedAt when it
+	// was last judged.
+	StartedAt time.Time `json:"startedAt"`
+	UpdatedAt time.Time `json:"updatedAt,omitempty"`
+	// Running is false once the step or the release ended; the report is
+	// then the last one.
+	Running bool `json:"running"`
+	// CanaryRequests and CompareRequests are the requests the router saw
+	// per version since StartedAt.
+	CanaryRequests  int64 `json:"canaryRequests"`
+	CompareRequests int64 `json:"compareRequests"`
+	// Looks counts evaluations (judge.Config.Look of the latest).
+	Looks int `json:"looks"`
+	// Report is the judge's latest report.
+	Report judge.Report `json:"report"`
+}
+
+// HistoryPoint is one second of a rollout's traffic: the weights in force and,
+// per version ("stable", "canary", "baseline"), what the router saw finish in
+// that second. Charts and `kanaria status -w` draw from these.
+type HistoryPoint struct {
+	// UnixMS is the start of the second, in Unix milliseconds (what
+	// JavaScript's Date takes, so the dashboard converts nothing).
+	UnixMS      int64  `json:"t"`
+	CanaryPPM   uint32 `json:"canaryPPM"`
+	BaselinePPM uint32 `json:"baselinePPM"`
+	// Versions by role; a role the release does not have is absent.
+	Versions map[string]VersionPoint `json:"versions,omitempty"`
+}
+
+// VersionPoint is one version's traffic in one second.
+type VersionPoint struct {
+	Revision string `json:"revision,omitempty"`
+	// Requests finished in the second, so it is also the rate in req/s.
+	Requests int `json:"requests"`
+	// Errors are 5xx answers plus connection failures to the upstream.
+	Errors int `json:"errors"`
+	// ErrorRate is Errors/Requests, 0 when there were no requests.
+	ErrorRate float64 `json:"errorRate"`
+	// P50Ms and P99Ms are latency percentiles in milliseconds; absent
+	// (nil) when there were no requests: no data is not zero latency.
+	P50Ms *float64 `json:"p50ms,omitempty"`
+	P99Ms *float64 `json:"p99ms,omitempty"`
+}
+
+// Server-Sent Event names of the watch streams. Each event's data is one
+// line of JSON:
+//
+//	GET /v1/rollouts/{name}/watch?after=EVENTID
+//	    event: rollout  data: RolloutView        (first, then on every change)
+//	    event: events   data: []Event            (new events, oldest first)
+//	    event: points   data: []HistoryPoint     (new seconds of metrics)
+//	    event: problem  data: {"error": "..."}   (the backend failed; the stream goes on)
+//	GET /v1/watch
+//	    event: rollouts data: []RolloutView      (first, then on every change)
+//	    event: problem  data: {"error": "..."}
+const (
+	WatchRollout  = "rollout"
+	WatchEvents   = "events"
+	WatchPoints   = "points"
+	WatchProblem  = "problem"
+	WatchRollouts = "rollouts"
+)
