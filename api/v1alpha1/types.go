@@ -28,6 +28,8 @@ type RolloutSpec struct {
 	Revision string   `json:"revision"`
 	Route    Route    `json:"route,omitempty"`
 	Platform Platform `json:"platform"`
+	// Traffic says how weights become real; default kanaria's own router.
+	Traffic  *Traffic `json:"traffic,omitempty"`
 	Strategy Strategy `json:"strategy"`
 	// Notifications send this rollout's events to webhooks and Slack
 	// (docs/notifications.md).
@@ -48,10 +50,14 @@ type Route struct {
 	KeyCookie string `json:"keyCookie,omitempty"`
 }
 
-// Platform is where the revisions run: exactly one of Local or Static.
+// Platform is where the revisions run: exactly one of Local, Static or
+// Kubernetes.
 type Platform struct {
 	Local  *LocalPlatform  `json:"local,omitempty"`
 	Static *StaticPlatform `json:"static,omitempty"`
+	// Kubernetes runs the revisions as copies of a Deployment; only in a
+	// cluster, under `kanaria controller`.
+	Kubernetes *KubernetesPlatform `json:"kubernetes,omitempty"`
 }
 
 // LocalPlatform runs each revision as supervised local processes.

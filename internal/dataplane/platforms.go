@@ -71,6 +71,8 @@ func (ps *platforms) define(rollout string, sp v1alpha1.Platform) ([]platform.Ca
 	}
 	var p platform.Platform
 	switch {
+	case sp.Kubernetes != nil:
+		return nil, errors.New("platform: kubernetes runs only in a cluster, under `kanaria controller`")
 	case sp.Local != nil && sp.Static != nil:
 		return nil, errors.New("platform: set local or static, not both")
 	case sp.Local != nil:

@@ -65,6 +65,7 @@ func validateRollout(r v1alpha1.Rollout) []fieldError {
 	}
 	errs = append(errs, validateRoute(sp.with("route"), r.Spec.Route)...)
 	errs = append(errs, validatePlatform(sp.with("platform"), r.Spec)...)
+	errs = append(errs, validateTraffic(sp.with("traffic"), r.Spec)...)
 	errs = append(errs, validateStrategy(sp.with("strategy"), r.Spec)...)
 	errs = append(errs, validateNotifications(sp.with("notifications"), r.Spec.Notifications)...)
 	errs = append(errs, validateAnalysis(sp.with("analysis"), r.Spec)...)
@@ -107,13 +108,22 @@ func validHost(h string) error {
 
 func validatePlatform(p path, s v1alpha1.RolloutSpec) []fieldError {
 	pl := s.Platform
+	var set []string
+	for name, on := range map[string]bool{"local": pl.Local != nil, "static": pl.Static != nil, "kubernetes": pl.Kubernetes != nil} {
+		if on {
+			set = append(set, name)
+		}
+	}
+	sort.Strings(set)
 	switch {
-	case pl.Local == nil && pl.Static == nil:
-		return []fieldError{fieldErr(p, "needs exactly one of local, static; none is set")}
-	case pl.Local != nil && pl.Static != nil:
-		return []fieldError{fieldErr(p, "needs exactly one of local, static; both are set")}
+	case len(set) == 0:
+		return []fieldError{fieldErr(p, "needs exactly one of local, static, kubernetes; none is set")}
+	case len(set) > 1:
+		return []fieldError{fieldErr(p, "needs exactly one of local, static, kubernetes; %s are set", strings.Join(set, " and "))}
 	case pl.Local != nil:
 		return validateLocal(p.with("local"), *pl.Local)
+	case pl.Kubernetes != nil:
+		return validateKubernetes(p.with("kubernetes"), *pl.Kubernetes)
 	}
 	return validateStatic(p.with("static"), *pl.Static, s.Revision)
 }
