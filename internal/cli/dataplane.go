@@ -1,11 +1,9 @@
 package cli
 
 import (
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -32,13 +30,10 @@ func newDataplaneCmd() *cobra.Command {
 			signal.Ignore(syscall.SIGHUP)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			w := cmd.ErrOrStderr()
 			return dataplane.Run(ctx, dataplane.Options{
 				StateDir: stateDir,
 				Listen:   listen,
-				Logf: func(format string, args ...any) {
-					fmt.Fprintf(w, time.Now().Format("15:04:05.000")+" dataplane: "+format+"\n", args...)
-				},
+				Logger:   newLogger(cmd.ErrOrStderr(), "dataplane: "),
 			})
 		},
 	}

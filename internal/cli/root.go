@@ -6,6 +6,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -32,6 +33,9 @@ func NewRoot() *cobra.Command {
 
 // Main runs the CLI and returns the process exit code.
 func Main(args []string) int {
+	// What a package logs without a logger of its own (the router's proxy,
+	// the standard library's servers) reads like the rest.
+	slog.SetDefault(newLogger(os.Stderr, ""))
 	root := NewRoot()
 	root.SetArgs(args)
 	if err := root.Execute(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -126,15 +127,13 @@ func runUp(ctx context.Context, o upOptions, logw io.Writer, ready func(upRunnin
 	run := upRunning{RouterURL: dp.RouterURL(), APIURL: "http://" + apiLn.Addr().String()}
 	run.StateDir, _ = filepath.Abs(o.StateDir)
 
-	logf := func(format string, args ...any) {}
+	log := slog.New(slog.DiscardHandler)
 	if o.Verbose {
-		logf = func(format string, args ...any) {
-			fmt.Fprintf(logw, time.Now().Format("15:04:05.000")+" "+format+"\n", args...)
-		}
+		log = newLogger(logw, "")
 	}
 	cp, err := controlplane.New(ctx, controlplane.Options{
 		StateDir: o.StateDir, Rollouts: rollouts, RouterURL: run.RouterURL, APIURL: run.APIURL,
-		DataPlane: dp, Tick: o.Tick, Logf: logf,
+		DataPlane: dp, Tick: o.Tick, Logger: log,
 	})
 	if err != nil {
 		return err

@@ -140,7 +140,8 @@ func (c *ControlPlane) syncRun(r *rollout, run *analysisRun, key string, step in
 			nr.inputs[m.Name] = judge.Input{Err: err}
 		}
 	}
-	c.opts.Logf("rollout %s: %s analysis of %s started (%d metrics, compared with %s)", r.spec.Metadata.Name, nv.Kind, nv.Revision, len(nr.metrics), nv.ComparedWith)
+	c.log.Info("analysis started", "rollout", r.spec.Metadata.Name, "kind", nv.Kind, "revision", nv.Revision,
+		"metrics", len(nr.metrics), "comparedWith", nv.ComparedWith)
 	return nr
 }
 

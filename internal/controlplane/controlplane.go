@@ -16,6 +16,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -43,13 +44,14 @@ type Options struct {
 	Tick time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
-	// Logf logs; default discards.
-	Logf func(format string, args ...any)
+	// Logger receives the transitions, events and failures; nil discards.
+	Logger *slog.Logger
 }
 
 // ControlPlane owns the rollouts and the store, and drives the data plane.
 type ControlPlane struct {
 	opts     Options
+	log      *slog.Logger
 	store    *store.Store
 	router   *routerView
 	salt     string
@@ -72,8 +74,8 @@ func New(ctx context.Context, opts Options) (*ControlPlane, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.Logf == nil {
-		opts.Logf = func(string, ...any) {}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if len(opts.Rollouts) == 0 {
 		return nil, errors.New("no rollouts to run")
@@ -93,7 +95,7 @@ func New(ctx context.Context, opts Options) (*ControlPlane, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	c := &ControlPlane{opts: opts, store: st, salt: salt, rollouts: map[string]*rollout{},
-		router: &routerView{dp: opts.DataPlane, logf: opts.Logf}}
+		log: opts.Logger, router: &routerView{dp: opts.DataPlane, log: opts.Logger}}
 	// A data plane that outlived a previous control plane serves a table:
 	// start from it, so nothing is dropped before the platforms answer.
 	if cfg, err := opts.DataPlane.RouterConfig(ctx); err == nil && len(cfg.Releases) > 0 {

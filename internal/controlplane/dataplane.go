@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
@@ -28,8 +29,8 @@ const dataPlaneCallTimeout = 5 * time.Second
 // routerView is the control plane's synchronous view of the data plane's
 // router; errors are logged and read as "unknown".
 type routerView struct {
-	dp   DataPlane
-	logf func(format string, args ...any)
+	dp  DataPlane
+	log *slog.Logger
 }
 
 // Update swaps the data plane's routing table.
@@ -45,7 +46,7 @@ func (v *routerView) Weights(release string) (canaryPPM, baselinePPM uint32, ok 
 	defer cancel()
 	c, b, ok, err := v.dp.Weights(ctx, release)
 	if err != nil {
-		v.logf("data plane: read weights of %s: %v", release, err)
+		v.log.Warn("data plane: cannot read weights", "release", release, "err", err)
 		return 0, 0, false
 	}
 	return c, b, ok
@@ -61,7 +62,7 @@ func (v *routerView) Samples(release string, ver router.Version, since time.Time
 	defer cancel()
 	ss, err := v.dp.Samples(ctx, release, ver, since)
 	if err != nil {
-		v.logf("data plane: read samples of %s/%s: %v", release, ver, err)
+		v.log.Warn("data plane: cannot read samples", "release", release, "version", ver, "err", err)
 		return nil
 	}
 	return ss
@@ -73,7 +74,7 @@ func (v *routerView) Counts(release string, ver router.Version) router.Counts {
 	defer cancel()
 	cs, err := v.dp.Counts(ctx, release, ver)
 	if err != nil {
-		v.logf("data plane: read counts of %s/%s: %v", release, ver, err)
+		v.log.Warn("data plane: cannot read counts", "release", release, "version", ver, "err", err)
 		return router.Counts{}
 	}
 	return cs

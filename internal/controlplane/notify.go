@@ -15,7 +15,7 @@ func (c *ControlPlane) newNotifier(r *rollout) (*notify.Notifier, error) {
 	if cfg == nil {
 		return nil, nil
 	}
-	return notify.New(*cfg, notify.Options{Logf: c.opts.Logf})
+	return notify.New(*cfg, notify.Options{Logger: c.log})
 }
 
 // notify hands a recorded event to the rollout's receivers. It never blocks:

@@ -74,8 +74,8 @@ func (c *ControlPlane) resume(ctx context.Context, r *rollout) {
 		c.ensure(ctx, r, in)
 	}
 	c.setTraffic(r, trafficOf(st))
-	c.opts.Logf("rollout %s: resumed in phase %s at step %d, canary %s",
-		st.Rollout, st.Phase, st.StepIndex, formatPPM(st.Weights.CanaryPPM))
+	c.log.Info("resumed", "rollout", st.Rollout, "phase", st.Phase, "step", st.StepIndex,
+		"canary", formatPPM(st.Weights.CanaryPPM))
 }
 
 // reconcile feeds the engine what the platform and router report, and acts on
@@ -90,7 +90,7 @@ func (c *ControlPlane) reconcile(ctx context.Context, r *rollout) {
 		return
 	}
 	if err := c.persist(ctx, r, st, acts); err != nil {
-		c.opts.Logf("rollout %s: cannot persist transition, not acting on it: %v", r.spec.Metadata.Name, err)
+		c.log.Error("cannot persist a transition, not acting on it", "rollout", r.spec.Metadata.Name, "err", err)
 		return
 	}
 	r.status = st
@@ -169,7 +169,7 @@ func (c *ControlPlane) execute(ctx context.Context, r *rollout, acts []engine.Ac
 			delete(r.running, engine.VersionKey(in.Revision, in.Baseline))
 			delete(r.startErrs, engine.VersionKey(in.Revision, in.Baseline))
 			if err := r.platform.Stop(ctx, in); err != nil {
-				c.opts.Logf("rollout %s: stop %s: %v", name, engine.VersionKey(in.Revision, in.Baseline), err)
+				c.log.Warn("stop failed", "rollout", name, "version", engine.VersionKey(in.Revision, in.Baseline), "err", err)
 			}
 		case engine.ActSetTraffic:
 			if a.Traffic != nil {
@@ -177,7 +177,7 @@ func (c *ControlPlane) execute(ctx context.Context, r *rollout, acts []engine.Ac
 			}
 		case engine.ActRecordEvent:
 			if a.Event != nil {
-				c.opts.Logf("rollout %s: %s: %s", name, a.Event.Type, a.Event.Message)
+				c.log.Info(a.Event.Type, "rollout", name, "message", a.Event.Message)
 				c.notify(r, *a.Event)
 			}
 		}
@@ -191,6 +191,6 @@ func (c *ControlPlane) ensure(ctx context.Context, r *rollout, in platform.Insta
 	delete(r.startErrs, key)
 	if err := r.platform.Ensure(ctx, in); err != nil {
 		r.startErrs[key] = err.Error()
-		c.opts.Logf("rollout %s: start %s: %v", in.Rollout, key, err)
+		c.log.Warn("start failed", "rollout", in.Rollout, "version", key, "err", err)
 	}
 }

@@ -105,7 +105,7 @@ func (c *ControlPlane) syncRouter() {
 		return
 	}
 	if err := c.router.Update(cfg); err != nil {
-		c.opts.Logf("router: table refused: %v", err)
+		c.log.Error("the data plane refused the routing table", "err", err)
 		return
 	}
 	c.lastApplied = &cfg

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
@@ -23,7 +24,7 @@ var errUnknownRollout = errors.New("no platform defined for this rollout")
 // plane that restarts finds its instances still running.
 type platforms struct {
 	logDir, kanaria string
-	logf            func(string, ...any)
+	log             *slog.Logger
 
 	mu     sync.Mutex
 	byName map[string]*entry
@@ -41,8 +42,8 @@ type entry struct {
 	running map[string]bool // version keys ensured and not stopped
 }
 
-func newPlatforms(logDir, kanaria string, logf func(string, ...any)) *platforms {
-	return &platforms{logDir: logDir, kanaria: kanaria, logf: logf, byName: map[string]*entry{}}
+func newPlatforms(logDir, kanaria string, log *slog.Logger) *platforms {
+	return &platforms{logDir: logDir, kanaria: kanaria, log: log, byName: map[string]*entry{}}
 }
 
 // capabilities are what a spec's platform kind can do, without building it.
@@ -76,7 +77,7 @@ func (ps *platforms) define(rollout string, sp v1alpha1.Platform) ([]platform.Ca
 	case sp.Local != nil && sp.Static != nil:
 		return nil, errors.New("platform: set local or static, not both")
 	case sp.Local != nil:
-		p = platform.NewLocal(rollout, *sp.Local, platform.LocalOptions{LogDir: ps.logDir, KanariaPath: ps.kanaria, Logf: ps.logf})
+		p = platform.NewLocal(rollout, *sp.Local, platform.LocalOptions{LogDir: ps.logDir, KanariaPath: ps.kanaria, Logger: ps.log})
 	case sp.Static != nil:
 		p = platform.NewStatic(*sp.Static)
 	default:
@@ -84,14 +85,14 @@ func (ps *platforms) define(rollout string, sp v1alpha1.Platform) ([]platform.Ca
 	}
 	if e == nil {
 		ps.byName[rollout] = &entry{spec: canon, current: p, running: map[string]bool{}}
-		ps.logf("rollout %s: platform defined", rollout)
+		ps.log.Info("platform defined", "rollout", rollout)
 		return capabilities(p), nil
 	}
 	if platform.Has(e.current, platform.CanStart) {
 		e.retired = append(e.retired, e.current)
 	}
 	e.spec, e.current = canon, p
-	ps.logf("rollout %s: platform redefined; running instances keep running", rollout)
+	ps.log.Info("platform redefined; running instances keep running", "rollout", rollout)
 	return capabilities(p), nil
 }
 

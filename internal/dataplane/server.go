@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -27,8 +28,8 @@ type Options struct {
 	// KanariaPath is the {{.Kanaria}} of local command templates. Default:
 	// this executable.
 	KanariaPath string
-	// Logf reports what the data plane does. Default: discard.
-	Logf func(format string, args ...any)
+	// Logger receives what the data plane does; nil discards.
+	Logger *slog.Logger
 	// Ready, if set, is called once the data plane serves.
 	Ready func(Info)
 }
@@ -47,9 +48,10 @@ const maxSocketPath = 107
 // its socket and info file, and returns nil. It refuses to start when
 // another data plane holds the state directory.
 func Run(ctx context.Context, o Options) error {
-	if o.Logf == nil {
-		o.Logf = func(string, ...any) {}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	log := o.Logger
 	if o.KanariaPath == "" {
 		o.KanariaPath, _ = os.Executable()
 	}
@@ -89,7 +91,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	info := Info{PID: os.Getpid(), RouterURL: urlOf(routerLn.Addr()), StartedAt: time.Now().UTC()}
 
-	pfs := newPlatforms(filepath.Join(dir, wire.LogDir), o.KanariaPath, o.Logf)
+	pfs := newPlatforms(filepath.Join(dir, wire.LogDir), o.KanariaPath, log)
 	shutdownReq := make(chan chan<- shutdownResult, 1)
 	stopped := make(chan struct{})
 	api := &api{router: rt, platforms: pfs, info: info, shutdown: shutdownReq, stopped: stopped}
@@ -112,9 +114,9 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}()
 	if err := writeInfo(dir, info); err != nil {
-		o.Logf("write %s: %v", wire.DataPlaneInfo, err)
+		log.Error("cannot write the info file", "file", wire.DataPlaneInfo, "err", err)
 	}
-	o.Logf("data plane pid %d: router %s, control socket %s", info.PID, info.RouterURL, filepath.Join(dir, wire.DataPlaneSocket))
+	log.Info("serving", "pid", info.PID, "router", info.RouterURL, "socket", filepath.Join(dir, wire.DataPlaneSocket))
 	if o.Ready != nil {
 		o.Ready(info)
 	}
@@ -123,11 +125,11 @@ func Run(ctx context.Context, o Options) error {
 	var runErr error
 	select {
 	case <-ctx.Done():
-		o.Logf("signal: shutting down")
+		log.Info("signal: shutting down")
 	case reply = <-shutdownReq:
-		o.Logf("shutdown requested")
+		log.Info("shutdown requested")
 	case runErr = <-errc:
-		o.Logf("serving failed: %v", runErr)
+		log.Error("serving failed", "err", runErr)
 	}
 
 	// Traffic first: stop accepting and let in-flight requests finish
@@ -137,7 +139,7 @@ func Run(ctx context.Context, o Options) error {
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownBudget)
 	defer cancel()
 	n, closeErr := pfs.closeAll(sctx)
-	o.Logf("stopped %d instances", n)
+	log.Info("stopped", "instances", n)
 	os.Remove(filepath.Join(dir, wire.DataPlaneInfo))
 	os.Remove(filepath.Join(dir, wire.DataPlaneSocket))
 	if reply != nil {

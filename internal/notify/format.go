@@ -1,8 +1,10 @@
 package notify
 
-import "net/http"
+import (
+	"net/http"
 
-import "github.com/kanaria-dev/kanaria/api/v1alpha1"
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
+)
 
 // message is one event on its way to one receiver. ID is shared by every
 // receiver and every retry of the same event, so a receiver can drop the

@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"log"
+	"log/slog"
 	"maps"
 	"net/http"
 	"sync"
@@ -25,9 +25,9 @@ const (
 
 // Options tune delivery. The zero value is the production setting.
 type Options struct {
-	// Logf reports delivery problems; default log.Printf. It is called from
-	// delivery goroutines, never from Notify.
-	Logf func(format string, args ...any)
+	// Logger receives delivery problems; default slog.Default(). It is
+	// called from delivery goroutines, never from Notify.
+	Logger *slog.Logger
 	// MaxRetries is how many times one event is retried after the first
 	// attempt; 0 means DefaultMaxRetries, negative means never retry.
 	MaxRetries int
@@ -52,8 +52,8 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.Logf == nil {
-		o.Logf = log.Printf
+	if o.Logger == nil {
+		o.Logger = slog.Default()
 	}
 	switch {
 	case o.MaxRetries == 0:

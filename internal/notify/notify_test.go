@@ -346,7 +346,7 @@ func TestFullQueueDropsOldest(t *testing.T) {
 	if got, want := strings.Join(seqs, ","), "0,91,92,93,94,95,96,97,98,99,100"; got != want {
 		t.Errorf("delivered %s, want %s", got, want)
 	}
-	if !strings.Contains(logs.String(), "90 events dropped") {
+	if !strings.Contains(logs.String(), "droppedSoFar=90") {
 		t.Errorf("drops should be logged: %s", logs.String())
 	}
 }

@@ -3,8 +3,8 @@ package notify
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -87,28 +87,28 @@ func status(code int) func(int, http.ResponseWriter, *http.Request) {
 	return func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(code) }
 }
 
-// logSink collects Logf output so tests can look at it, and stays safe to
-// call after the test body returns.
+// logSink collects the log's text so tests can look at it, and stays safe
+// to write to after the test body returns.
 type logSink struct {
-	mu    sync.Mutex
-	lines []string
+	mu  sync.Mutex
+	buf strings.Builder
 }
 
-func (l *logSink) Logf(format string, args ...any) {
+func (l *logSink) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.lines = append(l.lines, fmt.Sprintf(format, args...))
+	return l.buf.Write(p)
 }
 
 func (l *logSink) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return strings.Join(l.lines, "\n")
+	return l.buf.String()
 }
 
 // fastOpts keeps retries quick so tests exercise them without waiting.
 func fastOpts(l *logSink) Options {
-	return Options{Logf: l.Logf, Backoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}
+	return Options{Logger: slog.New(slog.NewTextHandler(l, nil)), Backoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}
 }
 
 func webhook(name, url string) v1alpha1.Receiver {

@@ -80,7 +80,7 @@ func (w *worker) discard() uint64 {
 // slow log sink cannot slow the release down; one line per batch of drops.
 func (w *worker) logDrops() {
 	if d := w.dropped.Load(); d != w.loggedDrops {
-		w.opts.Logf("notify: receiver %q: queue full, %d events dropped so far", w.name, d)
+		w.opts.Logger.Warn("notify: queue full, events dropped", "receiver", w.name, "droppedSoFar", d)
 		w.loggedDrops = d
 	}
 }
@@ -92,7 +92,7 @@ func (w *worker) deliver(m message) {
 	body, err := w.f.encode(m)
 	if err != nil {
 		w.failed.Add(1)
-		w.opts.Logf("notify: receiver %q: cannot encode %s event for %q: %v", w.name, m.Event.Type, m.Event.Rollout, err)
+		w.opts.Logger.Error("notify: cannot encode an event", "receiver", w.name, "event", m.Event.Type, "rollout", m.Event.Rollout, "err", err)
 		return
 	}
 	for attempt := 0; ; attempt++ {
@@ -110,8 +110,8 @@ func (w *worker) deliver(m message) {
 		}
 		if (status != 0 && !retryable(status)) || attempt >= w.opts.MaxRetries {
 			w.failed.Add(1)
-			w.opts.Logf("notify: receiver %q: giving up on %s event for %q after %d attempts: %v",
-				w.name, m.Event.Type, m.Event.Rollout, attempt+1, err)
+			w.opts.Logger.Warn("notify: giving up on an event", "receiver", w.name, "event", m.Event.Type,
+				"rollout", m.Event.Rollout, "attempts", attempt+1, "err", err)
 			return
 		}
 		delay := backoffDelay(attempt, w.opts.Backoff, w.opts.MaxBackoff)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -139,7 +140,7 @@ func testLocal(t *testing.T, flags string, mod func(*v1alpha1.LocalPlatform)) (*
 	if mod != nil {
 		mod(&sp)
 	}
-	l := NewLocal("web", sp, LocalOptions{LogDir: t.TempDir(), KanariaPath: os.Args[0], Logf: t.Logf})
+	l := NewLocal("web", sp, LocalOptions{LogDir: t.TempDir(), KanariaPath: os.Args[0], Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
 	l.tune.backoffMin = 20 * time.Millisecond
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,8 +26,9 @@ type LocalOptions struct {
 	// KanariaPath is the {{.Kanaria}} of the command template. Default:
 	// os.Executable().
 	KanariaPath string
-	// Logf reports starts, crashes, restarts and failures. Default: discard.
-	Logf func(format string, args ...any)
+	// Logger receives readiness, crashes, restarts and failures; nil
+	// discards.
+	Logger *slog.Logger
 }
 
 // Local runs the revisions of one rollout as supervised processes on this
@@ -82,8 +84,8 @@ func NewLocal(rollout string, sp v1alpha1.LocalPlatform, opts LocalOptions) *Loc
 			opts.KanariaPath = exe
 		}
 	}
-	if opts.Logf == nil {
-		opts.Logf = func(string, ...any) {}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Local{rollout: rollout, spec: sp, opts: opts, tune: defaultSupervision, versions: map[string]*version{}}
 }

@@ -76,7 +76,7 @@ func (p *proc) update(f func(*procState)) {
 // fail marks the instance Failed for good.
 func (p *proc) fail(reason string) {
 	p.update(func(s *procState) { s.failed, s.ready, s.reason = true, false, reason })
-	p.l.opts.Logf("rollout %s: %s instance %d failed: %s", p.l.rollout, p.key, p.index, reason)
+	p.l.opts.Logger.Warn("instance failed", "rollout", p.l.rollout, "version", p.key, "instance", p.index, "reason", reason)
 }
 
 // outcome is how one run of the process ended.
@@ -129,7 +129,8 @@ func (p *proc) supervise() {
 			return
 		}
 		backoff := min(tune.backoffMin<<(len(crashes)-1), tune.backoffMax)
-		p.l.opts.Logf("rollout %s: %s instance %d crashed (%s); restarting in %s", p.l.rollout, p.key, p.index, reason, backoff)
+		p.l.opts.Logger.Warn("instance crashed; restarting", "rollout", p.l.rollout, "version", p.key, "instance", p.index,
+			"reason", reason, "in", backoff)
 		select {
 		case <-p.stop:
 			return
@@ -197,7 +198,7 @@ func (p *proc) runOnce() (outcome, string) {
 				return failed, err.Error()
 			}
 			p.update(func(s *procState) { s.ready, s.everReady = true, true })
-			p.l.opts.Logf("rollout %s: %s instance %d ready on port %d", p.l.rollout, p.key, p.index, p.port)
+			p.l.opts.Logger.Info("instance ready", "rollout", p.l.rollout, "version", p.key, "instance", p.index, "port", p.port)
 			ready = nil // a nil channel is never selected again
 		}
 	}

@@ -3,12 +3,11 @@ package router
 import (
 	"context"
 	"errors"
-	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/textproto"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,7 +41,9 @@ func New(cfg Config) (*Router, error) {
 		ModifyResponse: r.modifyResponse,
 		ErrorHandler:   r.errorHandler,
 		BufferPool:     &bufferPool{},
-		ErrorLog:       log.New(os.Stderr, "kanaria router: ", log.LstdFlags),
+		// What the standard library's proxy reports on its own (a body
+		// copy that broke midway) goes to the program's slog logger.
+		ErrorLog: slog.NewLogLogger(slog.Default().With("component", "router").Handler(), slog.LevelWarn),
 	}
 	r.health = startHealth(t)
 	return r, nil
