@@ -3,9 +3,6 @@ package v1alpha1
 import (
 	"encoding/json"
 	"time"
-
-	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/ast"
 )
 
 // AnalysisSpec is spec.analysis: the metric definitions that analysis steps
@@ -160,15 +157,22 @@ func (m *MetricRef) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// UnmarshalYAML reads a name or an inline definition, refusing unknown
-// fields in the latter at their position like the rest of the file.
-func (m *MetricRef) UnmarshalYAML(node ast.Node) error {
-	if s, ok := node.(*ast.StringNode); ok {
-		*m = MetricRef{Name: s.Value}
+// UnmarshalYAML reads a name or an inline definition. unmarshal decodes
+// the same node with the loader's options, so unknown fields of an inline
+// metric are refused at their position like the rest of the file. The
+// signature is goccy/go-yaml's InterfaceUnmarshaler, so this package needs no
+// YAML library.
+func (m *MetricRef) UnmarshalYAML(unmarshal func(any) error) error {
+	var raw any
+	if err := unmarshal(&raw); err != nil {
+		return err
+	}
+	if s, ok := raw.(string); ok {
+		*m = MetricRef{Name: s}
 		return nil
 	}
 	var in MetricSpec
-	if err := yaml.NodeToValue(node, &in, yaml.Strict()); err != nil {
+	if err := unmarshal(&in); err != nil {
 		return err
 	}
 	*m = MetricRef{Name: in.Name, Inline: &in}

@@ -1,31 +1,5 @@
 package v1alpha1
 
-import (
-	"math"
-	"strconv"
-)
-
-// PPM is 100 % in parts per million, the router's unit for weights.
-const PPM = 1_000_000
-
-// WeightPPM converts a percentage (0.1) to parts per million (1000).
-// Validation guarantees the percentage has at most ppm precision, so the
-// rounding only removes float noise.
-func WeightPPM(percent float64) uint32 {
-	if percent <= 0 || math.IsNaN(percent) {
-		return 0
-	}
-	if percent >= 100 {
-		return PPM
-	}
-	return uint32(math.Round(percent * PPM / 100))
-}
-
-// FormatPercent renders a percentage without float noise ("0.1%").
-func FormatPercent(percent float64) string {
-	return strconv.FormatFloat(percent, 'f', -1, 64) + "%"
-}
-
 // Kind names the one field a step sets: "setWeight", "pause" or "analysis";
 // "" for an invalid step.
 func (s Step) Kind() string {
@@ -45,7 +19,7 @@ func (s Step) Kind() string {
 func (s Step) String() string {
 	switch {
 	case s.SetWeight != nil:
-		return "setWeight " + FormatPercent(*s.SetWeight)
+		return "setWeight " + s.SetWeight.String()
 	case s.Pause != nil && s.Pause.Duration != nil:
 		return "pause " + s.Pause.Duration.String()
 	case s.Pause != nil:

@@ -110,8 +110,9 @@ type CanaryStrategy struct {
 
 // Step is exactly one of its fields.
 type Step struct {
-	// SetWeight is the canary's share in percent, decimals allowed (0.1).
-	SetWeight *float64 `json:"setWeight,omitempty"`
+	// SetWeight is the canary's share, written in percent with up to four
+	// decimals (0.1).
+	SetWeight *Weight `json:"setWeight,omitempty"`
 	// Pause with a duration waits that long; an empty pause ({}) waits for
 	// `kanaria promote`.
 	Pause *Pause `json:"pause,omitempty"`

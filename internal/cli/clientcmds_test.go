@@ -385,13 +385,3 @@ func TestCompletion(t *testing.T) {
 		t.Fatalf("complete -r: %v %q", err, out)
 	}
 }
-
-func TestFormatPPM(t *testing.T) {
-	for ppm, want := range map[uint32]string{
-		0: "0%", 1: "0.0001%", 1000: "0.1%", 12345: "1.2345%", 100000: "10%", 500000: "50%", 1000000: "100%", 105000: "10.5%",
-	} {
-		if got := formatPPM(ppm); got != want {
-			t.Errorf("formatPPM(%d) = %q, want %q", ppm, got, want)
-		}
-	}
-}

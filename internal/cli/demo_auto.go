@@ -197,7 +197,7 @@ func (d *demoScript) waitPhase(ctx context.Context, name, what string, cond func
 		s := v.Status
 		if s.StepIndex != lastStep || s.Phase != lastPhase {
 			fmt.Fprintf(d.out, "  %6.1fs  %-11s step %d/%d  canary %s  baseline %s  %s\n", time.Since(d.start).Seconds(), s.Phase,
-				s.StepIndex, len(v.Steps), formatPPM(s.Weights.CanaryPPM), formatPPM(s.Weights.BaselinePPM), s.Message)
+				s.StepIndex, len(v.Steps), s.Weights.CanaryPPM, s.Weights.BaselinePPM, s.Message)
 			lastStep, lastPhase = s.StepIndex, s.Phase
 		}
 		if cond(s) {

@@ -16,7 +16,7 @@ func TestLint(t *testing.T) {
 		ok         bool
 	}{
 		{"../../examples/kanaria.yaml", "../../examples/kanaria.yaml: 1 rollout OK\n", true},
-		{bad, bad + ":7:32: rollouts[0].spec.strategy.canary.steps[0].setWeight: 120 is above 100\n", false},
+		{bad, bad + ":7:32: rollouts[0].spec.strategy.canary.steps[0].setWeight: 120 is above 100%\n", false},
 	}
 	for _, c := range cases {
 		root := NewRoot()

@@ -30,9 +30,9 @@ func ptr[T any](v T) *T { return &v }
 
 // testSteps are setWeight 0.1, an open pause, setWeight 50.
 var testSteps = []v1alpha1.Step{
-	{SetWeight: ptr(0.1)},
+	{SetWeight: ptr(v1alpha1.Weight(1000))},
 	{Pause: &v1alpha1.Pause{}},
-	{SetWeight: ptr(50.0)},
+	{SetWeight: ptr(v1alpha1.Weight(500_000))},
 }
 
 func newMemBackend(names ...string) *memBackend {
@@ -98,7 +98,7 @@ func (m *memBackend) Do(_ context.Context, name string, cmd engine.Command) (wir
 		st.StepIndex = i
 		for j := i; j >= 0; j-- {
 			if j < len(v.Steps) && v.Steps[j].SetWeight != nil {
-				ppm := uint32(*v.Steps[j].SetWeight * 10000)
+				ppm := *v.Steps[j].SetWeight
 				st.Weights = engine.Weights{CanaryPPM: ppm, BaselinePPM: ppm}
 				break
 			}

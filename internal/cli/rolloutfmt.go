@@ -8,33 +8,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/wire"
 )
-
-// formatPPM prints parts per million as a percentage with up to four
-// decimals (1000 ppm -> "0.1%"), in integers so no float rounding shows.
-func formatPPM(ppm uint32) string {
-	s := fmt.Sprintf("%d.%04d", ppm/10000, ppm%10000)
-	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-	return s + "%"
-}
-
-// stepText describes a canary step the way it is written in kanaria.yaml.
-func stepText(s v1alpha1.Step) string {
-	switch {
-	case s.SetWeight != nil:
-		return "setWeight " + strconv.FormatFloat(*s.SetWeight, 'f', -1, 64) + "%"
-	case s.Pause != nil && s.Pause.Duration != nil:
-		return "pause " + time.Duration(*s.Pause.Duration).String()
-	case s.Pause != nil:
-		return "pause (until promote)"
-	case s.Analysis != nil:
-		return "analysis " + time.Duration(s.Analysis.Duration).String()
-	}
-	return "?"
-}
 
 // releasing reports whether a release is under way (there is a step to show).
 func releasing(st engine.Status) bool {
@@ -55,11 +31,11 @@ func stepLine(v wire.RolloutView) string {
 	if i < 0 {
 		i = 0
 	}
-	return fmt.Sprintf("%d/%d %s", i+1, n, stepText(v.Steps[i]))
+	return fmt.Sprintf("%d/%d %s", i+1, n, v.Steps[i])
 }
 
 func weightsLine(w engine.Weights) string {
-	return fmt.Sprintf("canary %s, baseline %s", formatPPM(w.CanaryPPM), formatPPM(w.BaselinePPM))
+	return fmt.Sprintf("canary %s, baseline %s", w.CanaryPPM, w.BaselinePPM)
 }
 
 func phaseLine(st engine.Status) string {
@@ -112,9 +88,9 @@ func oneLine(v wire.RolloutView) string {
 		if s := stepLine(v); s != "-" {
 			parts = append(parts, "step "+s)
 		}
-		parts = append(parts, fmt.Sprintf("canary %s at %s", st.CanaryRevision, formatPPM(st.Weights.CanaryPPM)))
+		parts = append(parts, fmt.Sprintf("canary %s at %s", st.CanaryRevision, st.Weights.CanaryPPM))
 		if st.Weights.BaselinePPM > 0 {
-			parts = append(parts, "baseline at "+formatPPM(st.Weights.BaselinePPM))
+			parts = append(parts, "baseline at "+st.Weights.BaselinePPM.String())
 		}
 	} else {
 		parts = append(parts, fmt.Sprintf("stable %s serves all traffic", orDash(st.StableRevision)))

@@ -57,7 +57,7 @@ func TestProgressBar(t *testing.T) {
 }
 
 func TestRenderLive(t *testing.T) {
-	steps := []v1alpha1.Step{{SetWeight: ptr(20.0)}, {Pause: &v1alpha1.Pause{}}, {SetWeight: ptr(60.0)}, {Pause: &v1alpha1.Pause{}}}
+	steps := []v1alpha1.Step{{SetWeight: ptr(v1alpha1.Weight(200_000))}, {Pause: &v1alpha1.Pause{}}, {SetWeight: ptr(v1alpha1.Weight(600_000))}, {Pause: &v1alpha1.Pause{}}}
 	ev := &wire.Event{ID: 7, Type: "StepReached", Message: "step 2/4: pause (until promote)", Time: time.Date(2025, 1, 2, 3, 4, 5, 0, time.Local)}
 	s := liveState{
 		View: wire.RolloutView{Name: "web", Steps: steps, Status: engine.Status{

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/verify"
 )
 
@@ -49,10 +50,10 @@ func verifyFromControlPlane(cmd *cobra.Command, cf *clientFlags, o *verify.Optio
 		o.CanaryRevision = v.Status.CanaryRevision
 	}
 	if !changed("expect-canary") && v.Status.CanaryRevision != "" {
-		o.ExpectCanaryPct = float64(v.Status.Weights.CanaryPPM) / 10000
+		o.ExpectCanaryPct = float64(v.Status.Weights.CanaryPPM) * 100 / v1alpha1.PPM
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "verify: rollout %s via %s: stable %s, canary %s at %s\n", name, o.URL,
-		o.StableRevision, orNone(o.CanaryRevision), formatPPM(v.Status.Weights.CanaryPPM))
+		o.StableRevision, orNone(o.CanaryRevision), v.Status.Weights.CanaryPPM)
 	return nil
 }
 

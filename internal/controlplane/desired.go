@@ -1,7 +1,6 @@
 package controlplane
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/kanaria-dev/kanaria/internal/engine"
@@ -35,9 +34,4 @@ func trafficOf(st engine.Status) engine.Traffic {
 		t.BaselineRevision = st.StableRevision
 	}
 	return t
-}
-
-// formatPPM prints parts per million as a percentage: 1000 -> "0.1%".
-func formatPPM(ppm uint32) string {
-	return strconv.FormatFloat(float64(ppm)/10000, 'f', -1, 64) + "%"
 }

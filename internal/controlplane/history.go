@@ -140,7 +140,7 @@ func historyPoints(src telemetrySource, release string, t engine.Traffic, from, 
 	for i := range pts {
 		pts[i] = wire.HistoryPoint{
 			UnixMS:    (from + int64(i)) * 1000,
-			CanaryPPM: t.Weights.CanaryPPM, BaselinePPM: t.Weights.BaselinePPM,
+			CanaryPPM: uint32(t.Weights.CanaryPPM), BaselinePPM: uint32(t.Weights.BaselinePPM),
 			Versions: map[string]wire.VersionPoint{},
 		}
 	}

@@ -52,7 +52,7 @@ func TestHistoryPointsFromRealRouter(t *testing.T) {
 		Releases: []router.Release{{
 			Name:   "web",
 			Stable: router.Backend{Revision: "v1", Endpoints: []string{good.URL}},
-			Canary: &router.Backend{Revision: "v2", Endpoints: []string{bad.URL}}, CanaryWeight: 50,
+			Canary: &router.Backend{Revision: "v2", Endpoints: []string{bad.URL}}, CanaryWeight: 500_000, // 50 %
 		}},
 	})
 	if err != nil {

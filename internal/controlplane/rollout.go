@@ -75,7 +75,7 @@ func (c *ControlPlane) resume(ctx context.Context, r *rollout) {
 	}
 	c.setTraffic(r, trafficOf(st))
 	c.log.Info("resumed", "rollout", st.Rollout, "phase", st.Phase, "step", st.StepIndex,
-		"canary", formatPPM(st.Weights.CanaryPPM))
+		"canary", st.Weights.CanaryPPM.String())
 }
 
 // reconcile feeds the engine what the platform and router report, and acts on
@@ -133,7 +133,7 @@ func (c *ControlPlane) observe(r *rollout) engine.Observations {
 		obs.Versions[key] = engine.VersionState{Ready: s.Ready, Failed: s.Failed, Reason: s.Reason}
 	}
 	if cp, bp, ok := c.router.Weights(r.spec.Metadata.Name); ok {
-		obs.RouterWeights = &engine.Weights{CanaryPPM: cp, BaselinePPM: bp}
+		obs.RouterWeights = &engine.Weights{CanaryPPM: v1alpha1.Weight(cp), BaselinePPM: v1alpha1.Weight(bp)}
 	}
 	return obs
 }

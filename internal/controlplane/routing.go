@@ -72,14 +72,14 @@ func (c *ControlPlane) releaseOf(r *rollout) router.Release {
 		eps := c.endpoints(r, t.CanaryRevision, false)
 		rel.Canary = &router.Backend{Revision: t.CanaryRevision, Endpoints: eps}
 		if len(eps) > 0 {
-			rel.CanaryWeight = ppmToPercent(t.Weights.CanaryPPM)
+			rel.CanaryWeight = t.Weights.CanaryPPM
 		}
 	}
 	if t.BaselineRevision != "" {
 		eps := c.endpoints(r, t.BaselineRevision, true)
 		rel.Baseline = &router.Backend{Revision: t.BaselineRevision, Endpoints: eps}
 		if len(eps) > 0 {
-			rel.BaselineWeight = ppmToPercent(t.Weights.BaselinePPM)
+			rel.BaselineWeight = t.Weights.BaselinePPM
 		}
 	}
 	return rel
@@ -110,8 +110,6 @@ func (c *ControlPlane) syncRouter() {
 	}
 	c.lastApplied = &cfg
 }
-
-func ppmToPercent(ppm uint32) float64 { return float64(ppm) / 10000 }
 
 // setTraffic records the engine's new assignment and applies it at once.
 func (c *ControlPlane) setTraffic(r *rollout, t engine.Traffic) {

@@ -50,7 +50,7 @@ func TestServesWithoutClientAndReattaches(t *testing.T) {
 		Name:         "shop",
 		Stable:       router.Backend{Revision: "v1", Endpoints: s1.Endpoints},
 		Canary:       &router.Backend{Revision: "v2", Endpoints: s2.Endpoints},
-		CanaryWeight: 50,
+		CanaryWeight: 500_000, // 50 %
 	}}, Routes: []router.Route{{Release: "shop"}}}
 	if err := c.UpdateRouter(ctx, cfg); err != nil {
 		t.Fatal(err)

@@ -24,7 +24,7 @@ func (t *tx) enterSteps() {
 		t.st.Message = label
 		switch {
 		case s.SetWeight != nil:
-			t.setCanaryWeight(v1alpha1.WeightPPM(*s.SetWeight))
+			t.setCanaryWeight(*s.SetWeight)
 			t.advance()
 		case s.IndefinitePause():
 			t.st.Phase, t.st.PausedBy = Paused, PausedByStep

@@ -8,7 +8,9 @@ import (
 
 // TestImportsPointInward keeps the centre of kanaria free of I/O: the API
 // types, the spec loader and the engine may link no kanaria package but the
-// API types (and themselves), and never net/http. A new import that breaks
+// API types (and themselves), and never net/http; the API types link only
+// the standard library, so any Go program (or generated CRD code) can use
+// them. A new import that breaks
 // this (say, spec reaching for a notifier's config type) fails here, at the
 // package that grew the edge, rather than years later as a 255-package engine.
 func TestImportsPointInward(t *testing.T) {
@@ -20,12 +22,13 @@ func TestImportsPointInward(t *testing.T) {
 	for _, c := range []struct {
 		pkg     string
 		allowed []string // kanaria packages it may link besides the API types
+		stdOnly bool     // nothing outside the standard library either
 	}{
-		{mod + "api/...", nil},
-		{mod + "internal/spec", []string{mod + "internal/spec"}},
-		{mod + "internal/engine", []string{mod + "internal/engine"}},
+		{mod + "api/...", nil, true},
+		{mod + "internal/spec", []string{mod + "internal/spec"}, false},
+		{mod + "internal/engine", []string{mod + "internal/engine"}, false},
 	} {
-		out, err := exec.Command(goTool, "list", "-deps", "-f", "{{.ImportPath}}", c.pkg).CombinedOutput()
+		out, err := exec.Command(goTool, "list", "-deps", "-f", "{{.ImportPath}} {{.Standard}}", c.pkg).CombinedOutput()
 		if err != nil {
 			t.Fatalf("go list -deps %s: %v\n%s", c.pkg, err, out)
 		}
@@ -33,16 +36,19 @@ func TestImportsPointInward(t *testing.T) {
 		for _, a := range c.allowed {
 			allowed[a] = true
 		}
-		deps := strings.Fields(string(out))
-		if len(deps) == 0 {
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		if len(lines) < 2 {
 			t.Fatalf("go list -deps %s listed nothing", c.pkg)
 		}
-		for _, d := range deps {
+		for _, l := range lines {
+			d, std, _ := strings.Cut(l, " ")
 			switch {
 			case d == "net/http" || strings.HasPrefix(d, "net/http/"):
 				t.Errorf("%s links %s: the centre must not do HTTP", c.pkg, d)
 			case strings.HasPrefix(d, mod) && !allowed[d]:
 				t.Errorf("%s links %s: only the API types (api/v1alpha1) may be imported here", c.pkg, d)
+			case c.stdOnly && std != "true" && !allowed[d]:
+				t.Errorf("%s links %s: the API types import nothing but the standard library", c.pkg, d)
 			}
 		}
 	}

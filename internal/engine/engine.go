@@ -55,9 +55,11 @@ func (t *tx) route() {
 	t.acts = append(t.acts, Action{Kind: ActSetTraffic, Traffic: tr})
 }
 
-// setCanaryWeight sets the canary's share; a baseline gets the same share
-// as long as both fit, so at 60 % the baseline has 40 % and at 100 % none.
-func (t *tx) setCanaryWeight(ppm uint32) {
+// setCanaryWeight sets the canary's share (at most 100 %); a baseline gets
+// the same share as long as both fit, so at 60 % the baseline has 40 % and at
+// 100 % none.
+func (t *tx) setCanaryWeight(ppm v1alpha1.Weight) {
+	ppm = min(ppm, v1alpha1.PPM)
 	w := Weights{CanaryPPM: ppm}
 	if t.st.Baseline {
 		w.BaselinePPM = min(ppm, v1alpha1.PPM-ppm)

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 // step is one row of a walk: do something, then check the status.
@@ -14,7 +16,7 @@ type step struct {
 	phase     Phase
 	pausedBy  string
 	stepIndex int
-	canaryPPM uint32
+	canaryPPM v1alpha1.Weight
 	stable    string
 	events    []string // event types of this call, in order; nil = none
 	noChange  bool     // the call must not change the status at all
@@ -113,7 +115,7 @@ func TestPromote(t *testing.T) {
 		cmd   Command
 		phase Phase
 		step  int
-		ppm   uint32
+		ppm   v1alpha1.Weight
 		stab  string
 	}{
 		{"skips a timed pause", func(s *sim) { s.tick(time.Second) }, promote, Progressing, 3, 10000, "v1"},
@@ -214,7 +216,7 @@ func TestFailedCanaryAborts(t *testing.T) {
 func TestBaselineWeights(t *testing.T) {
 	cases := []struct {
 		weight         string
-		canary, basePM uint32
+		canary, basePM v1alpha1.Weight
 	}{{"0.1", 1000, 1000}, {"10", 100000, 100000}, {"50", 500000, 500000}, {"60", 600000, 400000}, {"100", 1000000, 0}}
 	for _, c := range cases {
 		t.Run(c.weight, func(t *testing.T) {

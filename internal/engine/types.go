@@ -57,7 +57,12 @@
 //     already holds ("already paused").
 package engine
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
+)
 
 // Phase is where a rollout is.
 type Phase string
@@ -86,10 +91,33 @@ func VersionKey(revision string, baseline bool) string {
 	return revision
 }
 
-// Weights in parts per million (1,000,000 = 100 %).
+// Weights are the canary's and the baseline's shares of traffic.
 type Weights struct {
+	CanaryPPM   v1alpha1.Weight
+	BaselinePPM v1alpha1.Weight
+}
+
+// weightsJSON is how Weights are stored and shown by the API: integers of
+// ppm under names that say so ({"canaryPPM": 1000}), unlike the percentages
+// a Weight writes where people type them.
+type weightsJSON struct {
 	CanaryPPM   uint32 `json:"canaryPPM"`
 	BaselinePPM uint32 `json:"baselinePPM"`
+}
+
+// MarshalJSON writes {"canaryPPM": n, "baselinePPM": n}.
+func (w Weights) MarshalJSON() ([]byte, error) {
+	return json.Marshal(weightsJSON{uint32(w.CanaryPPM), uint32(w.BaselinePPM)})
+}
+
+// UnmarshalJSON reads {"canaryPPM": n, "baselinePPM": n}.
+func (w *Weights) UnmarshalJSON(b []byte) error {
+	var j weightsJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*w = Weights{v1alpha1.Weight(j.CanaryPPM), v1alpha1.Weight(j.BaselinePPM)}
+	return nil
 }
 
 // Status is the durable state of one rollout. It is persisted before any of

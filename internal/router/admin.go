@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/wire/jsonhttp"
 )
 
@@ -88,15 +89,15 @@ type weightsBody struct {
 
 // weightsView is the GET answer: every field always present.
 type weightsView struct {
-	Release        string  `json:"release"`
-	CanaryWeight   float64 `json:"canaryWeight"`
-	BaselineWeight float64 `json:"baselineWeight"`
-	CanaryPPM      uint32  `json:"canaryPPM"`
-	BaselinePPM    uint32  `json:"baselinePPM"`
+	Release        string          `json:"release"`
+	CanaryWeight   v1alpha1.Weight `json:"canaryWeight"`
+	BaselineWeight v1alpha1.Weight `json:"baselineWeight"`
+	CanaryPPM      uint32          `json:"canaryPPM"`
+	BaselinePPM    uint32          `json:"baselinePPM"`
 }
 
 func viewOf(name string, c, b uint32) weightsView {
-	return weightsView{Release: name, CanaryWeight: PPMToPercent(c), BaselineWeight: PPMToPercent(b), CanaryPPM: c, BaselinePPM: b}
+	return weightsView{Release: name, CanaryWeight: v1alpha1.Weight(c), BaselineWeight: v1alpha1.Weight(b), CanaryPPM: c, BaselinePPM: b}
 }
 
 func (a *admin) getWeights(w http.ResponseWriter, req *http.Request) {
@@ -126,7 +127,7 @@ func (a *admin) putWeights(w http.ResponseWriter, req *http.Request) {
 	c := weightFrom(&v, "canary", body.CanaryWeight, body.CanaryPPM, cur)
 	b := weightFrom(&v, "baseline", body.BaselineWeight, body.BaselinePPM, curB)
 	if len(v.errs) == 0 && uint64(c)+uint64(b) > PPMScale {
-		v.add("canaryWeight + baselineWeight", fmt.Sprintf("%s%% + %s%% is above 100%%", fmtPct(PPMToPercent(c)), fmtPct(PPMToPercent(b))))
+		v.add("canaryWeight + baselineWeight", fmt.Sprintf("%s + %s is above 100%%", v1alpha1.Weight(c), v1alpha1.Weight(b)))
 	}
 	if len(v.errs) == 0 {
 		rel := a.release(name)
@@ -168,11 +169,15 @@ func weightFrom(v *validator, version string, pct *float64, ppm *int64, cur uint
 	case pct != nil && ppm != nil:
 		v.add(field, fmt.Sprintf("give %sWeight or %sPPM, not both", version, version))
 	case pct != nil:
-		n, err := PercentToPPM(*pct)
+		n, err := v1alpha1.WeightFromPercent(*pct)
+		if err == nil {
+			err = n.Validate()
+		}
 		if err != nil {
 			v.add(field, err.Error())
+			return 0
 		}
-		return n
+		return uint32(n)
 	case ppm != nil:
 		field = version + "PPM"
 		switch {

@@ -116,7 +116,7 @@ func TestAdminSetAndReadWeights(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &got); code != 200 || err != nil {
 		t.Fatalf("%d %s %v", code, body, err)
 	}
-	if got.CanaryWeight != 12.5 || got.BaselineWeight != 0.1 || got.CanaryPPM != 125000 || got.BaselinePPM != 1000 {
+	if got.CanaryWeight != percent(12.5) || got.BaselineWeight != percent(0.1) || got.CanaryPPM != 125000 || got.BaselinePPM != 1000 {
 		t.Fatalf("read back %+v", got)
 	}
 	// ppm form, and leaving one weight out keeps it.
@@ -130,7 +130,7 @@ func TestAdminSetAndReadWeights(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &cfg); code != 200 || err != nil {
 		t.Fatalf("%d %v", code, err)
 	}
-	if cfg.Releases[0].CanaryWeight != 0.0001 {
+	if cfg.Releases[0].CanaryWeight != percent(0.0001) {
 		t.Fatalf("config canaryWeight %v, want 0.0001", cfg.Releases[0].CanaryWeight)
 	}
 }
@@ -179,7 +179,7 @@ func TestAdminPutConfig(t *testing.T) {
 	before := r.Config()
 	bad := before
 	bad.Releases = append([]Release(nil), before.Releases...)
-	bad.Releases[0].CanaryWeight = 101
+	bad.Releases[0].CanaryWeight = percent(101)
 	bad.Routes = append(append([]Route(nil), before.Routes...), Route{Release: "ghost"})
 	b, _ := json.Marshal(bad)
 	code, body := call(t, "PUT", base+"/v1/config", adminToken, string(b))
@@ -207,7 +207,7 @@ func TestAdminPutConfig(t *testing.T) {
 
 	good := before
 	good.Releases = append([]Release(nil), before.Releases...)
-	good.Releases[0].CanaryWeight, good.Releases[0].BaselineWeight = 1, 1
+	good.Releases[0].CanaryWeight, good.Releases[0].BaselineWeight = percent(1), percent(1)
 	b, _ = json.Marshal(good)
 	if code, body := call(t, "PUT", base+"/v1/config", adminToken, string(b)); code != 200 {
 		t.Fatalf("good table: %d %s", code, body)

@@ -54,7 +54,7 @@ func FuzzKeyExtraction(f *testing.F) {
 	f.Add("", "", "", "")
 	f.Add("[::1]:8080", "//", "\x00", "kanaria_id="+strings.Repeat("a", 100))
 	cfg := threeVersions()
-	cfg.Releases[0].CanaryWeight, cfg.Releases[0].BaselineWeight = 10, 10
+	cfg.Releases[0].CanaryWeight, cfg.Releases[0].BaselineWeight = percent(10), percent(10)
 	cfg.Key.Cookie = "uid"
 	cfg.Routes = []Route{{Host: "*.example.com", PathPrefix: "/api", Release: "shop"}, {Release: "shop"}}
 	tb := mustCompile(f, cfg)

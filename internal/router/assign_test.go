@@ -27,7 +27,7 @@ func threeVersions() Config {
 // and likewise for the baseline at the top of the range.
 func TestSplitAccuracyDecide(t *testing.T) {
 	cfg := threeVersions()
-	cfg.Releases[0].CanaryWeight, cfg.Releases[0].BaselineWeight = 0.1, 0.1
+	cfg.Releases[0].CanaryWeight, cfg.Releases[0].BaselineWeight = percent(0.1), percent(0.1)
 	tb := mustCompile(t, cfg)
 	const n = 100_000
 	counts := map[Version]int{}
@@ -54,8 +54,8 @@ func TestMonotonicAsWeightsGrow(t *testing.T) {
 	const n = 20_000
 	prev := map[int]Version{}
 	for _, pct := range []float64{0.1, 1, 10, 50} {
-		cfg.Releases[0].CanaryWeight = pct
-		cfg.Releases[0].BaselineWeight = math.Min(pct, 100-pct)
+		cfg.Releases[0].CanaryWeight = percent(pct)
+		cfg.Releases[0].BaselineWeight = percent(math.Min(pct, 100-pct))
 		tb := mustCompile(t, cfg)
 		var d decision
 		grown := 0
@@ -259,7 +259,7 @@ func TestWeightsValidatedAndReadBack(t *testing.T) {
 	if c, _, _ := r.Weights("shop"); c != 250_000 {
 		t.Errorf("after SetWeights canary = %d", c)
 	}
-	if got := r.Config().Releases[0].CanaryWeight; got != 25 {
+	if got := r.Config().Releases[0].CanaryWeight; got != percent(25) {
 		t.Errorf("Config().canaryWeight = %v, want 25", got)
 	}
 	for _, bad := range [][2]uint32{{1_000_001, 0}, {600_000, 500_000}, {0, 10}} {

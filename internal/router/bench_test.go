@@ -12,7 +12,7 @@ import (
 // front end will reuse. It must not allocate.
 func BenchmarkDecide(b *testing.B) {
 	cfg := threeVersions()
-	cfg.Releases[0].CanaryWeight, cfg.Releases[0].BaselineWeight = 10, 10
+	cfg.Releases[0].CanaryWeight, cfg.Releases[0].BaselineWeight = percent(10), percent(10)
 	cfg.Routes = []Route{{Host: "shop.example.com", PathPrefix: "/api", Release: "shop"}, {Release: "shop"}}
 	tb := mustCompile(b, cfg)
 	keys := make([]string, 1024)
@@ -35,7 +35,7 @@ func BenchmarkDecide(b *testing.B) {
 // race detector, and that request allocates its Set-Cookie anyway.
 func TestDecideDoesNotAllocate(t *testing.T) {
 	cfg := threeVersions()
-	cfg.Releases[0].CanaryWeight = 10
+	cfg.Releases[0].CanaryWeight = percent(10)
 	cfg.Key.Cookie = "uid"
 	tb := mustCompile(t, cfg)
 	var d decision
@@ -105,7 +105,7 @@ func benchProxy(b *testing.B, fe frontEnd) {
 // measures the admin round trip around it under load).
 func BenchmarkSetWeights(b *testing.B) {
 	cfg := threeVersions()
-	cfg.Releases[0].CanaryWeight = 10
+	cfg.Releases[0].CanaryWeight = percent(10)
 	r, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)

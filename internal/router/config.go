@@ -1,10 +1,10 @@
 package router
 
-import "time"
+import "github.com/kanaria-dev/kanaria/api/v1alpha1"
 
-// PPMScale is the number of buckets a key can fall into: weights are stored in
-// parts per million, so 0.1 % is 1,000 ppm and 100 % is 1,000,000 ppm.
-const PPMScale = 1_000_000
+// PPMScale is the number of buckets a key can fall into: one per part per
+// million of traffic (v1alpha1.PPM), so 0.1 % is 1,000 buckets.
+const PPMScale = v1alpha1.PPM
 
 // Version names a role a release's traffic can be sent to.
 type Version string
@@ -19,8 +19,9 @@ const (
 
 // Config is the whole routing table: what the router serves, as read from a
 // routes file (YAML) or set through the admin API (JSON). The same struct is
-// both, so its json tags are the file's field names. Weights are percentages
-// with decimals in the file and API; the router converts them to ppm.
+// both, so its json tags are the file's field names. Weights are
+// v1alpha1.Weight (ppm), written as percentages with decimals in the file
+// and API; durations are v1alpha1.Duration, Go duration strings.
 type Config struct {
 	// Listen is the address of the proxy listener, e.g. "127.0.0.1:8080".
 	Listen string `json:"listen,omitempty"`
@@ -101,11 +102,11 @@ type OverrideConfig struct {
 
 // Timeouts for the proxy. Zero means the default.
 type Timeouts struct {
-	Dial           Duration `json:"dial,omitempty"`           // default 5s
-	ResponseHeader Duration `json:"responseHeader,omitempty"` // default 60s
-	Idle           Duration `json:"idle,omitempty"`           // default 90s
-	ReadHeader     Duration `json:"readHeader,omitempty"`     // default 10s
-	Shutdown       Duration `json:"shutdown,omitempty"`       // default 30s: drain budget
+	Dial           v1alpha1.Duration `json:"dial,omitempty"`           // default 5s
+	ResponseHeader v1alpha1.Duration `json:"responseHeader,omitempty"` // default 60s
+	Idle           v1alpha1.Duration `json:"idle,omitempty"`           // default 90s
+	ReadHeader     v1alpha1.Duration `json:"readHeader,omitempty"`     // default 10s
+	Shutdown       v1alpha1.Duration `json:"shutdown,omitempty"`       // default 30s: drain budget
 }
 
 // Route sends requests matching Host and PathPrefix to a release. Host is
@@ -124,9 +125,10 @@ type Release struct {
 	Stable   Backend  `json:"stable"`
 	Canary   *Backend `json:"canary,omitempty"`
 	Baseline *Backend `json:"baseline,omitempty"`
-	// CanaryWeight and BaselineWeight are percentages (0.1 = 1,000 ppm).
-	CanaryWeight   float64 `json:"canaryWeight,omitempty"`
-	BaselineWeight float64 `json:"baselineWeight,omitempty"`
+	// CanaryWeight and BaselineWeight are the shares of traffic, written
+	// as percentages (0.1 = 1,000 ppm).
+	CanaryWeight   v1alpha1.Weight `json:"canaryWeight,omitempty"`
+	BaselineWeight v1alpha1.Weight `json:"baselineWeight,omitempty"`
 	// Health configures passive ejection and optional active checks.
 	Health HealthConfig `json:"health,omitempty"`
 }
@@ -143,12 +145,9 @@ type Backend struct {
 type HealthConfig struct {
 	// EjectAfter consecutive connection failures eject an endpoint for
 	// EjectFor. Defaults 3 and 10s.
-	EjectAfter int      `json:"ejectAfter,omitempty"`
-	EjectFor   Duration `json:"ejectFor,omitempty"`
+	EjectAfter int               `json:"ejectAfter,omitempty"`
+	EjectFor   v1alpha1.Duration `json:"ejectFor,omitempty"`
 	// CheckPath, if set, is polled every CheckInterval (default 5s).
-	CheckPath     string   `json:"checkPath,omitempty"`
-	CheckInterval Duration `json:"checkInterval,omitempty"`
+	CheckPath     string            `json:"checkPath,omitempty"`
+	CheckInterval v1alpha1.Duration `json:"checkInterval,omitempty"`
 }
-
-// Duration is a time.Duration written as a Go duration string ("250ms").
-type Duration time.Duration

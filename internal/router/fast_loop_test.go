@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 // The event loop serves the common request itself and hands everything
@@ -177,7 +179,7 @@ func TestResponseHeaderTimeout(t *testing.T) {
 		})
 		defer close(release)
 		cfg := twoVersions(up.URL, up.URL, 0)
-		cfg.Timeouts.ResponseHeader = Duration(300 * time.Millisecond)
+		cfg.Timeouts.ResponseHeader = v1alpha1.Duration(300 * time.Millisecond)
 		_, base := serveRouter(t, fe, cfg)
 		start := time.Now()
 		resp := get(t, client(), base+"/", map[string]string{"X-User": "u"})
@@ -236,7 +238,7 @@ func TestIdleClientConnectionClosed(t *testing.T) {
 	eachFrontEnd(t, func(t *testing.T, fe frontEnd) {
 		up := upstream(t, "v1")
 		cfg := twoVersions(up.URL, up.URL, 0)
-		cfg.Timeouts.Idle = Duration(300 * time.Millisecond)
+		cfg.Timeouts.Idle = v1alpha1.Duration(300 * time.Millisecond)
 		_, base := serveRouter(t, fe, cfg)
 		conn := dialRouter(t, base)
 		io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\nX-User: u\r\n\r\n")

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 // upstream is a real HTTP server on loopback standing in for one revision.
@@ -48,6 +50,15 @@ func deadURL(t testing.TB) string {
 	return "http://" + addr
 }
 
+// percent is a weight written as people write it, for tables built in tests.
+func percent(p float64) v1alpha1.Weight {
+	w, err := v1alpha1.WeightFromPercent(p)
+	if err != nil {
+		panic(err)
+	}
+	return w
+}
+
 // twoVersions is a one-release table: stable and canary at the given URLs.
 func twoVersions(stableURL, canaryURL string, canaryPct float64) Config {
 	return Config{
@@ -57,7 +68,7 @@ func twoVersions(stableURL, canaryURL string, canaryPct float64) Config {
 			Name:         "shop",
 			Stable:       Backend{Revision: "v1", Endpoints: []string{stableURL}},
 			Canary:       &Backend{Revision: "v2", Endpoints: []string{canaryURL}},
-			CanaryWeight: canaryPct,
+			CanaryWeight: percent(canaryPct),
 		}},
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
+
+	"github.com/kanaria-dev/kanaria/internal/spec"
 )
 
 // MaxRoutesFileBytes bounds a routes file: a table of thousands of releases
@@ -57,6 +59,11 @@ func Parse(name string, data []byte) (cfg Config, err error) {
 	}
 	if msg := documentProblem(file); msg != "" {
 		return Config{}, ValidationError{{File: name, Line: 1, Column: 1, Msg: msg}}
+	}
+	// Weights and durations decode themselves without a YAML library, so
+	// their errors carry no position; spec.CheckValues finds them with it.
+	if ves := spec.CheckValues(file.Docs[0].Body, reflect.TypeFor[Config]()); len(ves) > 0 {
+		return Config{}, ValidationError{valueFieldError(name, ves[0], file)}
 	}
 	if derr := yaml.NodeToValue(file.Docs[0].Body, &cfg, yaml.Strict()); derr != nil {
 		return Config{}, ValidationError{yamlFieldError(name, derr, file)}
@@ -124,6 +131,20 @@ func yamlFieldError(name string, err error, file *ast.File) FieldError {
 	if tk := ye.GetToken(); tk != nil && tk.Position != nil {
 		fe.Line, fe.Column = tk.Position.Line, tk.Position.Column
 		fe.Path = pathOfToken(file, tk)
+	}
+	return fe
+}
+
+// valueFieldError is a weight or duration that does not decode, at its
+// value, with its field path.
+func valueFieldError(name string, ve spec.ValueError, file *ast.File) FieldError {
+	var ye yaml.Error
+	if errors.As(ve.Err, &ye) {
+		return yamlFieldError(name, ve.Err, file)
+	}
+	fe := FieldError{File: name, Path: ve.Path, Msg: ve.Err.Error()}
+	if ve.Token != nil && ve.Token.Position != nil {
+		fe.Line, fe.Column = ve.Token.Position.Line, ve.Token.Position.Column
 	}
 	return fe
 }

@@ -39,7 +39,7 @@ func TestParseGood(t *testing.T) {
 	if c.Key.Header != "X-User-Id" || c.Timeouts.Dial.D() != 2*time.Second || len(c.Releases[0].Stable.Endpoints) != 2 {
 		t.Fatalf("decoded wrongly: %+v", c)
 	}
-	if ppm, _ := PercentToPPM(c.Releases[0].CanaryWeight); ppm != 1000 {
+	if ppm := c.Releases[0].CanaryWeight; ppm != 1000 {
 		t.Fatalf("canaryWeight 0.1 = %d ppm, want 1000", ppm)
 	}
 }
@@ -56,7 +56,7 @@ func TestParseErrorsCarryPosition(t *testing.T) {
 		{"wrong type", strings.Replace(goodRoutes, "canaryWeight: 0.1", "canaryWeight: lots", 1),
 			`routes.yaml:20:19: releases[0].canaryWeight: expected a number, got "lots"`},
 		{"bad duration", strings.Replace(goodRoutes, "dial: 2s", "dial: 2", 1),
-			`routes.yaml:7:9: timeouts.dial: invalid duration "2"`},
+			`routes.yaml:7:9: timeouts.dial: duration 2 has no unit (write 2s)`},
 		{"weight above 100", strings.Replace(goodRoutes, "canaryWeight: 0.1", "canaryWeight: 101", 1),
 			"routes.yaml:20:19: releases[0].canaryWeight: 101 is above 100%"},
 		{"unknown release", strings.Replace(goodRoutes, "release: shop", "release: x", 1),

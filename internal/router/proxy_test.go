@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 // Through real HTTP every response must come from exactly the version the
@@ -181,7 +183,7 @@ func TestPassiveEjection(t *testing.T) {
 		live := upstream(t, "v1")
 		cfg := twoVersions(live.URL, live.URL, 0)
 		cfg.Releases[0].Stable.Endpoints = []string{live.URL, deadURL(t)}
-		cfg.Releases[0].Health = HealthConfig{EjectAfter: 2, EjectFor: Duration(time.Minute)}
+		cfg.Releases[0].Health = HealthConfig{EjectAfter: 2, EjectFor: v1alpha1.Duration(time.Minute)}
 		r, base := serveRouter(t, fe, cfg)
 		c := client()
 		failed := 0
@@ -224,7 +226,7 @@ func TestActiveHealthCheck(t *testing.T) {
 		t.Cleanup(sick.Close)
 		cfg := twoVersions(good.URL, good.URL, 0)
 		cfg.Releases[0].Stable.Endpoints = []string{good.URL, sick.URL}
-		cfg.Releases[0].Health = HealthConfig{CheckPath: "/healthz", CheckInterval: Duration(50 * time.Millisecond)}
+		cfg.Releases[0].Health = HealthConfig{CheckPath: "/healthz", CheckInterval: v1alpha1.Duration(50 * time.Millisecond)}
 		r, base := serveRouter(t, fe, cfg)
 		deadline := time.Now().Add(5 * time.Second)
 		var ep *endpoint
@@ -264,7 +266,7 @@ func TestUpdateKeepsTelemetryAndEndpointState(t *testing.T) {
 		c := client()
 		get(t, c, base+"/", map[string]string{"X-User": "a"})
 		epBefore := r.tbl.Load().releases[0].versions[1].endpoints[0]
-		cfg.Releases[0].CanaryWeight = 50
+		cfg.Releases[0].CanaryWeight = percent(50)
 		cfg.Routes = append(cfg.Routes, Route{PathPrefix: "/new", Release: "shop"})
 		if err := r.Update(cfg); err != nil {
 			t.Fatal(err)

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 
 	"github.com/cespare/xxhash/v2"
+
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 // table is one immutable compiled routing table. The router holds it behind
@@ -209,9 +211,6 @@ func compile(cfg Config, prev *table, tel *Telemetry) (*table, error) {
 		if err != nil {
 			return nil, fmt.Errorf("releases[%d]: %w", i, err)
 		}
-		// Keep the Config's weights exactly what is in force (ppm rounded).
-		cfg.Releases[i].CanaryWeight = PPMToPercent(rel.canaryPPM)
-		cfg.Releases[i].BaselineWeight = PPMToPercent(rel.baselinePPM)
 		t.byName[rel.name] = len(t.releases)
 		t.releases = append(t.releases, rel)
 	}
@@ -264,14 +263,13 @@ func compile(cfg Config, prev *table, tel *Telemetry) (*table, error) {
 }
 
 func compileRelease(rc Release, oldEP map[string]*endpoint, tel *Telemetry) (*release, error) {
-	cp, err := PercentToPPM(rc.CanaryWeight)
-	if err != nil {
+	if err := rc.CanaryWeight.Validate(); err != nil {
 		return nil, fmt.Errorf("canaryWeight: %w", err)
 	}
-	bp, err := PercentToPPM(rc.BaselineWeight)
-	if err != nil {
+	if err := rc.BaselineWeight.Validate(); err != nil {
 		return nil, fmt.Errorf("baselineWeight: %w", err)
 	}
+	cp, bp := uint32(rc.CanaryWeight), uint32(rc.BaselineWeight)
 	rel := &release{name: rc.Name, health: rc.Health}
 	add := func(v Version, b *Backend) error {
 		if b == nil {
@@ -344,7 +342,7 @@ func (t *table) withWeights(name string, canaryPPM, baselinePPM uint32) (*table,
 	nt.releases = append([]*release(nil), t.releases...)
 	nt.releases[i] = &rel
 	nt.cfg.Releases = append([]Release(nil), t.cfg.Releases...)
-	nt.cfg.Releases[i].CanaryWeight = PPMToPercent(canaryPPM)
-	nt.cfg.Releases[i].BaselineWeight = PPMToPercent(baselinePPM)
+	nt.cfg.Releases[i].CanaryWeight = v1alpha1.Weight(canaryPPM)
+	nt.cfg.Releases[i].BaselineWeight = v1alpha1.Weight(baselinePPM)
 	return &nt, nil
 }

@@ -2,9 +2,10 @@ package router
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
+
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 // FieldError is one problem in a Config, named by its field path
@@ -57,25 +58,6 @@ func (v ValidationError) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// PercentToPPM converts a percentage (0..100, decimals allowed) to parts per
-// million, rounding to the nearest ppm: 0.1 % is 1,000 ppm.
-func PercentToPPM(pct float64) (uint32, error) {
-	switch {
-	case math.IsNaN(pct):
-		return 0, fmt.Errorf("not a number")
-	case pct < 0:
-		return 0, fmt.Errorf("%s is below 0%%", fmtPct(pct))
-	case pct > 100:
-		return 0, fmt.Errorf("%s is above 100%%", fmtPct(pct))
-	}
-	return uint32(math.Round(pct * (PPMScale / 100))), nil
-}
-
-// PPMToPercent is the inverse of PercentToPPM, for reading weights back.
-func PPMToPercent(ppm uint32) float64 { return float64(ppm) / (PPMScale / 100) }
-
-func fmtPct(p float64) string { return strconv.FormatFloat(p, 'g', -1, 64) }
-
 // Defaults applied by WithDefaults. They are named so docs and tests agree.
 const (
 	DefaultVersionHeader        = "X-Kanaria-Version"
@@ -89,13 +71,13 @@ const (
 
 // Default durations applied by WithDefaults.
 var (
-	DefaultDial           = Duration(5e9)
-	DefaultResponseHeader = Duration(60e9)
-	DefaultIdle           = Duration(90e9)
-	DefaultReadHeader     = Duration(10e9)
-	DefaultShutdown       = Duration(30e9)
-	DefaultEjectFor       = Duration(10e9)
-	DefaultCheckInterval  = Duration(5e9)
+	DefaultDial           = v1alpha1.Duration(5e9)
+	DefaultResponseHeader = v1alpha1.Duration(60e9)
+	DefaultIdle           = v1alpha1.Duration(90e9)
+	DefaultReadHeader     = v1alpha1.Duration(10e9)
+	DefaultShutdown       = v1alpha1.Duration(30e9)
+	DefaultEjectFor       = v1alpha1.Duration(10e9)
+	DefaultCheckInterval  = v1alpha1.Duration(5e9)
 )
 
 // WithDefaults returns a copy with every unset field given its documented
@@ -108,7 +90,7 @@ func (c Config) WithDefaults() Config {
 			*p = v
 		}
 	}
-	setDur := func(p *Duration, v Duration) {
+	setDur := func(p *v1alpha1.Duration, v v1alpha1.Duration) {
 		if *p == 0 {
 			*p = v
 		}

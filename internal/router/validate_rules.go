@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/url"
 	"strings"
+
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 // validator collects FieldErrors; each rule adds to it rather than returning,
@@ -25,7 +27,7 @@ func (v *validator) addr(path, a string) {
 	}
 }
 
-func (v *validator) dur(path string, d Duration) {
+func (v *validator) dur(path string, d v1alpha1.Duration) {
 	if d < 0 {
 		v.add(path, fmt.Sprintf("%s is negative", d))
 	}
@@ -137,22 +139,21 @@ func (v *validator) release(p string, r Release) {
 	v.backend(p+".canary", r.Canary, false)
 	v.backend(p+".baseline", r.Baseline, false)
 
-	cppm, cerr := PercentToPPM(r.CanaryWeight)
+	cerr, berr := r.CanaryWeight.Validate(), r.BaselineWeight.Validate()
 	if cerr != nil {
 		v.add(p+".canaryWeight", cerr.Error())
 	}
-	bppm, berr := PercentToPPM(r.BaselineWeight)
 	if berr != nil {
 		v.add(p+".baselineWeight", berr.Error())
 	}
-	if cerr == nil && berr == nil && uint64(cppm)+uint64(bppm) > PPMScale {
-		v.add(p+".canaryWeight + baselineWeight", fmt.Sprintf("%s%% + %s%% is above 100%%", fmtPct(r.CanaryWeight), fmtPct(r.BaselineWeight)))
+	if cerr == nil && berr == nil && r.CanaryWeight+r.BaselineWeight > PPMScale {
+		v.add(p+".canaryWeight + baselineWeight", fmt.Sprintf("%s + %s is above 100%%", r.CanaryWeight, r.BaselineWeight))
 	}
-	if cerr == nil && cppm > 0 && r.Canary == nil {
-		v.add(p+".canaryWeight", fmt.Sprintf("%s%% needs a canary backend (%s.canary)", fmtPct(r.CanaryWeight), p))
+	if cerr == nil && r.CanaryWeight > 0 && r.Canary == nil {
+		v.add(p+".canaryWeight", fmt.Sprintf("%s needs a canary backend (%s.canary)", r.CanaryWeight, p))
 	}
-	if berr == nil && bppm > 0 && r.Baseline == nil {
-		v.add(p+".baselineWeight", fmt.Sprintf("%s%% needs a baseline backend (%s.baseline)", fmtPct(r.BaselineWeight), p))
+	if berr == nil && r.BaselineWeight > 0 && r.Baseline == nil {
+		v.add(p+".baselineWeight", fmt.Sprintf("%s needs a baseline backend (%s.baseline)", r.BaselineWeight, p))
 	}
 
 	h := r.Health
@@ -211,4 +212,12 @@ func checkEndpoint(e string) string {
 		return fmt.Sprintf("%q must not have a query or fragment", truncate(e, 80))
 	}
 	return ""
+}
+
+// truncate keeps error messages readable when the input is huge.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }

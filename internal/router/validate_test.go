@@ -3,10 +3,11 @@ package router
 import (
 	"encoding/json"
 	"errors"
-	"math"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 // validConfig is a small table that passes Validate; tests break one field.
@@ -18,26 +19,8 @@ func validConfig() Config {
 			Stable:       Backend{Revision: "v1", Endpoints: []string{"http://127.0.0.1:9001"}},
 			Canary:       &Backend{Revision: "v2", Endpoints: []string{"http://127.0.0.1:9002"}},
 			Baseline:     &Backend{Revision: "v1", Endpoints: []string{"http://127.0.0.1:9003"}},
-			CanaryWeight: 10, BaselineWeight: 10,
+			CanaryWeight: percent(10), BaselineWeight: percent(10),
 		}},
-	}
-}
-
-func TestPercentToPPM(t *testing.T) {
-	good := map[float64]uint32{0: 0, 0.1: 1000, 0.0001: 1, 0.00004: 0, 0.00005: 1, 12.5: 125000, 100: PPMScale}
-	for pct, want := range good {
-		got, err := PercentToPPM(pct)
-		if err != nil || got != want {
-			t.Errorf("PercentToPPM(%v) = %d, %v; want %d", pct, got, err, want)
-		}
-		if back := PPMToPercent(got); math.Abs(back-pct) > 0.00005 {
-			t.Errorf("PPMToPercent(%d) = %v, want about %v", got, back, pct)
-		}
-	}
-	for _, pct := range []float64{-0.0001, 100.0001, math.NaN(), math.Inf(1), math.Inf(-1)} {
-		if got, err := PercentToPPM(pct); err == nil {
-			t.Errorf("PercentToPPM(%v) = %d, want an error", pct, got)
-		}
 	}
 }
 
@@ -56,11 +39,10 @@ func TestValidateReportsEveryProblemWithPath(t *testing.T) {
 		edit func(*Config)
 		want []string // each must appear, as "path: message"
 	}{
-		{"canary above 100", func(c *Config) { c.Releases[0].CanaryWeight = 101 }, []string{"releases[0].canaryWeight: 101 is above 100%"}},
-		{"baseline negative", func(c *Config) { c.Releases[0].BaselineWeight = -1 }, []string{"releases[0].baselineWeight: -1 is below 0%"}},
-		{"sum above 100", func(c *Config) { c.Releases[0].CanaryWeight, c.Releases[0].BaselineWeight = 60, 50 },
+		{"canary above 100", func(c *Config) { c.Releases[0].CanaryWeight = percent(101) }, []string{"releases[0].canaryWeight: 101 is above 100%"}},
+		{"sum above 100", func(c *Config) { c.Releases[0].CanaryWeight, c.Releases[0].BaselineWeight = percent(60), percent(50) },
 			[]string{"releases[0].canaryWeight + baselineWeight: 60% + 50% is above 100%"}},
-		{"sum exactly 100 is fine", func(c *Config) { c.Releases[0].CanaryWeight, c.Releases[0].BaselineWeight = 50, 50 }, nil},
+		{"sum exactly 100 is fine", func(c *Config) { c.Releases[0].CanaryWeight, c.Releases[0].BaselineWeight = percent(50), percent(50) }, nil},
 		{"canary weight without canary", func(c *Config) { c.Releases[0].Canary = nil }, []string{"releases[0].canaryWeight: 10% needs a canary backend"}},
 		{"baseline weight without baseline", func(c *Config) { c.Releases[0].Baseline = nil }, []string{"releases[0].baselineWeight: 10% needs a baseline backend"}},
 		{"unknown release", func(c *Config) { c.Routes = append(c.Routes, Route{Release: "x"}) }, []string{`routes[1].release: no release named "x"`}},
@@ -76,9 +58,9 @@ func TestValidateReportsEveryProblemWithPath(t *testing.T) {
 		{"path prefix", func(c *Config) { c.Routes[0].PathPrefix = "api" }, []string{`routes[0].pathPrefix: "api" must start with "/"`}},
 		{"duplicate route", func(c *Config) { c.Routes = append(c.Routes, c.Routes[0]) }, []string{"routes[1]: same host and pathPrefix as routes[0]"}},
 		{"bad header", func(c *Config) { c.VersionHeader = "X Version" }, []string{"versionHeader: "}},
-		{"negative timeout", func(c *Config) { c.Timeouts.Dial = Duration(-time.Second) }, []string{"timeouts.dial: -1s is negative"}},
+		{"negative timeout", func(c *Config) { c.Timeouts.Dial = v1alpha1.Duration(-time.Second) }, []string{"timeouts.dial: -1s is negative"}},
 		{"bad listen", func(c *Config) { c.Listen = "8080" }, []string{"listen: "}},
-		{"two problems at once", func(c *Config) { c.Releases[0].CanaryWeight = 101; c.Routes[0].Release = "nope" },
+		{"two problems at once", func(c *Config) { c.Releases[0].CanaryWeight = percent(101); c.Routes[0].Release = "nope" },
 			[]string{"releases[0].canaryWeight: 101 is above 100%", `routes[0].release: no release named "nope"`}},
 	}
 	for _, tc := range cases {

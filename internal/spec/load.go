@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -98,13 +99,36 @@ func Parse(name string, data []byte) (rs []v1alpha1.Rollout, err error) {
 	}
 	var errs ErrorList
 	for i, d := range docs {
+		doc := fmt.Sprintf("rollouts[%d]", i)
+		// Weights and durations decode themselves without a YAML library,
+		// so their errors are found here, with positions, before the
+		// document is decoded. A weight out of range or finer than ppm is
+		// a validation error at its field, reported with the others; any
+		// other bad value is a decoding error, like a wrong type.
+		var weightErrs []fieldError
+		var decodeErr *Error
+		for _, ve := range CheckValues(d.Body, rolloutType) {
+			switch {
+			case ve.Weight:
+				weightErrs = append(weightErrs, fieldError{path: ve.at, msg: ve.Err.Error()})
+			case decodeErr == nil:
+				decodeErr = yamlError(name, doc, ve.Err)
+				if decodeErr.Line == 0 && ve.Token != nil && ve.Token.Position != nil {
+					decodeErr.Line, decodeErr.Column = ve.Token.Position.Line, ve.Token.Position.Column
+				}
+			}
+		}
+		if decodeErr != nil {
+			errs = append(errs, decodeErr)
+			continue
+		}
 		var r v1alpha1.Rollout
-		if derr := yaml.NodeToValue(d.Body, &r, yaml.Strict()); derr != nil {
-			errs = append(errs, yamlError(name, fmt.Sprintf("rollouts[%d]", i), derr))
+		if derr := yaml.NodeToValue(d.Body, &r, yaml.Strict(), lenientWeights); derr != nil {
+			errs = append(errs, yamlError(name, doc, derr))
 			continue
 		}
 		rs = append(rs, r)
-		for _, fe := range validateRollout(r) {
+		for _, fe := range append(weightErrs, validateRollout(r)...) {
 			errs = append(errs, positioned(name, i, d.Body, fe))
 		}
 	}
@@ -117,6 +141,18 @@ func Parse(name string, data []byte) (rs []v1alpha1.Rollout, err error) {
 	}
 	return rs, nil
 }
+
+var rolloutType = reflect.TypeFor[v1alpha1.Rollout]()
+
+// lenientWeights decodes a weight that CheckValues already reported as 0,
+// so the rest of the document is still decoded and validated and every
+// problem is reported in one pass.
+var lenientWeights = yaml.CustomUnmarshaler(func(w *v1alpha1.Weight, b []byte) error {
+	if err := yaml.Unmarshal(b, w); err != nil {
+		*w = 0
+	}
+	return nil
+})
 
 // splitDocuments cuts data at "---" lines and parses each document on its
 // own, because go-yaml v1.19.2 silently drops every document after an empty

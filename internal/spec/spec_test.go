@@ -159,7 +159,7 @@ func TestMultiDocument(t *testing.T) {
 	// Errors in the third document carry its own line numbers and index.
 	bad := good + "---\n" + strings.Replace(second, "setWeight: 0.1", "setWeight: 101", 1)
 	_, err = Parse("k.yaml", []byte(bad))
-	if err == nil || err.Error() != "k.yaml:29:11: rollouts[1].spec.strategy.canary.steps[0].setWeight: 101 is above 100" {
+	if err == nil || err.Error() != "k.yaml:29:11: rollouts[1].spec.strategy.canary.steps[0].setWeight: 101 is above 100%" {
 		t.Fatalf("got %v", err)
 	}
 	dup := good + "---\n" + good
@@ -183,7 +183,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatalf("scale down delay %v", rs[0].Spec.ScaleDownDelay())
 	}
 	steps := rs[0].Spec.Strategy.Canary.Steps
-	if v1alpha1.WeightPPM(*steps[0].SetWeight) != 1000 || steps[1].String() != "pause 10s" || !steps[2].IndefinitePause() {
+	if *steps[0].SetWeight != 1000 || steps[1].String() != "pause 10s" || !steps[2].IndefinitePause() {
 		t.Fatalf("steps %v %v", steps[1], steps[2])
 	}
 }

@@ -3,7 +3,6 @@ package spec
 import (
 	"fmt"
 	"io"
-	"math"
 	"net/url"
 	"regexp"
 	"sort"
@@ -247,8 +246,8 @@ func validateStep(p path, s v1alpha1.Step, rs v1alpha1.RolloutSpec) []fieldError
 	}
 	switch {
 	case s.SetWeight != nil:
-		if msg := checkWeight(*s.SetWeight); msg != "" {
-			return []fieldError{fieldErr(p.with("setWeight"), "%s", msg)}
+		if err := s.SetWeight.Validate(); err != nil {
+			return []fieldError{fieldErr(p.with("setWeight"), "%v", err)}
 		}
 	case s.Pause != nil:
 		if d := s.Pause.Duration; d != nil && *d < 0 {
@@ -269,26 +268,6 @@ func validateStep(p path, s v1alpha1.Step, rs v1alpha1.RolloutSpec) []fieldError
 		return append(errs, validateRefs(ap, a.Metrics, rs)...)
 	}
 	return nil
-}
-
-// checkWeight returns why a setWeight is invalid, or "". The router works
-// in parts per million, so 0.0001 % is the finest weight it can honour.
-func checkWeight(w float64) string {
-	v := v1alpha1.FormatPercent(w)
-	v = v[:len(v)-1]
-	switch {
-	case math.IsNaN(w) || math.IsInf(w, 0):
-		return fmt.Sprintf("%s is not a number", v)
-	case w < 0:
-		return fmt.Sprintf("%s is below 0", v)
-	case w > 100:
-		return fmt.Sprintf("%s is above 100", v)
-	}
-	ppm := w * v1alpha1.PPM / 100
-	if math.Abs(ppm-math.Round(ppm)) > 1e-6 {
-		return fmt.Sprintf("%s is finer than the router's precision of 0.0001 (one part per million)", v)
-	}
-	return ""
 }
 
 func validateBlueGreen(p path, bg v1alpha1.BlueGreenStrategy) []fieldError {
