@@ -45,12 +45,12 @@ type Config struct {
 	// MaxHeaderBytes limits request header size. Default 64 KiB.
 	MaxHeaderBytes int `json:"maxHeaderBytes,omitempty"`
 	// HTTPServer chooses the front end for plain-HTTP listeners: "fast"
-	// (the default: kanaria's own HTTP/1.1 server and upstream pool, see
-	// fast*.go, with the common requests served by an epoll event loop on
-	// Linux, fast_loop*.go), "goroutines" (the same server with a goroutine
-	// per connection and no event loop) or "stdlib" (net/http with
-	// httputil.ReverseProxy). TLS listeners always use net/http, which
-	// brings HTTP/2.
+	// (the default: kanaria's own HTTP/1.1 server and upstream pool, with
+	// the common requests served by an epoll event loop on Linux,
+	// loop_*.go, and the rest by a goroutine per connection, conn_*.go),
+	// "goroutines" (the same server without the event loop) or "stdlib"
+	// (net/http with httputil.ReverseProxy, stdlib_*.go). TLS listeners
+	// always use net/http, which brings HTTP/2.
 	HTTPServer string `json:"httpServer,omitempty"`
 
 	Routes   []Route   `json:"routes"`

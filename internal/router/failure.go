@@ -3,10 +3,11 @@ package router
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
-	"net/http/httputil"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -65,62 +66,6 @@ func (e *endpoint) succeeded() {
 	if e.fails.Load() != 0 {
 		e.fails.Store(0)
 	}
-}
-
-// retryable: a request that can be sent again without effect or without
-// replaying a body the client already streamed to the failed upstream.
-func retryable(req *http.Request) bool {
-	switch req.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete:
-	default:
-		return false
-	}
-	return (req.Body == nil || req.Body == http.NoBody) && req.ContentLength == 0
-}
-
-// failoverTransport sends the request to the endpoint chosen by the
-// decision; if that fails to connect and the version is not stable, it
-// counts a canary (or baseline) connection failure and, for a retryable
-// request, sends it to stable instead. The user gets an answer and the
-// analysis still sees the failure.
-type failoverTransport struct{}
-
-func (failoverTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	st := stateOf(req.Context())
-	resp, err := st.tbl.transport.RoundTrip(req)
-	if err == nil {
-		st.endpoint.succeeded()
-		return resp, nil
-	}
-	if req.Context().Err() != nil { // the client went away: not the upstream's fault
-		st.clientGone = true
-		return nil, err
-	}
-	st.endpoint.failed(&st.release.health)
-	st.connFailure(st.backend)
-	stable := st.release.backend(Stable)
-	if st.backend == stable || !retryable(req) {
-		return nil, err
-	}
-	ep := stable.pick()
-	if ep == nil {
-		ep = stable.any()
-	}
-	out := req.Clone(req.Context())
-	st.point(stable, ep)
-	st.target(out)
-	resp, err = st.tbl.transport.RoundTrip(out)
-	if err == nil {
-		ep.succeeded()
-		return resp, nil
-	}
-	if req.Context().Err() != nil {
-		st.clientGone = true
-		return nil, err
-	}
-	ep.failed(&st.release.health)
-	st.connFailure(stable)
-	return nil, err
 }
 
 // healthSet runs active health checks, one goroutine per release with a
@@ -223,17 +168,25 @@ func errorStatus(err error) int {
 	return http.StatusBadGateway
 }
 
-var _ httputil.BufferPool = (*bufferPool)(nil)
-
-// bufferPool recycles the 32 KiB copy buffers ReverseProxy would otherwise
-// allocate per response.
-type bufferPool struct{ p sync.Pool }
-
-func (b *bufferPool) Get() []byte {
-	if v, ok := b.p.Get().(*[]byte); ok {
-		return *v
-	}
-	return make([]byte, 32<<10)
+// upstreamUnavailable is the answer when no upstream of revision could
+// answer: 504 after a timeout, else 502 (errorStatus).
+func upstreamUnavailable(err error, revision string) (code int, reason, msg string) {
+	code = errorStatus(err)
+	return code, http.StatusText(code), "kanaria: upstream " + revision + " unavailable"
 }
 
-func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
+// staleConn: the error a reused keep-alive connection gives when the
+// upstream had closed it while idle.
+func staleConn(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// retryableMethod: methods that may be sent twice (see retryable).
+func retryableMethod(m []byte) bool {
+	switch string(m) {
+	case "GET", "HEAD", "OPTIONS", "PUT", "DELETE":
+		return true
+	}
+	return false
+}

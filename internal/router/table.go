@@ -2,7 +2,9 @@ package router
 
 import (
 	"fmt"
+	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"sort"
 	"strings"
@@ -98,7 +100,7 @@ type endpoint struct {
 	fails        atomic.Int32 // consecutive connection failures
 	ejectedUntil atomic.Int64 // unix nanos; 0 = not ejected
 	down         atomic.Bool  // set by active health checks
-	pool         upPool       // the fast front end's keep-alive connections
+	pool         upPool       // the goroutine path's keep-alive connections (conn_pool.go)
 }
 
 // match finds the release for host and path: exact host, then the longest
@@ -345,4 +347,48 @@ func (t *table) withWeights(name string, canaryPPM, baselinePPM uint32) (*table,
 	nt.cfg.Releases[i].CanaryWeight = v1alpha1.Weight(canaryPPM)
 	nt.cfg.Releases[i].BaselineWeight = v1alpha1.Weight(baselinePPM)
 	return &nt, nil
+}
+
+// hostPort is the endpoint's address with the scheme's default port.
+func (e *endpoint) hostPort() string {
+	if e.url.Port() != "" {
+		return e.url.Host
+	}
+	if e.url.Scheme == "https" {
+		return net.JoinHostPort(e.url.Hostname(), "443")
+	}
+	return net.JoinHostPort(e.url.Hostname(), "80")
+}
+
+func (t *table) eachEndpoint(fn func(*endpoint)) {
+	for _, rel := range t.releases {
+		for _, b := range rel.versions {
+			if b != nil {
+				for _, e := range b.endpoints {
+					fn(e)
+				}
+			}
+		}
+	}
+}
+
+func (t *table) keyHint() string {
+	switch {
+	case t.key.header != "" && t.key.cookie != "":
+		return "send header " + t.key.header + " or cookie " + t.key.cookie
+	case t.key.header != "":
+		return "send header " + t.key.header
+	case t.key.cookie != "":
+		return "send cookie " + t.key.cookie
+	}
+	return "accept the " + t.key.stickyName + " cookie"
+}
+
+// canonicalHeader is applied at compile time so request-time lookups can
+// index http.Header directly.
+func canonicalHeader(s string) string {
+	if s == "" {
+		return ""
+	}
+	return textproto.CanonicalMIMEHeaderKey(s)
 }

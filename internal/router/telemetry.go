@@ -43,7 +43,7 @@ type Telemetry struct {
 	loop     LoopCounts
 }
 
-// LoopCounts tells how much of the traffic the event loop (fast_loop.go)
+// LoopCounts tells how much of the traffic the event loop (loop_*.go)
 // serves itself: a low share means requests it hands to the goroutine
 // path (bodies, upgrades, streamed answers, refusals), which costs more
 // CPU per request.

@@ -14,13 +14,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The event loop (fast_loop*.go) serves the common keep-alive request —
+// The event loop (loop_*.go) serves the common keep-alive request —
 // a head with no body or a small one that came with it, answered with a
 // Content-Length or chunked body or none — the way nginx does: non-blocking
 // sockets registered once, edge-triggered, with a readiness flag per
 // socket, one loop per core.
 //
-// Why not a goroutine per connection: profiles of that path (fast_server.go)
+// Why not a goroutine per connection: profiles of that path (conn_*.go)
 // under keep-alive load showed the CPU going to the runtime's netpoller,
 // not to kanaria. Each request blocks twice (the upstream's answer, the
 // client's next request), and a blocking read in Go first calls read(2),
@@ -32,14 +32,15 @@ import (
 // Everything else — larger or chunked request bodies, upgrades, Expect,
 // refusals, read-until-close answers, 1xx, TLS or named upstreams — is
 // handed to the goroutine path with the bytes already read, so the two
-// share one set of rules (admit, pickEndpoint, writeUpstreamHead,
-// writeResponseHead) and every correctness test runs against both.
+// share one set of rules (admit and pickEndpoint in request.go, the heads
+// of heads.go, the framing of internal/h1) and every correctness test runs
+// against both.
 
 // evLoop is one event loop: an epoll set, the client and upstream sockets
 // registered in it, and per-endpoint pools of idle upstream connections.
 // Only its own goroutine touches its state, except adopted and shut.
 type evLoop struct {
-	s      *fastServer
+	s      *h1Server
 	epfd   int
 	wakefd int // an eventfd: adopted connections and shutdown
 
@@ -47,7 +48,7 @@ type evLoop struct {
 	adopted []adoptedConn // guarded by mu
 	shut    atomic.Int32  // shutRunning, shutDrain or shutForce
 
-	lnfd     int       // the listener's duplicate this loop accepts on, or -1 (fast_loop_accept.go)
+	lnfd     int       // the listener's duplicate this loop accepts on, or -1 (loop_accept.go)
 	socks    []evEntry // by file descriptor
 	gen      int32     // registrations so far: tells stale events apart
 	nClients int
@@ -95,7 +96,7 @@ const evBufSize = 4096
 // startEvLoops starts one loop per usable CPU (see loopsPerServer), each also
 // accepting from ln, or none when epoll is unavailable; the caller then
 // serves every connection with goroutines.
-func startEvLoops(s *fastServer, ln net.Listener) []*evLoop {
+func startEvLoops(s *h1Server, ln net.Listener) []*evLoop {
 	var loops []*evLoop
 	for i := 0; i < loopsPerServer(); i++ {
 		l, err := newEvLoop(s)
@@ -131,7 +132,7 @@ func loopsPerServer() int {
 	return loopCount
 }
 
-func newEvLoop(s *fastServer) (*evLoop, error) {
+func newEvLoop(s *h1Server) (*evLoop, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, err
@@ -407,114 +408,3 @@ func (l *evLoop) closeAll() {
 	unix.Close(l.epfd)
 	unix.Close(l.wakefd)
 }
-
-// buffer gives s a read buffer if it has none.
-func (l *evLoop) buffer(s *evSock) {
-	if s.in != nil {
-		return
-	}
-	if n := len(l.free); n > 0 {
-		s.in, l.free = l.free[n-1], l.free[:n-1]
-		return
-	}
-	s.in = make([]byte, evBufSize)
-}
-
-// putBuffer takes s's read buffer back; idle sockets hold none, so ten
-// thousand quiet keep-alive connections cost no buffers.
-func (l *evLoop) putBuffer(s *evSock) {
-	if s.in != nil && len(l.free) < 1024 {
-		l.free = append(l.free, s.in)
-	}
-	s.in, s.r, s.w = nil, 0, 0
-}
-
-// appendSink is the writer under the loop's bufio.Writer: it appends to
-// the slice dst points at (a socket's output).
-type appendSink struct{ dst *[]byte }
-
-func (a *appendSink) Write(p []byte) (int, error) {
-	*a.dst = append(*a.dst, p...)
-	return len(p), nil
-}
-
-// writerFor aims the loop's buffered writer at s's output; the caller
-// formats into it and flushes it (into s.out, not yet to the socket).
-func (l *evLoop) writerFor(s *evSock) *bufio.Writer {
-	l.sink.dst = &s.out
-	return l.bw
-}
-
-// evSock is what client and upstream sockets share: buffers, readiness
-// flags and a deadline.
-type evSock struct {
-	fd       int
-	in       []byte // read buffer; nil while idle with nothing buffered
-	r, w     int    // in[r:w] is read but not yet used
-	out      []byte // bytes to write: out[op:] are still pending
-	op       int
-	readable bool // epoll reported data (or EOF) not yet read up to EAGAIN
-	eof      bool // the peer closed or the socket failed (err)
-	err      error
-	deadline time.Time // zero: none
-}
-
-// fill reads once into the free space of s.in.
-func (l *evLoop) fill(s *evSock) {
-	l.buffer(s)
-	if s.r == s.w {
-		s.r, s.w = 0, 0
-	} else if s.w == len(s.in) && s.r > 0 {
-		s.w = copy(s.in, s.in[s.r:s.w])
-		s.r = 0
-	}
-	if s.w == len(s.in) {
-		return // full: the caller decides
-	}
-	for {
-		n, errno := rawRead(s.fd, s.in[s.w:])
-		switch {
-		case errno == unix.EINTR:
-			continue
-		case errno == unix.EAGAIN:
-			s.readable = false
-		case errno != 0:
-			s.eof, s.err, s.readable = true, errno, false
-		case n == 0:
-			s.eof, s.readable = true, false
-		default:
-			if s.w+n < len(s.in) {
-				s.readable = false // a short read emptied the socket
-			}
-			s.w += n
-		}
-		return
-	}
-}
-
-// flush writes as much pending output as the socket takes and reports
-// whether none is left. A write error sets eof and err.
-func (l *evLoop) flush(s *evSock) bool {
-	for s.op < len(s.out) {
-		n, errno := rawWrite(s.fd, s.out[s.op:])
-		switch errno {
-		case 0:
-			s.op += n
-			continue
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return false
-		}
-		s.eof, s.err = true, errno
-		s.out, s.op = s.out[:0], 0
-		return false
-	}
-	s.out, s.op = s.out[:0], 0
-	if cap(s.out) > 4*evBufSize {
-		s.out = nil // a large answer's backlog is not kept for small ones
-	}
-	return true
-}
-
-func (s *evSock) pending() int { return len(s.out) - s.op }

@@ -247,7 +247,7 @@ func (c *guardConn) endOfMessage() {
 }
 
 // inspect applies the framing policy (h1.Head.RequestBody, the one the
-// fast front ends apply) to one header block and sets the body framing.
+// other front ends apply) to one header block and sets the body framing.
 // It returns the reason for a refusal, or "".
 func (c *guardConn) inspect(block []byte) string {
 	h := &c.head

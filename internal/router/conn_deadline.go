@@ -6,7 +6,7 @@ import (
 )
 
 // readDeadline keeps a connection's read deadline without touching the
-// runtime timer on every request. Profiles of the fast front end under
+// runtime timer on every request. Profiles of the goroutine path under
 // keep-alive load showed two SetReadDeadline calls per request (the client's
 // idle wait, the upstream's response-header wait), each a clock read and a
 // timer update on the single pinned core. A deadline set a little further

@@ -10,7 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Accepting in the loop. The accept goroutine (fastServer.accept) hands
+// Accepting in the loop. The accept goroutine (h1Server.accept) hands
 // connections to the loops, but a loop that is never idle leaves it
 // waiting for the runtime's own network poll, every 10 ms: under a
 // saturating load on one core, new connections would wait that long. So

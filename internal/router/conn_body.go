@@ -8,7 +8,7 @@ import (
 	"github.com/kanaria-dev/kanaria/internal/router/internal/h1"
 )
 
-// Body copying for the fast front end. Bytes go from one bufio.Reader to
+// Body copying for the goroutine path. Bytes go from one bufio.Reader to
 // one bufio.Writer through the writer's own free space (no third buffer),
 // and the writer is flushed only before a read that would block: a small
 // response leaves in one write, and a trickling stream reaches the client
@@ -43,6 +43,7 @@ func fill(dst *bufio.Writer, src *bufio.Reader, max int64) (int, error) {
 type errDstWrite struct{ err error }
 
 func (e errDstWrite) Error() string { return "write: " + e.err.Error() }
+
 func (e errDstWrite) Unwrap() error { return e.err }
 
 // copyFixed moves exactly n bytes.

@@ -4,11 +4,11 @@ package router
 
 import "net"
 
-// evLoop is the event loop of fast_loop.go, which needs epoll: elsewhere
+// evLoop is the event loop of loop.go, which needs epoll: elsewhere
 // every connection gets a goroutine.
 type evLoop struct{}
 
-func startEvLoops(*fastServer, net.Listener) []*evLoop { return nil }
+func startEvLoops(*h1Server, net.Listener) []*evLoop { return nil }
 
 func (*evLoop) adopt(net.Conn) bool { return false }
 

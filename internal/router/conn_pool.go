@@ -99,18 +99,7 @@ func (e *endpoint) dial(timeout time.Duration) (*upConn, error) {
 	return &upConn{c: c, br: bufio.NewReaderSize(c, 4096), bw: bufio.NewWriterSize(c, 4096)}, nil
 }
 
-// hostPort is the endpoint's address with the scheme's default port.
-func (e *endpoint) hostPort() string {
-	if e.url.Port() != "" {
-		return e.url.Host
-	}
-	if e.url.Scheme == "https" {
-		return net.JoinHostPort(e.url.Hostname(), "443")
-	}
-	return net.JoinHostPort(e.url.Hostname(), "80")
-}
-
-// closeIdlePools closes the idle fast-path connections of t's endpoints
+// closeIdlePools closes the goroutine path's idle connections of t's endpoints
 // that next does not list (all of them when next is nil): nothing will
 // ever take them from the pool again.
 func (t *table) closeIdlePools(next *table) {
@@ -123,16 +112,4 @@ func (t *table) closeIdlePools(next *table) {
 			e.pool.closeIdle()
 		}
 	})
-}
-
-func (t *table) eachEndpoint(fn func(*endpoint)) {
-	for _, rel := range t.releases {
-		for _, b := range rel.versions {
-			if b != nil {
-				for _, e := range b.endpoints {
-					fn(e)
-				}
-			}
-		}
-	}
 }

@@ -9,27 +9,14 @@ import (
 	"net/http"
 )
 
-// Serve runs h on ln until ctx is cancelled, then shuts down gracefully:
-// it stops accepting, lets in-flight requests finish within
-// Timeouts.Shutdown, and closes what is left after that. It returns nil
-// after a clean drain, the drain's error if requests had to be cut, or the
-// listener's error if serving failed.
-//
-// Every HTTP/1.x connection passes through the smuggling guard
-// (smuggling.go). With cfg.TLS, TLS is terminated in serve_tls.go so the
-// guard sees plaintext; connections that negotiate HTTP/2 go to the
-// standard library's HTTP/2 server, whose framing cannot carry the
-// ambiguous shapes.
-//
-// A plain-HTTP listener serving a *Router uses the fast front end
-// (fast_*.go: kanaria's own HTTP/1.1 server and upstream pool, same
-// decisions, same checks) unless cfg.HTTPServer is "stdlib"; TLS listeners
-// and other handlers (the admin API) use net/http.
-func Serve(ctx context.Context, ln net.Listener, h http.Handler, cfg Config) error {
-	cfg = cfg.WithDefaults()
-	if r, ok := h.(*Router); ok && cfg.TLS == nil && cfg.HTTPServer != HTTPServerStdlib {
-		return serveFast(ctx, ln, r, cfg)
-	}
+// serveStdlib is Serve on net/http. Every HTTP/1.x connection passes
+// through the smuggling guard (stdlib_guard.go), which holds each request
+// head back until the framing policy (h1.Head.RequestBody) has judged it.
+// With cfg.TLS, TLS is terminated in stdlib_tls.go so the guard sees
+// plaintext; connections that negotiate HTTP/2 go to the standard
+// library's HTTP/2 server, whose framing cannot carry the ambiguous
+// shapes. cfg has its defaults applied.
+func serveStdlib(ctx context.Context, ln net.Listener, h http.Handler, cfg Config) error {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: cfg.Timeouts.ReadHeader.D(),

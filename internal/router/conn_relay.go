@@ -1,8 +1,6 @@
 package router
 
 import (
-	"bufio"
-	"bytes"
 	"io"
 	"time"
 
@@ -13,7 +11,7 @@ import (
 // then its body, records the request and returns uc to the pool when it
 // can carry another request. It reports whether the client connection may
 // be kept.
-func (fc *fastConn) relay(r *fastReq, uc *upConn, keep bool) bool {
+func (fc *conn) relay(r *request, uc *upConn, keep bool) bool {
 	resp := &uc.resp
 	code, ok := h1.StatusCode(resp.Bytes(resp.First))
 	for ok && code >= 100 && code < 200 && code != 101 {
@@ -82,14 +80,8 @@ func (fc *fastConn) relay(r *fastReq, uc *upConn, keep bool) bool {
 	return keep
 }
 
-// reusable reports whether the upstream connection that answered r with
-// resp may carry another request once the body is read.
-func reusable(r *fastReq, resp *h1.Head, kind h1.Body) bool {
-	return resp.Persistent(kind) && !r.upgrade
-}
-
 // badGateway answers a malformed or missing upstream response.
-func (fc *fastConn) badGateway(r *fastReq, keep bool) bool {
+func (fc *conn) badGateway(r *request, keep bool) bool {
 	now := time.Now()
 	r.backend.stats.record(now, now.Sub(r.start), 502)
 	keep = keep && !r.hasBody
@@ -100,70 +92,15 @@ func (fc *fastConn) badGateway(r *fastReq, keep bool) bool {
 // writeHead writes the response head to the client: the upstream's status
 // and end-to-end fields, the version stamp, a sticky cookie on a first
 // visit, and framing for how the body will be sent.
-func (fc *fastConn) writeHead(r *fastReq, resp *h1.Head, code int, kind h1.Body, keep, upgrade bool) {
+func (fc *conn) writeHead(r *request, resp *h1.Head, code int, kind h1.Body, keep, upgrade bool) {
 	writeResponseHead(fc.bw, r, resp, code, kind, keep, upgrade)
-}
-
-// writeResponseHead is writeHead onto any buffered writer (the event loop
-// has its own).
-func writeResponseHead(bw *bufio.Writer, r *fastReq, resp *h1.Head, code int, kind h1.Body, keep, upgrade bool) {
-	t := r.t
-	status := resp.Bytes(resp.First)
-	if i := bytes.IndexByte(status, ' '); i >= 0 {
-		status = status[i+1:]
-	}
-	bw.WriteString("HTTP/1.1 ")
-	bw.Write(status)
-	bw.WriteString("\r\n")
-	for i := range resp.Fields {
-		f := &resp.Fields[i]
-		if f.Hop || h1.EqualFold(resp.Bytes(f.Name), t.versionHeader) {
-			continue
-		}
-		bw.Write(resp.Bytes(f.Name))
-		bw.WriteString(": ")
-		bw.Write(resp.Bytes(f.Value))
-		bw.WriteString("\r\n")
-	}
-	if code >= 100 && code < 200 && !upgrade {
-		bw.WriteString("\r\n")
-		return
-	}
-	writeFieldString(bw, t.versionHeader, r.backend.revision)
-	if r.issueID { // the same cookie as table.stickyCookie, written in place
-		bw.WriteString("Set-Cookie: ")
-		bw.WriteString(t.key.stickyName)
-		bw.WriteByte('=')
-		if bw.Available() < len(r.newID) {
-			bw.Flush()
-		}
-		bw.Write(append(bw.AvailableBuffer(), r.newID[:]...)) // r stays on the stack
-		bw.WriteString("; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax\r\n")
-	}
-	switch {
-	case upgrade:
-		bw.WriteString("Connection: Upgrade\r\n")
-		if resp.Upgrade >= 0 {
-			writeField(bw, "Upgrade", resp.Bytes(resp.Fields[resp.Upgrade].Value))
-		}
-	case kind == h1.BodyLength || kind == h1.BodyNone && resp.HasLength():
-		writeLength(bw, resp.Length)
-	case kind == h1.BodyChunked && !r.http10:
-		bw.WriteString("Transfer-Encoding: chunked\r\n")
-	case kind == h1.BodyNone && code != 204 && code != 304 && !r.head:
-		bw.WriteString("Content-Length: 0\r\n")
-	}
-	if !keep && !upgrade {
-		bw.WriteString("Connection: close\r\n")
-	}
-	bw.WriteString("\r\n")
 }
 
 // tunnel joins client and upstream after a 101 (WebSocket and other
 // upgrades). Bytes already buffered on either side go first. When either
 // direction ends both connections are closed, as httputil.ReverseProxy
 // does: a half-open tunnel would hold the goroutines forever.
-func (fc *fastConn) tunnel(uc *upConn) {
+func (fc *conn) tunnel(uc *upConn) {
 	if fc.bw.Flush() != nil {
 		uc.c.Close()
 		return

@@ -15,7 +15,7 @@ type evClient struct {
 	remoteIP   string
 	state      clientState
 	req        h1.Head // the request being served; its Buf is a view of in
-	fr         fastReq // its routing
+	fr         request // its routing
 	body       []byte  // its body, a view of in (only when the whole body came with the head)
 	up         *evUpstream
 	failedOver bool // the request went to stable after the canary failed
@@ -200,7 +200,7 @@ func (l *evLoop) finishResponse(c *evClient, keep bool) {
 
 // closeGently half-closes c and discards what it still sends for a while,
 // so that a client still sending gets the answer rather than a reset that
-// would destroy it (fastConn.closeGently, on the loop).
+// would destroy it (conn.closeGently, on the loop).
 func (l *evLoop) closeGently(c *evClient) {
 	c.state = cClosing
 	unix.Shutdown(c.fd, unix.SHUT_WR)

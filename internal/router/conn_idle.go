@@ -38,7 +38,7 @@ func (s *connSource) Read(p []byte) (int, error) {
 
 // waitIdle waits, for at most the idle timeout, until the client sends
 // the first byte of its next request, and reports whether one came.
-func (fc *fastConn) waitIdle(idle time.Duration) bool {
+func (fc *conn) waitIdle(idle time.Duration) bool {
 	now := time.Now()
 	if idle <= 2*idleGrace {
 		fc.rdl.atLeast(fc.c, now, idle)

@@ -2,52 +2,12 @@ package router
 
 import (
 	"context"
-	"errors"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"net/textproto"
 	"sync"
-	"sync/atomic"
 	"time"
 )
-
-// Router is kanaria's data plane as an http.Handler. The routing table sits
-// behind an atomic pointer: ServeHTTP loads it once per request without a
-// lock; Update and SetWeights build a new table and swap it in one store.
-type Router struct {
-	tbl    atomic.Pointer[table]
-	mu     sync.Mutex // serialises writers (Update, SetWeights, Close)
-	tel    *Telemetry
-	proxy  *httputil.ReverseProxy
-	health *healthSet
-	closed bool
-}
-
-// New validates cfg, compiles it and starts active health checks if any
-// release asks for them. Call Close to stop them.
-func New(cfg Config) (*Router, error) {
-	r := &Router{tel: NewTelemetry(0)}
-	t, err := compile(cfg, nil, r.tel)
-	if err != nil {
-		return nil, err
-	}
-	t.transport = newTransport(t.cfg.Timeouts)
-	r.tbl.Store(t)
-	r.proxy = &httputil.ReverseProxy{
-		Rewrite:        r.rewrite,
-		Transport:      failoverTransport{},
-		ModifyResponse: r.modifyResponse,
-		ErrorHandler:   r.errorHandler,
-		BufferPool:     &bufferPool{},
-		// What the standard library's proxy reports on its own (a body
-		// copy that broke midway) goes to the program's slog logger.
-		ErrorLog: slog.NewLogLogger(slog.Default().With("component", "router").Handler(), slog.LevelWarn),
-	}
-	r.health = startHealth(t)
-	return r, nil
-}
 
 // newTransport builds the upstream connection pool. Compression is left to
 // the upstream (a proxy must not add Accept-Encoding), environment proxies
@@ -66,88 +26,6 @@ func newTransport(to Timeouts) *http.Transport {
 		DisableCompression:     true,
 		MaxResponseHeaderBytes: 1 << 20,
 	}
-}
-
-// Telemetry returns the per-version counters, histograms and samples.
-func (r *Router) Telemetry() *Telemetry { return r.tel }
-
-// Update validates cfg and swaps in a table built from it. Endpoints and
-// telemetry of releases that keep their names (and revisions) carry over.
-// On error nothing changes.
-func (r *Router) Update(cfg Config) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return errors.New("router is closed")
-	}
-	old := r.tbl.Load()
-	t, err := compile(cfg, old, r.tel)
-	if err != nil {
-		return err
-	}
-	if t.cfg.Timeouts == old.cfg.Timeouts {
-		t.transport = old.transport
-	} else {
-		t.transport = newTransport(t.cfg.Timeouts)
-	}
-	r.tbl.Store(t)
-	if t.transport != old.transport {
-		old.transport.CloseIdleConnections() // in-flight requests keep theirs
-	}
-	old.closeIdlePools(t) // endpoints that left the table
-
-	r.health.stop()
-	r.health = startHealth(t)
-	return nil
-}
-
-// SetWeights changes one release's weights (ppm) in one table swap. It
-// refuses weights above PPMScale in total and weights for a version the
-// release does not have.
-func (r *Router) SetWeights(release string, canaryPPM, baselinePPM uint32) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	t, err := r.tbl.Load().withWeights(release, canaryPPM, baselinePPM)
-	if err != nil {
-		return err
-	}
-	r.tbl.Store(t)
-	return nil
-}
-
-// Weights returns the weights in force for release.
-func (r *Router) Weights(release string) (canaryPPM, baselinePPM uint32, ok bool) {
-	t := r.tbl.Load()
-	i, ok := t.byName[release]
-	if !ok {
-		return 0, 0, false
-	}
-	rel := t.releases[i]
-	return rel.canaryPPM, rel.baselinePPM, true
-}
-
-// Config returns the table in force, defaults applied and weights as they
-// are now. The slices are copies: changing them does not change the router.
-func (r *Router) Config() Config {
-	c := r.tbl.Load().cfg
-	c.Routes = append([]Route(nil), c.Routes...)
-	c.Releases = append([]Release(nil), c.Releases...)
-	return c
-}
-
-// Close stops health checks and idle upstream connections. The handler
-// keeps working (a late request is still proxied) but Update is refused.
-func (r *Router) Close() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return nil
-	}
-	r.closed = true
-	r.health.stop()
-	r.tbl.Load().transport.CloseIdleConnections()
-	r.tbl.Load().closeIdlePools(nil)
-	return nil
 }
 
 // reqState carries one request's routing through ReverseProxy's hooks. It
@@ -305,23 +183,73 @@ func (t *table) stickyCookie(d *decision, secure bool) string {
 	return s
 }
 
-func (t *table) keyHint() string {
-	switch {
-	case t.key.header != "" && t.key.cookie != "":
-		return "send header " + t.key.header + " or cookie " + t.key.cookie
-	case t.key.header != "":
-		return "send header " + t.key.header
-	case t.key.cookie != "":
-		return "send cookie " + t.key.cookie
+// retryable: a request that can be sent again without effect or without
+// replaying a body the client already streamed to the failed upstream.
+func retryable(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete:
+	default:
+		return false
 	}
-	return "accept the " + t.key.stickyName + " cookie"
+	return (req.Body == nil || req.Body == http.NoBody) && req.ContentLength == 0
 }
 
-// canonicalHeader is applied at compile time so request-time lookups can
-// index http.Header directly.
-func canonicalHeader(s string) string {
-	if s == "" {
-		return ""
+// failoverTransport sends the request to the endpoint chosen by the
+// decision; if that fails to connect and the version is not stable, it
+// counts a canary (or baseline) connection failure and, for a retryable
+// request, sends it to stable instead. The user gets an answer and the
+// analysis still sees the failure.
+type failoverTransport struct{}
+
+func (failoverTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	st := stateOf(req.Context())
+	resp, err := st.tbl.transport.RoundTrip(req)
+	if err == nil {
+		st.endpoint.succeeded()
+		return resp, nil
 	}
-	return textproto.CanonicalMIMEHeaderKey(s)
+	if req.Context().Err() != nil { // the client went away: not the upstream's fault
+		st.clientGone = true
+		return nil, err
+	}
+	st.endpoint.failed(&st.release.health)
+	st.connFailure(st.backend)
+	stable := st.release.backend(Stable)
+	if st.backend == stable || !retryable(req) {
+		return nil, err
+	}
+	ep := stable.pick()
+	if ep == nil {
+		ep = stable.any()
+	}
+	out := req.Clone(req.Context())
+	st.point(stable, ep)
+	st.target(out)
+	resp, err = st.tbl.transport.RoundTrip(out)
+	if err == nil {
+		ep.succeeded()
+		return resp, nil
+	}
+	if req.Context().Err() != nil {
+		st.clientGone = true
+		return nil, err
+	}
+	ep.failed(&st.release.health)
+	st.connFailure(stable)
+	return nil, err
 }
+
+var _ httputil.BufferPool = (*bufferPool)(nil)
+
+// bufferPool recycles the 32 KiB copy buffers ReverseProxy would otherwise
+// allocate per response.
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }

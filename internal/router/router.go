@@ -1,0 +1,127 @@
+package router
+
+import (
+	"errors"
+	"log/slog"
+	"net/http/httputil"
+	"sync"
+	"sync/atomic"
+)
+
+// Router is kanaria's data plane as an http.Handler. The routing table sits
+// behind an atomic pointer: ServeHTTP loads it once per request without a
+// lock; Update and SetWeights build a new table and swap it in one store.
+type Router struct {
+	tbl    atomic.Pointer[table]
+	mu     sync.Mutex // serialises writers (Update, SetWeights, Close)
+	tel    *Telemetry
+	proxy  *httputil.ReverseProxy
+	health *healthSet
+	closed bool
+}
+
+// New validates cfg, compiles it and starts active health checks if any
+// release asks for them. Call Close to stop them.
+func New(cfg Config) (*Router, error) {
+	r := &Router{tel: NewTelemetry(0)}
+	t, err := compile(cfg, nil, r.tel)
+	if err != nil {
+		return nil, err
+	}
+	t.transport = newTransport(t.cfg.Timeouts)
+	r.tbl.Store(t)
+	r.proxy = &httputil.ReverseProxy{
+		Rewrite:        r.rewrite,
+		Transport:      failoverTransport{},
+		ModifyResponse: r.modifyResponse,
+		ErrorHandler:   r.errorHandler,
+		BufferPool:     &bufferPool{},
+		// What the standard library's proxy reports on its own (a body
+		// copy that broke midway) goes to the program's slog logger.
+		ErrorLog: slog.NewLogLogger(slog.Default().With("component", "router").Handler(), slog.LevelWarn),
+	}
+	r.health = startHealth(t)
+	return r, nil
+}
+
+// Telemetry returns the per-version counters, histograms and samples.
+func (r *Router) Telemetry() *Telemetry { return r.tel }
+
+// Update validates cfg and swaps in a table built from it. Endpoints and
+// telemetry of releases that keep their names (and revisions) carry over.
+// On error nothing changes.
+func (r *Router) Update(cfg Config) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return errors.New("router is closed")
+	}
+	old := r.tbl.Load()
+	t, err := compile(cfg, old, r.tel)
+	if err != nil {
+		return err
+	}
+	if t.cfg.Timeouts == old.cfg.Timeouts {
+		t.transport = old.transport
+	} else {
+		t.transport = newTransport(t.cfg.Timeouts)
+	}
+	r.tbl.Store(t)
+	if t.transport != old.transport {
+		old.transport.CloseIdleConnections() // in-flight requests keep theirs
+	}
+	old.closeIdlePools(t) // endpoints that left the table
+
+	r.health.stop()
+	r.health = startHealth(t)
+	return nil
+}
+
+// SetWeights changes one release's weights (ppm) in one table swap. It
+// refuses weights above PPMScale in total and weights for a version the
+// release does not have.
+func (r *Router) SetWeights(release string, canaryPPM, baselinePPM uint32) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, err := r.tbl.Load().withWeights(release, canaryPPM, baselinePPM)
+	if err != nil {
+		return err
+	}
+	r.tbl.Store(t)
+	return nil
+}
+
+// Weights returns the weights in force for release.
+func (r *Router) Weights(release string) (canaryPPM, baselinePPM uint32, ok bool) {
+	t := r.tbl.Load()
+	i, ok := t.byName[release]
+	if !ok {
+		return 0, 0, false
+	}
+	rel := t.releases[i]
+	return rel.canaryPPM, rel.baselinePPM, true
+}
+
+// Config returns the table in force, defaults applied and weights as they
+// are now. The slices are copies: changing them does not change the router.
+func (r *Router) Config() Config {
+	c := r.tbl.Load().cfg
+	c.Routes = append([]Route(nil), c.Routes...)
+	c.Releases = append([]Release(nil), c.Releases...)
+	return c
+}
+
+// Close stops health checks and idle upstream connections. The handler
+// keeps working (a late request is still proxied) but Update is refused.
+func (r *Router) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	r.health.stop()
+	r.tbl.Load().transport.CloseIdleConnections()
+	r.tbl.Load().closeIdlePools(nil)
+	return nil
+}
