@@ -119,12 +119,20 @@ type AnalysisStep struct {
 	MinSamples int      `json:"minSamples,omitempty"`
 	// Metrics by name (from spec.analysis.metrics) or inline; empty means
 	// every metric of spec.analysis.
+	// Each is a name or an inline definition, so the CRD schema leaves
+	// the items open and validation checks them.
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:pruning:PreserveUnknownFields
 	Metrics []MetricRef `json:"metrics,omitempty"`
 }
 
 // BackgroundAnalysis runs for the whole release.
 type BackgroundAnalysis struct {
 	// Metrics as in an analysis step; empty means all of spec.analysis.
+	// Each is a name or an inline definition, so the CRD schema leaves
+	// the items open and validation checks them.
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:pruning:PreserveUnknownFields
 	Metrics []MetricRef `json:"metrics,omitempty"`
 }
 

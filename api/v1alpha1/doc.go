@@ -11,5 +11,6 @@
 // a runtime's own configuration (the judge's metrics, the notifier) happens
 // in the package that runs it, so imports point inward, at this package.
 //
+// +kubebuilder:object:generate=true
 // +groupName=kanaria.dev
 package v1alpha1

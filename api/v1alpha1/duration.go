@@ -9,6 +9,8 @@ import (
 // Duration is a time.Duration written as a Go duration string ("30s") in
 // every document kanaria reads or writes: kanaria.yaml, the routes file and
 // the APIs' JSON.
+//
+// +kubebuilder:validation:Type=string
 type Duration time.Duration
 
 // D returns the value as a time.Duration.

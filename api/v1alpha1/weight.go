@@ -15,6 +15,8 @@ const PPM = 1_000_000
 // 100 %. Every part of kanaria computes in ppm; a Weight is written as a
 // percentage only in documents (kanaria.yaml, the routes file, the API's
 // JSON), with up to four decimals, which is exactly ppm precision.
+//
+// +kubebuilder:validation:Type=number
 type Weight uint32
 
 // ParseWeight reads a percentage ("0.1", "33.3333", "100") as a Weight. It is

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/client"
 	"github.com/kanaria-dev/kanaria/internal/engine"
 )
@@ -84,13 +85,13 @@ func run(routerURL, stateDir, rollout, canary string, rate, workers int, timeout
 	}
 	started := time.Now()
 	var zeroAt time.Time
-	var final engine.Status
+	var final v1alpha1.RolloutStatus
 	for zeroAt.IsZero() {
 		v, err := api.Get(ctx, rollout)
 		if err != nil {
 			return fmt.Errorf("status: %w", err)
 		}
-		if v.Status.Phase == engine.Aborted && v.Status.Weights.CanaryPPM == 0 {
+		if v.Status.Phase == v1alpha1.PhaseAborted && v.Status.Weights.CanaryPPM == 0 {
 			zeroAt, final = time.Now(), v.Status
 			break
 		}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 
-	"github.com/kanaria-dev/kanaria/internal/engine"
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/server"
 	"github.com/kanaria-dev/kanaria/internal/wire"
 )
@@ -155,8 +155,8 @@ func TestPauseResumeAbortStop(t *testing.T) {
 func TestStatusTable(t *testing.T) {
 	e := newCLIEnv(t)
 	mustRun(t, e, "start", "v2")
-	e.b.set("web", func(st *engine.Status) {
-		st.ObservedWeights = &engine.Weights{CanaryPPM: 1000, BaselinePPM: 0}
+	e.b.set("web", func(st *v1alpha1.RolloutStatus) {
+		st.ObservedWeights = &v1alpha1.Weights{CanaryPPM: 1000, BaselinePPM: 0}
 		st.Message = "waiting for v2 to become ready"
 	})
 	out := mustRun(t, e, "status")
@@ -194,7 +194,7 @@ func TestStatusJSONAndYAML(t *testing.T) {
 	if err := yaml.Unmarshal([]byte(out), &fromYAML); err != nil {
 		t.Fatal(err)
 	}
-	if fromYAML.Status.CanaryRevision != "v2" || fromYAML.Status.Phase != engine.Progressing {
+	if fromYAML.Status.CanaryRevision != "v2" || fromYAML.Status.Phase != v1alpha1.PhaseProgressing {
 		t.Fatalf("yaml: %+v", fromYAML.Status)
 	}
 	if _, err := e.run(t, "status", "-o", "xml"); err == nil || !strings.Contains(err.Error(), `unknown output format "xml"`) {
@@ -209,7 +209,7 @@ func TestStatusWatchPrintsChanges(t *testing.T) {
 	defer cancel()
 	go func() {
 		time.Sleep(500 * time.Millisecond)
-		e.b.set("web", func(st *engine.Status) { st.Phase, st.PausedBy = engine.Paused, "user" })
+		e.b.set("web", func(st *v1alpha1.RolloutStatus) { st.Phase, st.PausedBy = v1alpha1.PhasePaused, "user" })
 	}()
 	out, err := e.runCtx(ctx, "status", "-w", "--interval", "100ms", "-o", "json")
 	if err != nil {
@@ -220,7 +220,7 @@ func TestStatusWatchPrintsChanges(t *testing.T) {
 		t.Fatalf("want one line per change (2), got %d:\n%s", len(lines), out)
 	}
 	var last wire.RolloutView
-	if err := json.Unmarshal([]byte(lines[1]), &last); err != nil || last.Status.Phase != engine.Paused {
+	if err := json.Unmarshal([]byte(lines[1]), &last); err != nil || last.Status.Phase != v1alpha1.PhasePaused {
 		t.Fatalf("last watch line: %v %s", err, lines[1])
 	}
 }

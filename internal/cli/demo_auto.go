@@ -72,7 +72,7 @@ const (
 
 func (d *demoScript) run(ctx context.Context) error {
 	const name = "demo"
-	if err := d.waitPhase(ctx, name, "v1 serving", func(s engine.Status) bool { return s.Phase == engine.Healthy && d.serves("v1") }); err != nil {
+	if err := d.waitPhase(ctx, name, "v1 serving", func(s v1alpha1.RolloutStatus) bool { return s.Phase == v1alpha1.PhaseHealthy && d.serves("v1") }); err != nil {
 		return err
 	}
 	load := startDemoLoad(ctx, d.router+"/", demoLoadRate, demoLoadMax)
@@ -91,8 +91,8 @@ func (d *demoScript) releaseGood(ctx context.Context, name string) error {
 	if err := d.do(ctx, name, engine.Command{Kind: engine.CmdStart, Revision: "v2"}); err != nil {
 		return err
 	}
-	if err := d.waitPhase(ctx, name, "v2 at 10%: analysis step decided", func(s engine.Status) bool {
-		return s.Phase == engine.Paused && s.Weights.CanaryPPM == 100_000
+	if err := d.waitPhase(ctx, name, "v2 at 10%: analysis step decided", func(s v1alpha1.RolloutStatus) bool {
+		return s.Phase == v1alpha1.PhasePaused && s.Weights.CanaryPPM == 100_000
 	}); err != nil {
 		return err
 	}
@@ -106,8 +106,8 @@ func (d *demoScript) releaseGood(ctx context.Context, name string) error {
 		if err := d.do(ctx, name, engine.Command{Kind: engine.CmdPromote}); err != nil {
 			return err
 		}
-		if err := d.waitPhase(ctx, name, "v2 waiting for promote at 10%", func(s engine.Status) bool {
-			return s.Phase == engine.Paused && s.PausedBy == engine.PausedByStep
+		if err := d.waitPhase(ctx, name, "v2 waiting for promote at 10%", func(s v1alpha1.RolloutStatus) bool {
+			return s.Phase == v1alpha1.PhasePaused && s.PausedBy == engine.PausedByStep
 		}); err != nil {
 			return err
 		}
@@ -116,13 +116,13 @@ func (d *demoScript) releaseGood(ctx context.Context, name string) error {
 		func(ctx context.Context) error { return d.verifySplit(ctx, "v2", "v1", 10) },
 		func(ctx context.Context) error { return d.do(ctx, name, engine.Command{Kind: engine.CmdPromote}) },
 		func(ctx context.Context) error {
-			return d.waitPhase(ctx, name, "v2 promoted to stable", func(s engine.Status) bool {
-				return s.Phase == engine.Healthy && s.StableRevision == "v2" && d.serves("v2")
+			return d.waitPhase(ctx, name, "v2 promoted to stable", func(s v1alpha1.RolloutStatus) bool {
+				return s.Phase == v1alpha1.PhaseHealthy && s.StableRevision == "v2" && d.serves("v2")
 			})
 		},
 		func(ctx context.Context) error { return d.do(ctx, name, engine.Command{Kind: engine.CmdUndo}) },
 		func(ctx context.Context) error {
-			return d.waitPhase(ctx, name, "undo: v1 stable again", func(s engine.Status) bool {
+			return d.waitPhase(ctx, name, "undo: v1 stable again", func(s v1alpha1.RolloutStatus) bool {
 				return s.StableRevision == "v1" && d.serves("v1")
 			})
 		},
@@ -142,8 +142,8 @@ func (d *demoScript) releaseBad(ctx context.Context, name string, load *demoLoad
 	if err := d.do(ctx, name, engine.Command{Kind: engine.CmdStart, Revision: "v3"}); err != nil {
 		return err
 	}
-	if err := d.waitPhase(ctx, name, "v3 rolled back by analysis, v1 serves 100%", func(s engine.Status) bool {
-		return s.Phase == engine.Aborted && s.Weights.CanaryPPM == 0
+	if err := d.waitPhase(ctx, name, "v3 rolled back by analysis, v1 serves 100%", func(s v1alpha1.RolloutStatus) bool {
+		return s.Phase == v1alpha1.PhaseAborted && s.Weights.CanaryPPM == 0
 	}); err != nil {
 		return err
 	}
@@ -161,7 +161,7 @@ func (d *demoScript) releaseBad(ctx context.Context, name string, load *demoLoad
 	if !strings.Contains(v.Status.Message, "analysis failed") {
 		return fmt.Errorf("v3 was aborted, but not by analysis: %s", v.Status.Message)
 	}
-	return d.waitPhase(ctx, name, "v1 serves again", func(engine.Status) bool { return d.serves("v1") })
+	return d.waitPhase(ctx, name, "v1 serves again", func(v1alpha1.RolloutStatus) bool { return d.serves("v1") })
 }
 
 // noteAnalysis records the deciding analysis's verdict with its numbers
@@ -186,8 +186,8 @@ func (d *demoScript) do(ctx context.Context, name string, cmd engine.Command) er
 }
 
 // waitPhase polls the rollout until cond holds, printing each step it passes.
-func (d *demoScript) waitPhase(ctx context.Context, name, what string, cond func(engine.Status) bool) error {
-	lastStep, lastPhase := -1, engine.Phase("")
+func (d *demoScript) waitPhase(ctx context.Context, name, what string, cond func(v1alpha1.RolloutStatus) bool) error {
+	lastStep, lastPhase := -1, v1alpha1.Phase("")
 	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {
 		v, err := d.b.Get(ctx, name)

@@ -44,7 +44,7 @@ func newMemBackend(names ...string) *memBackend {
 	for _, n := range names {
 		m.views[n] = &wire.RolloutView{
 			Name: n, Strategy: "canary", Steps: testSteps, RouterURL: "http://127.0.0.1:8080",
-			Status: engine.Status{Rollout: n, Phase: engine.Healthy, StableRevision: "v1"},
+			Status: v1alpha1.RolloutStatus{Rollout: n, Phase: v1alpha1.PhaseHealthy, StableRevision: "v1"},
 		}
 	}
 	return m
@@ -74,7 +74,7 @@ func (m *memBackend) Get(_ context.Context, name string) (wire.RolloutView, erro
 }
 
 // set changes a rollout from a test, as the control plane would over time.
-func (m *memBackend) set(name string, f func(*engine.Status)) {
+func (m *memBackend) set(name string, f func(*v1alpha1.RolloutStatus)) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	f(&m.views[name].Status)
@@ -93,25 +93,25 @@ func (m *memBackend) Do(_ context.Context, name string, cmd engine.Command) (wir
 		return wire.RolloutView{}, wire.ErrNotFound
 	}
 	st := &v.Status
-	active := st.Phase == engine.Progressing || st.Phase == engine.Paused
+	active := st.Phase == v1alpha1.PhaseProgressing || st.Phase == v1alpha1.PhasePaused
 	setStep := func(i int) {
 		st.StepIndex = i
 		for j := i; j >= 0; j-- {
 			if j < len(v.Steps) && v.Steps[j].SetWeight != nil {
 				ppm := *v.Steps[j].SetWeight
-				st.Weights = engine.Weights{CanaryPPM: ppm, BaselinePPM: ppm}
+				st.Weights = v1alpha1.Weights{CanaryPPM: ppm, BaselinePPM: ppm}
 				break
 			}
 		}
-		st.Phase = engine.Progressing
+		st.Phase = v1alpha1.PhaseProgressing
 		st.PausedBy = ""
 		if i < len(v.Steps) && v.Steps[i].Pause != nil {
-			st.Phase, st.PausedBy = engine.Paused, "step"
+			st.Phase, st.PausedBy = v1alpha1.PhasePaused, "step"
 		}
 	}
 	finish := func() {
 		st.PreviousRevision, st.StableRevision, st.CanaryRevision = st.StableRevision, st.CanaryRevision, ""
-		st.Phase, st.Weights, st.StepIndex, st.PausedBy = engine.Healthy, engine.Weights{}, 0, ""
+		st.Phase, st.Weights, st.StepIndex, st.PausedBy = v1alpha1.PhaseHealthy, v1alpha1.Weights{}, 0, ""
 	}
 	switch cmd.Kind {
 	case engine.CmdStart:
@@ -130,30 +130,30 @@ func (m *memBackend) Do(_ context.Context, name string, cmd engine.Command) (wir
 			setStep(st.StepIndex + 1)
 		}
 	case engine.CmdPause:
-		if st.Phase == engine.Paused {
+		if st.Phase == v1alpha1.PhasePaused {
 			return *v, conflict("already paused")
 		}
 		if !active {
 			return *v, conflict("no release in progress")
 		}
-		st.Phase, st.PausedBy = engine.Paused, "user"
+		st.Phase, st.PausedBy = v1alpha1.PhasePaused, "user"
 	case engine.CmdResume:
-		if st.Phase != engine.Paused {
+		if st.Phase != v1alpha1.PhasePaused {
 			return *v, conflict("not paused")
 		}
-		st.Phase, st.PausedBy = engine.Progressing, ""
+		st.Phase, st.PausedBy = v1alpha1.PhaseProgressing, ""
 	case engine.CmdAbort:
 		if !active {
 			return *v, conflict("no release in progress")
 		}
-		st.Phase, st.Weights, st.Message = engine.Aborted, engine.Weights{}, "aborted: "+cmd.Reason
+		st.Phase, st.Weights, st.Message = v1alpha1.PhaseAborted, v1alpha1.Weights{}, "aborted: "+cmd.Reason
 	case engine.CmdUndo:
 		if st.PreviousRevision == "" {
 			return *v, conflict("nothing to undo")
 		}
 		st.StableRevision, st.PreviousRevision = st.PreviousRevision, ""
 	case engine.CmdStop:
-		st.Phase, st.CanaryRevision, st.Weights, st.PausedBy = engine.Healthy, "", engine.Weights{}, ""
+		st.Phase, st.CanaryRevision, st.Weights, st.PausedBy = v1alpha1.PhaseHealthy, "", v1alpha1.Weights{}, ""
 	}
 	st.Generation++
 	m.nextID++

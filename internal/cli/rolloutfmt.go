@@ -8,13 +8,13 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/kanaria-dev/kanaria/internal/engine"
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
 // releasing reports whether a release is under way (there is a step to show).
-func releasing(st engine.Status) bool {
-	return st.CanaryRevision != "" && st.Phase != engine.Healthy && st.Phase != engine.Aborted
+func releasing(st v1alpha1.RolloutStatus) bool {
+	return st.CanaryRevision != "" && st.Phase != v1alpha1.PhaseHealthy && st.Phase != v1alpha1.PhaseAborted
 }
 
 // stepLine is "i/n setWeight 10%", or "-" when no release is in progress or
@@ -34,12 +34,12 @@ func stepLine(v wire.RolloutView) string {
 	return fmt.Sprintf("%d/%d %s", i+1, n, v.Steps[i])
 }
 
-func weightsLine(w engine.Weights) string {
+func weightsLine(w v1alpha1.Weights) string {
 	return fmt.Sprintf("canary %s, baseline %s", w.CanaryPPM, w.BaselinePPM)
 }
 
-func phaseLine(st engine.Status) string {
-	if st.Phase == engine.Paused && st.PausedBy != "" {
+func phaseLine(st v1alpha1.RolloutStatus) string {
+	if st.Phase == v1alpha1.PhasePaused && st.PausedBy != "" {
 		return fmt.Sprintf("%s (%s)", st.Phase, st.PausedBy)
 	}
 	return string(st.Phase)

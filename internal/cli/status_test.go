@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
-	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/server"
 	"github.com/kanaria-dev/kanaria/internal/wire"
 )
@@ -60,9 +59,9 @@ func TestRenderLive(t *testing.T) {
 	steps := []v1alpha1.Step{{SetWeight: ptr(v1alpha1.Weight(200_000))}, {Pause: &v1alpha1.Pause{}}, {SetWeight: ptr(v1alpha1.Weight(600_000))}, {Pause: &v1alpha1.Pause{}}}
 	ev := &wire.Event{ID: 7, Type: "StepReached", Message: "step 2/4: pause (until promote)", Time: time.Date(2025, 1, 2, 3, 4, 5, 0, time.Local)}
 	s := liveState{
-		View: wire.RolloutView{Name: "web", Steps: steps, Status: engine.Status{
-			Phase: engine.Paused, PausedBy: "step", StableRevision: "v1", CanaryRevision: "v2", StepIndex: 1,
-			Weights: engine.Weights{CanaryPPM: 200000},
+		View: wire.RolloutView{Name: "web", Steps: steps, Status: v1alpha1.RolloutStatus{
+			Phase: v1alpha1.PhasePaused, PausedBy: "step", StableRevision: "v1", CanaryRevision: "v2", StepIndex: 1,
+			Weights: v1alpha1.Weights{CanaryPPM: 200000},
 		}},
 		Metrics: map[string]versionMetrics{
 			"stable": {Revision: "v1", RPS: 80, ErrorRate: 0, P99Ms: ptr(12.5)},
@@ -130,7 +129,7 @@ func TestStatusWatchPlainLines(t *testing.T) {
 	defer cancel()
 	go func() {
 		time.Sleep(500 * time.Millisecond)
-		e.b.set("web", func(st *engine.Status) { st.Phase, st.PausedBy = engine.Paused, "user" })
+		e.b.set("web", func(st *v1alpha1.RolloutStatus) { st.Phase, st.PausedBy = v1alpha1.PhasePaused, "user" })
 	}()
 	out, err := e.runCtx(ctx, "status", "-w", "--interval", "100ms", "--server", ts.URL)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/server"
 	"github.com/kanaria-dev/kanaria/internal/wire"
@@ -40,7 +41,7 @@ func (m *memBackend) Get(_ context.Context, name string) (wire.RolloutView, erro
 	if name != "web" {
 		return wire.RolloutView{}, wire.ErrNotFound
 	}
-	return wire.RolloutView{Name: "web", Status: engine.Status{StableRevision: "v1"}}, nil
+	return wire.RolloutView{Name: "web", Status: v1alpha1.RolloutStatus{StableRevision: "v1"}}, nil
 }
 
 func (m *memBackend) Do(_ context.Context, name string, cmd engine.Command) (wire.RolloutView, error) {
@@ -49,7 +50,7 @@ func (m *memBackend) Do(_ context.Context, name string, cmd engine.Command) (wir
 		return wire.RolloutView{}, &wire.ConflictError{Reason: "rollout web: already paused"}
 	}
 	m.paused = cmd.Kind == engine.CmdPause
-	return wire.RolloutView{Name: name, Status: engine.Status{Phase: engine.Paused}}, nil
+	return wire.RolloutView{Name: name, Status: v1alpha1.RolloutStatus{Phase: v1alpha1.PhasePaused}}, nil
 }
 
 func (m *memBackend) Events(_ context.Context, name string, after int64, limit int) ([]wire.Event, error) {

@@ -84,7 +84,7 @@ func (r *rollout) endStaleAnalyses() {
 func (run *analysisRun) isRunning() bool { return run != nil && run.running }
 
 // backgroundKey is "" when no background analysis should run.
-func backgroundKey(sp v1alpha1.Rollout, st engine.Status) string {
+func backgroundKey(sp v1alpha1.Rollout, st v1alpha1.RolloutStatus) string {
 	cs := sp.Spec.Strategy.Canary
 	if cs == nil || cs.Analysis == nil || !releasing(st) {
 		return ""
@@ -94,7 +94,7 @@ func backgroundKey(sp v1alpha1.Rollout, st engine.Status) string {
 
 // stepKey is "" unless the current step is an analysis step that is still
 // judging (not one that ended inconclusive and waits for a human).
-func stepKey(sp v1alpha1.Rollout, st engine.Status) string {
+func stepKey(sp v1alpha1.Rollout, st v1alpha1.RolloutStatus) string {
 	cs := sp.Spec.Strategy.Canary
 	if cs == nil || !releasing(st) || st.StepIndex >= len(cs.Steps) || cs.Steps[st.StepIndex].Analysis == nil || st.PausedBy == engine.PausedByInconclusive {
 		return ""
@@ -103,8 +103,8 @@ func stepKey(sp v1alpha1.Rollout, st engine.Status) string {
 }
 
 // releasing: a ready canary is in a release, so it gets traffic to judge.
-func releasing(st engine.Status) bool {
-	return (st.Phase == engine.Progressing || st.Phase == engine.Paused) && st.CanaryReady && st.CanaryRevision != ""
+func releasing(st v1alpha1.RolloutStatus) bool {
+	return (st.Phase == v1alpha1.PhaseProgressing || st.Phase == v1alpha1.PhasePaused) && st.CanaryReady && st.CanaryRevision != ""
 }
 
 // syncRun keeps run if its key still applies, ends it (keeping its last

@@ -3,6 +3,7 @@ package controlplane
 import (
 	"time"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/platform"
 )
@@ -10,7 +11,7 @@ import (
 // desiredInstances are the copies a status needs running. It is used only
 // to resume after a restart; during normal operation the engine's actions say
 // what to start and stop.
-func desiredInstances(rollout string, st engine.Status, now time.Time) []platform.Instance {
+func desiredInstances(rollout string, st v1alpha1.RolloutStatus, now time.Time) []platform.Instance {
 	ins := []platform.Instance{{Rollout: rollout, Revision: st.StableRevision}}
 	if st.CanaryRevision != "" && st.CanaryRevision != st.StableRevision {
 		ins = append(ins, platform.Instance{Rollout: rollout, Revision: st.CanaryRevision})
@@ -25,7 +26,7 @@ func desiredInstances(rollout string, st engine.Status, now time.Time) []platfor
 }
 
 // trafficOf is the routing a status implies.
-func trafficOf(st engine.Status) engine.Traffic {
+func trafficOf(st v1alpha1.RolloutStatus) engine.Traffic {
 	t := engine.Traffic{StableRevision: st.StableRevision, Weights: st.Weights}
 	if st.CanaryRevision != "" {
 		t.CanaryRevision = st.CanaryRevision

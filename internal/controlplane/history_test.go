@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/dataplane"
 	"github.com/kanaria-dev/kanaria/internal/demoapp"
 	"github.com/kanaria-dev/kanaria/internal/engine"
@@ -67,7 +68,7 @@ func TestHistoryPointsFromRealRouter(t *testing.T) {
 	to := time.Now().Unix()
 	waitNextSecond()
 
-	tr := engine.Traffic{StableRevision: "v1", CanaryRevision: "v2", Weights: engine.Weights{CanaryPPM: 500000}}
+	tr := engine.Traffic{StableRevision: "v1", CanaryRevision: "v2", Weights: v1alpha1.Weights{CanaryPPM: 500000}}
 	pts := historyPoints(rt.Telemetry(), "web", tr, from, to)
 	if len(pts) != int(to-from+1) {
 		t.Fatalf("%d points for %d seconds", len(pts), to-from+1)

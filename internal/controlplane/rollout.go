@@ -18,7 +18,7 @@ import (
 type rollout struct {
 	mu       sync.Mutex
 	spec     v1alpha1.Rollout
-	status   engine.Status
+	status   v1alpha1.RolloutStatus
 	platform platform.Platform
 	// traffic is the last assignment the engine asked for; the router table
 	// is rebuilt from it and the platform's live endpoints.
@@ -99,7 +99,7 @@ func (c *ControlPlane) reconcile(ctx context.Context, r *rollout) {
 }
 
 // command applies a user's command: persist, then act.
-func (c *ControlPlane) command(ctx context.Context, r *rollout, cmd engine.Command) (engine.Status, error) {
+func (c *ControlPlane) command(ctx context.Context, r *rollout, cmd engine.Command) (v1alpha1.RolloutStatus, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st, acts, err := engine.Apply(r.spec, r.status, cmd, c.opts.Now())
@@ -133,14 +133,14 @@ func (c *ControlPlane) observe(r *rollout) engine.Observations {
 		obs.Versions[key] = engine.VersionState{Ready: s.Ready, Failed: s.Failed, Reason: s.Reason}
 	}
 	if cp, bp, ok := c.router.Weights(r.spec.Metadata.Name); ok {
-		obs.RouterWeights = &engine.Weights{CanaryPPM: v1alpha1.Weight(cp), BaselinePPM: v1alpha1.Weight(bp)}
+		obs.RouterWeights = &v1alpha1.Weights{CanaryPPM: v1alpha1.Weight(cp), BaselinePPM: v1alpha1.Weight(bp)}
 	}
 	return obs
 }
 
 // persist writes the status and the transition's events in one transaction,
 // before any action is carried out.
-func (c *ControlPlane) persist(ctx context.Context, r *rollout, st engine.Status, acts []engine.Action) error {
+func (c *ControlPlane) persist(ctx context.Context, r *rollout, st v1alpha1.RolloutStatus, acts []engine.Action) error {
 	raw, err := json.Marshal(st)
 	if err != nil {
 		return err

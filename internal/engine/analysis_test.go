@@ -3,6 +3,8 @@ package engine
 import (
 	"testing"
 	"time"
+
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 const analysisYAML = `apiVersion: kanaria.dev/v1alpha1
@@ -62,49 +64,49 @@ func TestAnalysisStep(t *testing.T) {
 		rows []step
 	}{
 		{"pass waits for the duration, then moves on", []step{
-			{name: "early pass is not enough", do: then(verdict(1, VerdictPass, 500), tick(59*time.Second)), phase: Progressing, stepIndex: 1, canaryPPM: w, stable: "v1", noChange: true},
-			{name: "duration elapsed", do: tick(time.Second), phase: Paused, pausedBy: PausedByStep, stepIndex: 3, canaryPPM: 500000, stable: "v1",
+			{name: "early pass is not enough", do: then(verdict(1, VerdictPass, 500), tick(59*time.Second)), phase: v1alpha1.PhaseProgressing, stepIndex: 1, canaryPPM: w, stable: "v1", noChange: true},
+			{name: "duration elapsed", do: tick(time.Second), phase: v1alpha1.PhasePaused, pausedBy: PausedByStep, stepIndex: 3, canaryPPM: 500000, stable: "v1",
 				events: []string{EventAnalysisPassed, EventStepReached, EventStepReached, EventPaused}, textHas: "Pass with numbers"},
 		}},
 		{"pass waits for min samples", []step{
-			{name: "too few requests", do: then(verdict(1, VerdictPass, 99), tick(2*time.Minute)), phase: Progressing, stepIndex: 1, canaryPPM: w, stable: "v1", noChange: true},
-			{name: "enough", do: then(verdict(1, VerdictPass, 100), tick(time.Second)), phase: Paused, pausedBy: PausedByStep, stepIndex: 3, canaryPPM: 500000, stable: "v1",
+			{name: "too few requests", do: then(verdict(1, VerdictPass, 99), tick(2*time.Minute)), phase: v1alpha1.PhaseProgressing, stepIndex: 1, canaryPPM: w, stable: "v1", noChange: true},
+			{name: "enough", do: then(verdict(1, VerdictPass, 100), tick(time.Second)), phase: v1alpha1.PhasePaused, pausedBy: PausedByStep, stepIndex: 3, canaryPPM: 500000, stable: "v1",
 				events: []string{EventAnalysisPassed, EventStepReached, EventStepReached, EventPaused}},
 		}},
 		{"no verdict yet keeps waiting", []step{
-			{do: tick(10 * time.Minute), phase: Progressing, stepIndex: 1, canaryPPM: w, stable: "v1", noChange: true},
+			{do: tick(10 * time.Minute), phase: v1alpha1.PhaseProgressing, stepIndex: 1, canaryPPM: w, stable: "v1", noChange: true},
 		}},
 		{"a verdict about another step is ignored", []step{
-			{do: then(verdict(0, VerdictFail, 500), tick(2*time.Minute)), phase: Progressing, stepIndex: 1, canaryPPM: w, stable: "v1", noChange: true},
+			{do: then(verdict(0, VerdictFail, 500), tick(2*time.Minute)), phase: v1alpha1.PhaseProgressing, stepIndex: 1, canaryPPM: w, stable: "v1", noChange: true},
 		}},
 		{"fail aborts at once", []step{
-			{do: then(verdict(1, VerdictFail, 30), tick(time.Second)), phase: Aborted, stable: "v1",
+			{do: then(verdict(1, VerdictFail, 30), tick(time.Second)), phase: v1alpha1.PhaseAborted, stable: "v1",
 				events: []string{EventAnalysisFailed, EventAborted}, textHas: "analysis failed: Fail with numbers"},
 		}},
 		{"inconclusive at the end pauses; promote continues", []step{
-			{name: "still running", do: then(verdict(1, VerdictInconclusive, 500), tick(30*time.Second)), phase: Progressing, stepIndex: 1, canaryPPM: w, stable: "v1", noChange: true},
-			{name: "ends inconclusive", do: tick(30 * time.Second), phase: Paused, pausedBy: PausedByInconclusive, stepIndex: 1, canaryPPM: w, stable: "v1",
+			{name: "still running", do: then(verdict(1, VerdictInconclusive, 500), tick(30*time.Second)), phase: v1alpha1.PhaseProgressing, stepIndex: 1, canaryPPM: w, stable: "v1", noChange: true},
+			{name: "ends inconclusive", do: tick(30 * time.Second), phase: v1alpha1.PhasePaused, pausedBy: PausedByInconclusive, stepIndex: 1, canaryPPM: w, stable: "v1",
 				events: []string{EventAnalysisInconclusive}, textHas: "promote to continue"},
-			{name: "a later Fail of the ended step does nothing", do: then(verdict(1, VerdictFail, 600), tick(time.Second)), phase: Paused, pausedBy: PausedByInconclusive, stepIndex: 1, canaryPPM: w, stable: "v1", noChange: true},
-			{name: "promote", do: do(promote), phase: Paused, pausedBy: PausedByStep, stepIndex: 3, canaryPPM: 500000, stable: "v1",
+			{name: "a later Fail of the ended step does nothing", do: then(verdict(1, VerdictFail, 600), tick(time.Second)), phase: v1alpha1.PhasePaused, pausedBy: PausedByInconclusive, stepIndex: 1, canaryPPM: w, stable: "v1", noChange: true},
+			{name: "promote", do: do(promote), phase: v1alpha1.PhasePaused, pausedBy: PausedByStep, stepIndex: 3, canaryPPM: 500000, stable: "v1",
 				events: []string{EventPromoted, EventStepReached, EventStepReached, EventPaused}},
 		}},
 		{"inconclusive then abort", []step{
-			{do: then(verdict(1, VerdictInconclusive, 500), tick(time.Minute)), phase: Paused, pausedBy: PausedByInconclusive, stepIndex: 1, canaryPPM: w, stable: "v1", events: []string{EventAnalysisInconclusive}},
-			{do: do(abort), phase: Aborted, stable: "v1", events: []string{EventAborted}},
+			{do: then(verdict(1, VerdictInconclusive, 500), tick(time.Minute)), phase: v1alpha1.PhasePaused, pausedBy: PausedByInconclusive, stepIndex: 1, canaryPPM: w, stable: "v1", events: []string{EventAnalysisInconclusive}},
+			{do: do(abort), phase: v1alpha1.PhaseAborted, stable: "v1", events: []string{EventAborted}},
 		}},
 		{"a user's pause freezes the clock but a Fail still aborts", []step{
-			{do: then(tick(50*time.Second), do(pause)), phase: Paused, pausedBy: PausedByUser, stepIndex: 1, canaryPPM: w, stable: "v1", events: []string{EventPaused}},
-			{name: "pass while paused waits", do: then(verdict(1, VerdictPass, 500), tick(time.Hour)), phase: Paused, pausedBy: PausedByUser, stepIndex: 1, canaryPPM: w, stable: "v1", noChange: true},
-			{do: do(resume), phase: Progressing, stepIndex: 1, canaryPPM: w, stable: "v1", events: []string{EventResumed}},
-			{name: "9s of 10s left", do: tick(9 * time.Second), phase: Progressing, stepIndex: 1, canaryPPM: w, stable: "v1", noChange: true},
-			{do: do(pause), phase: Paused, pausedBy: PausedByUser, stepIndex: 1, canaryPPM: w, stable: "v1", events: []string{EventPaused}},
-			{do: then(verdict(1, VerdictFail, 500), tick(time.Second)), phase: Aborted, stable: "v1", events: []string{EventAnalysisFailed, EventAborted}},
+			{do: then(tick(50*time.Second), do(pause)), phase: v1alpha1.PhasePaused, pausedBy: PausedByUser, stepIndex: 1, canaryPPM: w, stable: "v1", events: []string{EventPaused}},
+			{name: "pass while paused waits", do: then(verdict(1, VerdictPass, 500), tick(time.Hour)), phase: v1alpha1.PhasePaused, pausedBy: PausedByUser, stepIndex: 1, canaryPPM: w, stable: "v1", noChange: true},
+			{do: do(resume), phase: v1alpha1.PhaseProgressing, stepIndex: 1, canaryPPM: w, stable: "v1", events: []string{EventResumed}},
+			{name: "9s of 10s left", do: tick(9 * time.Second), phase: v1alpha1.PhaseProgressing, stepIndex: 1, canaryPPM: w, stable: "v1", noChange: true},
+			{do: do(pause), phase: v1alpha1.PhasePaused, pausedBy: PausedByUser, stepIndex: 1, canaryPPM: w, stable: "v1", events: []string{EventPaused}},
+			{do: then(verdict(1, VerdictFail, 500), tick(time.Second)), phase: v1alpha1.PhaseAborted, stable: "v1", events: []string{EventAnalysisFailed, EventAborted}},
 		}},
 		{"background fail aborts in any phase", []step{
-			{do: then(verdict(1, VerdictInconclusive, 500), tick(time.Minute)), phase: Paused, pausedBy: PausedByInconclusive, stepIndex: 1, canaryPPM: w, stable: "v1", events: []string{EventAnalysisInconclusive}},
-			{name: "background inconclusive changes nothing", do: then(verdict(-1, VerdictInconclusive, 500), tick(time.Second)), phase: Paused, pausedBy: PausedByInconclusive, stepIndex: 1, canaryPPM: w, stable: "v1", noChange: true},
-			{do: then(verdict(-1, VerdictFail, 500), tick(time.Second)), phase: Aborted, stable: "v1", events: []string{EventAnalysisFailed, EventAborted}, textHas: "analysis failed"},
+			{do: then(verdict(1, VerdictInconclusive, 500), tick(time.Minute)), phase: v1alpha1.PhasePaused, pausedBy: PausedByInconclusive, stepIndex: 1, canaryPPM: w, stable: "v1", events: []string{EventAnalysisInconclusive}},
+			{name: "background inconclusive changes nothing", do: then(verdict(-1, VerdictInconclusive, 500), tick(time.Second)), phase: v1alpha1.PhasePaused, pausedBy: PausedByInconclusive, stepIndex: 1, canaryPPM: w, stable: "v1", noChange: true},
+			{do: then(verdict(-1, VerdictFail, 500), tick(time.Second)), phase: v1alpha1.PhaseAborted, stable: "v1", events: []string{EventAnalysisFailed, EventAborted}, textHas: "analysis failed"},
 		}},
 	}
 	for _, c := range cases {
@@ -121,17 +123,17 @@ func TestBackgroundVerdictOfOthersIgnored(t *testing.T) {
 	s.must(start("v2"))
 	s.notReady["v2"] = true
 	walk(t, s, []step{
-		{name: "not ready", do: then(verdict(-1, VerdictFail, 500), tick(time.Second)), phase: Progressing, stable: "v1", noChange: true},
+		{name: "not ready", do: then(verdict(-1, VerdictFail, 500), tick(time.Second)), phase: v1alpha1.PhaseProgressing, stable: "v1", noChange: true},
 	})
 	delete(s.notReady, "v2")
 	s.bgVerdict = &AnalysisResult{Revision: "v9", Step: -1, Verdict: VerdictFail}
 	walk(t, s, []step{
-		{name: "other revision", do: tick(time.Second), phase: Progressing, stepIndex: 1, canaryPPM: 50000, stable: "v1", events: []string{EventReady, EventStepReached, EventStepReached}},
+		{name: "other revision", do: tick(time.Second), phase: v1alpha1.PhaseProgressing, stepIndex: 1, canaryPPM: 50000, stable: "v1", events: []string{EventReady, EventStepReached, EventStepReached}},
 	})
 	// Stopping happens only after the weights went to 0 (sim checks).
 	s.bgVerdict = &AnalysisResult{Revision: "v2", Step: -1, Verdict: VerdictFail, Summary: "errors 30% vs 1%"}
 	s.tick(time.Second)
-	if s.st.Phase != Aborted || s.running["v2"] || s.running[VersionKey("v1", true)] {
+	if s.st.Phase != v1alpha1.PhaseAborted || s.running["v2"] || s.running[VersionKey("v1", true)] {
 		t.Fatalf("not aborted cleanly: %+v running %v", s.st, s.running)
 	}
 }

@@ -3,6 +3,8 @@ package engine
 import (
 	"fmt"
 	"time"
+
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 // Blue/green: green (CanaryRevision) runs beside blue with weight 0, so it
@@ -25,7 +27,7 @@ func (t *tx) greenReady() {
 }
 
 func (t *tx) waitForPromotion() {
-	t.st.Phase, t.st.PausedBy = Paused, PausedByPromotion
+	t.st.Phase, t.st.PausedBy = v1alpha1.PhasePaused, PausedByPromotion
 	t.st.Message = fmt.Sprintf("green %s is ready; preview it with the override header, then promote to switch", t.st.CanaryRevision)
 	t.event(EventPaused, "%s", t.st.Message)
 }

@@ -27,7 +27,7 @@ func (t *tx) enterSteps() {
 			t.setCanaryWeight(*s.SetWeight)
 			t.advance()
 		case s.IndefinitePause():
-			t.st.Phase, t.st.PausedBy = Paused, PausedByStep
+			t.st.Phase, t.st.PausedBy = v1alpha1.PhasePaused, PausedByStep
 			t.st.Message = label + "; waiting for promote"
 			t.event(EventPaused, "%s", t.st.Message)
 			return
@@ -48,7 +48,7 @@ func (t *tx) enterSteps() {
 		default:
 			// Validation refuses empty steps; one that slipped through
 			// must not be skipped silently.
-			t.endRelease(Aborted, EventAborted, "step "+label+" sets nothing")
+			t.endRelease(v1alpha1.PhaseAborted, EventAborted, "step "+label+" sets nothing")
 			return
 		}
 	}
@@ -91,7 +91,7 @@ func (t *tx) promoteCanary() error {
 	}
 	steps := t.canary().Steps
 	t.event(EventPromoted, "promoted past %s", t.stepLabel(steps))
-	t.st.Phase, t.st.PausedBy, t.st.PausedAt = Progressing, "", time.Time{}
+	t.st.Phase, t.st.PausedBy, t.st.PausedAt = v1alpha1.PhaseProgressing, "", time.Time{}
 	t.advance()
 	t.enterSteps()
 	return nil
@@ -119,7 +119,7 @@ func (t *tx) analysisTick(a v1alpha1.AnalysisStep, v *AnalysisResult) {
 		t.advance()
 		t.enterSteps()
 	case VerdictInconclusive:
-		t.st.Phase, t.st.PausedBy = Paused, PausedByInconclusive
+		t.st.Phase, t.st.PausedBy = v1alpha1.PhasePaused, PausedByInconclusive
 		t.st.Message = fmt.Sprintf("%s inconclusive: %s; promote to continue, abort to roll back", label, v.Summary)
 		t.event(EventAnalysisInconclusive, "%s", t.st.Message)
 	}

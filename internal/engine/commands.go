@@ -20,7 +20,7 @@ var commands = map[CommandKind]func(*tx, Command) error{
 
 // Apply carries out a user's command. On a *Refusal the status is returned
 // unchanged with no actions.
-func Apply(r v1alpha1.Rollout, st Status, cmd Command, now time.Time) (Status, []Action, error) {
+func Apply(r v1alpha1.Rollout, st v1alpha1.RolloutStatus, cmd Command, now time.Time) (v1alpha1.RolloutStatus, []Action, error) {
 	if st.Phase == "" {
 		return st, nil, fmt.Errorf("rollout %s has no status yet", r.Metadata.Name)
 	}
@@ -95,11 +95,11 @@ func (t *tx) start(cmd Command) error {
 
 func (t *tx) beginRelease(rev string) {
 	t.st.CanaryRevision = rev
-	t.st.Phase = Progressing
+	t.st.Phase = v1alpha1.PhaseProgressing
 	t.st.StepIndex, t.st.StepStartedAt = 0, t.now
 	t.st.PausedBy, t.st.PausedAt = "", time.Time{}
 	t.st.CanaryReady, t.st.FullPromotion = false, false
-	t.st.Weights = Weights{}
+	t.st.Weights = v1alpha1.Weights{}
 	t.st.StartedAt = t.now
 }
 
@@ -124,7 +124,7 @@ func (t *tx) promoteFull() error {
 	}
 	t.event(EventPromoted, "full promotion of %s", t.st.CanaryRevision)
 	t.st.FullPromotion = true
-	t.st.Phase, t.st.PausedBy, t.st.PausedAt = Progressing, "", time.Time{}
+	t.st.Phase, t.st.PausedBy, t.st.PausedAt = v1alpha1.PhaseProgressing, "", time.Time{}
 	if t.st.CanaryReady {
 		t.finish()
 		return nil
@@ -136,12 +136,12 @@ func (t *tx) promoteFull() error {
 // pause freezes a Progressing release; timers resume where they stopped.
 func (t *tx) pause(cmd Command) error {
 	switch {
-	case t.st.Phase == Paused:
+	case t.st.Phase == v1alpha1.PhasePaused:
 		return noop("already paused (%s)", t.st.Message)
-	case t.st.Phase != Progressing:
+	case t.st.Phase != v1alpha1.PhaseProgressing:
 		return noRelease()
 	}
-	t.st.Phase, t.st.PausedBy, t.st.PausedAt = Paused, PausedByUser, t.now
+	t.st.Phase, t.st.PausedBy, t.st.PausedAt = v1alpha1.PhasePaused, PausedByUser, t.now
 	t.st.Message = "paused by user: " + because(cmd, "kanaria pause")
 	t.event(EventPaused, "%s", t.st.Message)
 	return nil
@@ -151,9 +151,9 @@ func (t *tx) pause(cmd Command) error {
 // for promotion is not a user's pause: those continue with promote.
 func (t *tx) resume(cmd Command) error {
 	switch {
-	case t.st.Phase == Progressing:
+	case t.st.Phase == v1alpha1.PhaseProgressing:
 		return noop("not paused: the release of %s is progressing", t.st.CanaryRevision)
-	case t.st.Phase != Paused:
+	case t.st.Phase != v1alpha1.PhasePaused:
 		return noRelease()
 	case t.st.PausedBy != PausedByUser:
 		return refuse("not paused by a user: %s; run kanaria promote to continue", t.st.Message)
@@ -161,7 +161,7 @@ func (t *tx) resume(cmd Command) error {
 	if !t.st.PausedAt.IsZero() {
 		t.st.StepStartedAt = t.st.StepStartedAt.Add(t.now.Sub(t.st.PausedAt))
 	}
-	t.st.Phase, t.st.PausedBy, t.st.PausedAt = Progressing, "", time.Time{}
+	t.st.Phase, t.st.PausedBy, t.st.PausedAt = v1alpha1.PhaseProgressing, "", time.Time{}
 	t.st.Message = fmt.Sprintf("release of %s resumed", t.st.CanaryRevision)
 	t.event(EventResumed, "%s", t.st.Message)
 	return nil
@@ -171,12 +171,12 @@ func (t *tx) resume(cmd Command) error {
 // start or stop.
 func (t *tx) abort(cmd Command) error {
 	switch {
-	case t.st.Phase == Aborted:
+	case t.st.Phase == v1alpha1.PhaseAborted:
 		return noop("already aborted (%s)", t.st.Message)
 	case !inRelease(t.st):
 		return noop("no release in progress; nothing to abort")
 	}
-	t.endRelease(Aborted, EventAborted, "by user: "+because(cmd, "kanaria abort"))
+	t.endRelease(v1alpha1.PhaseAborted, EventAborted, "by user: "+because(cmd, "kanaria abort"))
 	return nil
 }
 
@@ -185,9 +185,9 @@ func (t *tx) abort(cmd Command) error {
 func (t *tx) stopRelease(cmd Command) error {
 	switch {
 	case inRelease(t.st):
-		t.endRelease(Healthy, EventStopped, "by user: "+because(cmd, "kanaria stop"))
-	case t.st.Phase == Aborted:
-		t.st.Phase = Healthy
+		t.endRelease(v1alpha1.PhaseHealthy, EventStopped, "by user: "+because(cmd, "kanaria stop"))
+	case t.st.Phase == v1alpha1.PhaseAborted:
+		t.st.Phase = v1alpha1.PhaseHealthy
 		t.st.Message = fmt.Sprintf("%s serves all traffic", t.st.StableRevision)
 		t.event(EventStopped, "aborted release cleared; %s", t.st.Message)
 	default:
@@ -202,7 +202,7 @@ func (t *tx) stopRelease(cmd Command) error {
 // started again and takes all traffic as soon as it is ready.
 func (t *tx) undo(cmd Command) error {
 	if inRelease(t.st) {
-		t.endRelease(Aborted, EventAborted, "undone: "+because(cmd, "kanaria undo"))
+		t.endRelease(v1alpha1.PhaseAborted, EventAborted, "undone: "+because(cmd, "kanaria undo"))
 		return nil
 	}
 	prev, cur := t.st.PreviousRevision, t.st.StableRevision
@@ -212,9 +212,9 @@ func (t *tx) undo(cmd Command) error {
 	if !t.st.ScaleDownAt.IsZero() {
 		t.ensure(prev, false)
 		t.st.StableRevision, t.st.PreviousRevision = prev, cur
-		t.st.Weights = Weights{}
+		t.st.Weights = v1alpha1.Weights{}
 		t.route()
-		t.st.Phase = Healthy
+		t.st.Phase = v1alpha1.PhaseHealthy
 		t.keepWarm(cur, fmt.Sprintf("undone: %s is the stable revision again", prev))
 		t.event(EventUndone, "%s", t.st.Message)
 		return nil

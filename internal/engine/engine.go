@@ -12,18 +12,18 @@ import (
 // actions collected so far, in the order the caller must carry them out.
 type tx struct {
 	r    v1alpha1.Rollout
-	st   Status
+	st   v1alpha1.RolloutStatus
 	now  time.Time
 	acts []Action
 }
 
-func begin(r v1alpha1.Rollout, st Status, now time.Time) *tx {
+func begin(r v1alpha1.Rollout, st v1alpha1.RolloutStatus, now time.Time) *tx {
 	return &tx{r: r, st: st, now: now}
 }
 
 // commit returns the new status, bumping Generation and UpdatedAt only when
 // something changed, so an idle Reconcile is free for the executor to skip.
-func (t *tx) commit(orig Status) (Status, []Action) {
+func (t *tx) commit(orig v1alpha1.RolloutStatus) (v1alpha1.RolloutStatus, []Action) {
 	if len(t.acts) == 0 && reflect.DeepEqual(orig, t.st) {
 		return orig, nil
 	}
@@ -60,7 +60,7 @@ func (t *tx) route() {
 // 100 % none.
 func (t *tx) setCanaryWeight(ppm v1alpha1.Weight) {
 	ppm = min(ppm, v1alpha1.PPM)
-	w := Weights{CanaryPPM: ppm}
+	w := v1alpha1.Weights{CanaryPPM: ppm}
 	if t.st.Baseline {
 		w.BaselinePPM = min(ppm, v1alpha1.PPM-ppm)
 	}
@@ -71,20 +71,22 @@ func (t *tx) setCanaryWeight(ppm v1alpha1.Weight) {
 func (t *tx) canary() *v1alpha1.CanaryStrategy { return t.r.Spec.Strategy.Canary }
 
 // inRelease: a canary or green revision exists and may get traffic.
-func inRelease(st Status) bool { return st.Phase == Progressing || st.Phase == Paused }
+func inRelease(st v1alpha1.RolloutStatus) bool {
+	return st.Phase == v1alpha1.PhaseProgressing || st.Phase == v1alpha1.PhasePaused
+}
 
 func (t *tx) clock(d time.Duration) string { return t.now.Add(d).UTC().Format(time.TimeOnly) }
 
 // Initial is the first status of a rollout: Healthy, spec.revision stable
 // with all traffic. spec.revision only seeds this status; later releases
 // change the stable revision through start and undo.
-func Initial(r v1alpha1.Rollout, now time.Time) (Status, []Action) {
-	t := begin(r, Status{Rollout: r.Metadata.Name, Phase: Healthy, StableRevision: r.Spec.Revision}, now)
+func Initial(r v1alpha1.Rollout, now time.Time) (v1alpha1.RolloutStatus, []Action) {
+	t := begin(r, v1alpha1.RolloutStatus{Rollout: r.Metadata.Name, Phase: v1alpha1.PhaseHealthy, StableRevision: r.Spec.Revision}, now)
 	t.ensure(r.Spec.Revision, false)
 	t.route()
 	t.st.Message = fmt.Sprintf("%s serves all traffic", r.Spec.Revision)
 	t.event(EventInitialized, "stable revision %s serves all traffic", r.Spec.Revision)
-	return t.commit(Status{})
+	return t.commit(v1alpha1.RolloutStatus{})
 }
 
 // Reconcile advances what time and observations decide: it records the
@@ -92,7 +94,7 @@ func Initial(r v1alpha1.Rollout, now time.Time) (Status, []Action) {
 // up, aborts a release whose canary or baseline failed, and moves a
 // progressing release on (readiness, elapsed pauses, auto-promotion). A
 // user's pause freezes everything but failure detection and scale-down.
-func Reconcile(r v1alpha1.Rollout, st Status, obs Observations, now time.Time) (Status, []Action) {
+func Reconcile(r v1alpha1.Rollout, st v1alpha1.RolloutStatus, obs Observations, now time.Time) (v1alpha1.RolloutStatus, []Action) {
 	t := begin(r, st, now)
 	if w := obs.RouterWeights; w != nil && (st.ObservedWeights == nil || *st.ObservedWeights != *w) {
 		c := *w
@@ -101,11 +103,11 @@ func Reconcile(r v1alpha1.Rollout, st Status, obs Observations, now time.Time) (
 	t.scaleDownPrevious()
 	if inRelease(t.st) {
 		if why := failure(t.st, obs); why != "" {
-			t.endRelease(Aborted, EventAborted, why)
+			t.endRelease(v1alpha1.PhaseAborted, EventAborted, why)
 		} else if a := t.analysisFailure(obs); a != nil {
 			t.event(EventAnalysisFailed, "%s", a.Summary)
-			t.endRelease(Aborted, EventAborted, "analysis failed: "+a.Summary)
-		} else if t.st.Phase == Progressing {
+			t.endRelease(v1alpha1.PhaseAborted, EventAborted, "analysis failed: "+a.Summary)
+		} else if t.st.Phase == v1alpha1.PhaseProgressing {
 			t.progress(obs)
 		}
 	}
@@ -113,7 +115,7 @@ func Reconcile(r v1alpha1.Rollout, st Status, obs Observations, now time.Time) (
 }
 
 // failure says why the canary or its baseline failed, or "".
-func failure(st Status, obs Observations) string {
+func failure(st v1alpha1.RolloutStatus, obs Observations) string {
 	if v := obs.Versions[VersionKey(st.CanaryRevision, false)]; v.Failed {
 		return fmt.Sprintf("canary %s failed: %s", st.CanaryRevision, orUnknown(v.Reason))
 	}
@@ -130,7 +132,7 @@ func orUnknown(s string) string {
 	return s
 }
 
-func ready(st Status, obs Observations) bool {
+func ready(st v1alpha1.RolloutStatus, obs Observations) bool {
 	if !obs.Versions[VersionKey(st.CanaryRevision, false)].Ready {
 		return false
 	}
@@ -193,7 +195,7 @@ func (t *tx) finish() {
 		olderWarm = t.st.PreviousRevision
 	}
 	t.st.StableRevision, t.st.CanaryRevision, t.st.Baseline = rev, "", false
-	t.st.Weights = Weights{}
+	t.st.Weights = v1alpha1.Weights{}
 	t.route()
 	if hadBaseline {
 		t.stop(old, true)
@@ -204,7 +206,7 @@ func (t *tx) finish() {
 		t.stop(olderWarm, false)
 		t.event(EventScaledDown, "previous revision %s scaled down early: %s replaces it as the undo target", olderWarm, old)
 	}
-	t.resetRelease(Healthy)
+	t.resetRelease(v1alpha1.PhaseHealthy)
 	if c := t.canary(); c != nil {
 		t.st.StepIndex = len(c.Steps)
 	}
@@ -229,17 +231,17 @@ func (t *tx) keepWarm(rev, what string) {
 
 // endRelease takes the canary out: weights 0 first (one SetTraffic without
 // the canary), then the canary and the baseline copy are stopped.
-func (t *tx) endRelease(phase Phase, typ, why string) {
+func (t *tx) endRelease(phase v1alpha1.Phase, typ, why string) {
 	rev, hadBaseline := t.st.CanaryRevision, t.st.Baseline
 	where := t.where()
-	t.st.CanaryRevision, t.st.Baseline, t.st.Weights = "", false, Weights{}
+	t.st.CanaryRevision, t.st.Baseline, t.st.Weights = "", false, v1alpha1.Weights{}
 	t.route()
 	t.stop(rev, false)
 	if hadBaseline {
 		t.stop(t.st.StableRevision, true)
 	}
 	t.resetRelease(phase)
-	t.st.Message = fmt.Sprintf("release of %s %s %s: %s; %s serves all traffic", rev, map[Phase]string{Aborted: "aborted", Healthy: "stopped"}[phase], where, why, t.st.StableRevision)
+	t.st.Message = fmt.Sprintf("release of %s %s %s: %s; %s serves all traffic", rev, map[v1alpha1.Phase]string{v1alpha1.PhaseAborted: "aborted", v1alpha1.PhaseHealthy: "stopped"}[phase], where, why, t.st.StableRevision)
 	t.event(typ, "%s", t.st.Message)
 }
 
@@ -254,7 +256,7 @@ func (t *tx) where() string {
 	return "before the switch"
 }
 
-func (t *tx) resetRelease(phase Phase) {
+func (t *tx) resetRelease(phase v1alpha1.Phase) {
 	t.st.Phase = phase
 	t.st.StepIndex = 0
 	t.st.PausedBy, t.st.PausedAt = "", time.Time{}

@@ -13,7 +13,7 @@ import (
 type step struct {
 	name      string
 	do        func(s *sim)
-	phase     Phase
+	phase     v1alpha1.Phase
 	pausedBy  string
 	stepIndex int
 	canaryPPM v1alpha1.Weight
@@ -58,21 +58,21 @@ func do(c Command) func(*sim)         { return func(s *sim) { s.must(c) } }
 func TestCanaryReleaseWalk(t *testing.T) {
 	s := newSim(t, load(t, canaryYAML))
 	walk(t, s, []step{
-		{name: "start", do: do(start("v2")), phase: Progressing, stable: "v1", events: []string{EventStarted}},
-		{name: "not ready yet", do: func(s *sim) { s.notReady["v2"] = true; s.tick(time.Second) }, phase: Progressing, stable: "v1", noChange: true},
-		{name: "ready: 0.1% then timed pause", do: func(s *sim) { delete(s.notReady, "v2"); s.tick(time.Second) }, phase: Progressing, stepIndex: 1, canaryPPM: 1000, stable: "v1",
+		{name: "start", do: do(start("v2")), phase: v1alpha1.PhaseProgressing, stable: "v1", events: []string{EventStarted}},
+		{name: "not ready yet", do: func(s *sim) { s.notReady["v2"] = true; s.tick(time.Second) }, phase: v1alpha1.PhaseProgressing, stable: "v1", noChange: true},
+		{name: "ready: 0.1% then timed pause", do: func(s *sim) { delete(s.notReady, "v2"); s.tick(time.Second) }, phase: v1alpha1.PhaseProgressing, stepIndex: 1, canaryPPM: 1000, stable: "v1",
 			events: []string{EventReady, EventStepReached, EventStepReached}, textHas: "step 1/8: setWeight 0.1%"},
-		{name: "pause not elapsed", do: tick(9 * time.Second), phase: Progressing, stepIndex: 1, canaryPPM: 1000, stable: "v1", noChange: true},
-		{name: "pause elapsed: 1%", do: tick(time.Second), phase: Progressing, stepIndex: 3, canaryPPM: 10000, stable: "v1",
+		{name: "pause not elapsed", do: tick(9 * time.Second), phase: v1alpha1.PhaseProgressing, stepIndex: 1, canaryPPM: 1000, stable: "v1", noChange: true},
+		{name: "pause elapsed: 1%", do: tick(time.Second), phase: v1alpha1.PhaseProgressing, stepIndex: 3, canaryPPM: 10000, stable: "v1",
 			events: []string{EventStepReached, EventStepReached}, textHas: "step 4/8: pause 10s"},
-		{name: "10% then pause for promote", do: tick(10 * time.Second), phase: Paused, pausedBy: PausedByStep, stepIndex: 5, canaryPPM: 100000, stable: "v1",
+		{name: "10% then pause for promote", do: tick(10 * time.Second), phase: v1alpha1.PhasePaused, pausedBy: PausedByStep, stepIndex: 5, canaryPPM: 100000, stable: "v1",
 			events: []string{EventStepReached, EventStepReached, EventPaused}, textHas: "step 6/8: pause (until promote)"},
-		{name: "an hour waits", do: tick(time.Hour), phase: Paused, pausedBy: PausedByStep, stepIndex: 5, canaryPPM: 100000, stable: "v1", noChange: true},
-		{name: "promote: 50%", do: do(promote), phase: Progressing, stepIndex: 7, canaryPPM: 500000, stable: "v1",
+		{name: "an hour waits", do: tick(time.Hour), phase: v1alpha1.PhasePaused, pausedBy: PausedByStep, stepIndex: 5, canaryPPM: 100000, stable: "v1", noChange: true},
+		{name: "promote: 50%", do: do(promote), phase: v1alpha1.PhaseProgressing, stepIndex: 7, canaryPPM: 500000, stable: "v1",
 			events: []string{EventPromoted, EventStepReached, EventStepReached}, textHas: "promoted past step 6/8"},
-		{name: "finished", do: tick(10 * time.Second), phase: Healthy, stepIndex: 8, stable: "v2", events: []string{EventFinished}, textHas: "v1 kept warm"},
-		{name: "previous still warm", do: tick(29 * time.Second), phase: Healthy, stepIndex: 8, stable: "v2", noChange: true},
-		{name: "scaled down", do: tick(time.Second), phase: Healthy, stepIndex: 8, stable: "v2", events: []string{EventScaledDown}},
+		{name: "finished", do: tick(10 * time.Second), phase: v1alpha1.PhaseHealthy, stepIndex: 8, stable: "v2", events: []string{EventFinished}, textHas: "v1 kept warm"},
+		{name: "previous still warm", do: tick(29 * time.Second), phase: v1alpha1.PhaseHealthy, stepIndex: 8, stable: "v2", noChange: true},
+		{name: "scaled down", do: tick(time.Second), phase: v1alpha1.PhaseHealthy, stepIndex: 8, stable: "v2", events: []string{EventScaledDown}},
 	})
 	if s.running["v1"] || !s.running["v2"] || s.st.PreviousRevision != "v1" || s.st.CanaryRevision != "" {
 		t.Fatalf("after release: running %v, status %+v", s.running, s.st)
@@ -99,12 +99,12 @@ func TestPauseResumeKeepsRemainingTime(t *testing.T) {
 	s.must(start("v2"))
 	s.tick(time.Second) // ready: step 2 (pause 10s) starts now
 	walk(t, s, []step{
-		{do: tick(4 * time.Second), phase: Progressing, stepIndex: 1, canaryPPM: 1000, stable: "v1", noChange: true},
-		{do: do(pause), phase: Paused, pausedBy: PausedByUser, stepIndex: 1, canaryPPM: 1000, stable: "v1", events: []string{EventPaused}},
-		{name: "frozen", do: tick(time.Hour), phase: Paused, pausedBy: PausedByUser, stepIndex: 1, canaryPPM: 1000, stable: "v1", noChange: true},
-		{do: do(resume), phase: Progressing, stepIndex: 1, canaryPPM: 1000, stable: "v1", events: []string{EventResumed}},
-		{name: "5s of 6s left", do: tick(5 * time.Second), phase: Progressing, stepIndex: 1, canaryPPM: 1000, stable: "v1", noChange: true},
-		{name: "6s done", do: tick(time.Second), phase: Progressing, stepIndex: 3, canaryPPM: 10000, stable: "v1", events: []string{EventStepReached, EventStepReached}},
+		{do: tick(4 * time.Second), phase: v1alpha1.PhaseProgressing, stepIndex: 1, canaryPPM: 1000, stable: "v1", noChange: true},
+		{do: do(pause), phase: v1alpha1.PhasePaused, pausedBy: PausedByUser, stepIndex: 1, canaryPPM: 1000, stable: "v1", events: []string{EventPaused}},
+		{name: "frozen", do: tick(time.Hour), phase: v1alpha1.PhasePaused, pausedBy: PausedByUser, stepIndex: 1, canaryPPM: 1000, stable: "v1", noChange: true},
+		{do: do(resume), phase: v1alpha1.PhaseProgressing, stepIndex: 1, canaryPPM: 1000, stable: "v1", events: []string{EventResumed}},
+		{name: "5s of 6s left", do: tick(5 * time.Second), phase: v1alpha1.PhaseProgressing, stepIndex: 1, canaryPPM: 1000, stable: "v1", noChange: true},
+		{name: "6s done", do: tick(time.Second), phase: v1alpha1.PhaseProgressing, stepIndex: 3, canaryPPM: 10000, stable: "v1", events: []string{EventStepReached, EventStepReached}},
 	})
 }
 
@@ -113,16 +113,16 @@ func TestPromote(t *testing.T) {
 		name  string
 		setup func(s *sim)
 		cmd   Command
-		phase Phase
+		phase v1alpha1.Phase
 		step  int
 		ppm   v1alpha1.Weight
 		stab  string
 	}{
-		{"skips a timed pause", func(s *sim) { s.tick(time.Second) }, promote, Progressing, 3, 10000, "v1"},
-		{"ends a user pause and moves on", func(s *sim) { s.tick(time.Second); s.must(pause) }, promote, Progressing, 3, 10000, "v1"},
-		{"full goes straight to stable", func(s *sim) { s.tick(time.Second) }, full, Healthy, 8, 0, "v2"},
-		{"full while paused by a step", func(s *sim) { s.tick(time.Second); s.tick(10 * time.Second); s.tick(10 * time.Second) }, full, Healthy, 8, 0, "v2"},
-		{"full before ready waits for readiness", func(s *sim) { s.notReady["v2"] = true }, full, Progressing, 0, 0, "v1"},
+		{"skips a timed pause", func(s *sim) { s.tick(time.Second) }, promote, v1alpha1.PhaseProgressing, 3, 10000, "v1"},
+		{"ends a user pause and moves on", func(s *sim) { s.tick(time.Second); s.must(pause) }, promote, v1alpha1.PhaseProgressing, 3, 10000, "v1"},
+		{"full goes straight to stable", func(s *sim) { s.tick(time.Second) }, full, v1alpha1.PhaseHealthy, 8, 0, "v2"},
+		{"full while paused by a step", func(s *sim) { s.tick(time.Second); s.tick(10 * time.Second); s.tick(10 * time.Second) }, full, v1alpha1.PhaseHealthy, 8, 0, "v2"},
+		{"full before ready waits for readiness", func(s *sim) { s.notReady["v2"] = true }, full, v1alpha1.PhaseProgressing, 0, 0, "v1"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -143,7 +143,7 @@ func TestPromote(t *testing.T) {
 	s.tick(time.Second)
 	delete(s.notReady, "v2")
 	s.tick(time.Second)
-	if s.st.Phase != Healthy || s.st.StableRevision != "v2" {
+	if s.st.Phase != v1alpha1.PhaseHealthy || s.st.StableRevision != "v2" {
 		t.Fatalf("full promotion did not complete on readiness: %+v", s.st)
 	}
 }
@@ -165,7 +165,7 @@ func TestAbortSetsTrafficBeforeStopping(t *testing.T) {
 			s.must(start("v2"))
 			s.tick(time.Second)
 			s.tick(10 * time.Second)
-			if s.st.Weights != (Weights{CanaryPPM: 10000, BaselinePPM: 10000}) {
+			if s.st.Weights != (v1alpha1.Weights{CanaryPPM: 10000, BaselinePPM: 10000}) {
 				t.Fatalf("weights before abort %+v", s.st.Weights)
 			}
 			s.must(cmd)
@@ -176,10 +176,10 @@ func TestAbortSetsTrafficBeforeStopping(t *testing.T) {
 				t.Fatalf("order: traffic %d, stop canary %d, stop baseline %d: %+v", traffic, stopCanary, stopBaseline, s.last)
 			}
 			tr := s.last[traffic].Traffic
-			if tr.Weights != (Weights{}) || tr.CanaryRevision != "" || tr.BaselineRevision != "" || tr.StableRevision != "v1" {
+			if tr.Weights != (v1alpha1.Weights{}) || tr.CanaryRevision != "" || tr.BaselineRevision != "" || tr.StableRevision != "v1" {
 				t.Fatalf("abort traffic %+v", tr)
 			}
-			want := map[CommandKind]Phase{CmdAbort: Aborted, CmdStop: Healthy, CmdUndo: Aborted}[cmd.Kind]
+			want := map[CommandKind]v1alpha1.Phase{CmdAbort: v1alpha1.PhaseAborted, CmdStop: v1alpha1.PhaseHealthy, CmdUndo: v1alpha1.PhaseAborted}[cmd.Kind]
 			if s.st.Phase != want || s.st.CanaryRevision != "" || s.running["v2"] || s.running["v1+baseline"] {
 				t.Fatalf("after %s: %+v running %v", cmd.Kind, s.st, s.running)
 			}
@@ -206,7 +206,7 @@ func TestFailedCanaryAborts(t *testing.T) {
 			c.setup(s)
 			s.failed[c.key] = "exited 3 times"
 			s.tick(time.Second)
-			if s.st.Phase != Aborted || s.st.Weights != (Weights{}) || !reflect.DeepEqual(s.events(), []string{EventAborted}) || !strings.Contains(s.eventText(), c.want) {
+			if s.st.Phase != v1alpha1.PhaseAborted || s.st.Weights != (v1alpha1.Weights{}) || !reflect.DeepEqual(s.events(), []string{EventAborted}) || !strings.Contains(s.eventText(), c.want) {
 				t.Fatalf("got %s %+v events %v %q", s.st.Phase, s.st.Weights, s.events(), s.eventText())
 			}
 		})
@@ -224,7 +224,7 @@ func TestBaselineWeights(t *testing.T) {
 			s := newSim(t, r)
 			s.must(start("v2"))
 			s.tick(time.Second)
-			if s.st.Weights != (Weights{CanaryPPM: c.canary, BaselinePPM: c.basePM}) {
+			if s.st.Weights != (v1alpha1.Weights{CanaryPPM: c.canary, BaselinePPM: c.basePM}) {
 				t.Fatalf("got %+v", s.st.Weights)
 			}
 			tr := s.last[index(s.last, func(a Action) bool { return a.Kind == ActSetTraffic })].Traffic
@@ -239,12 +239,12 @@ func TestBlueGreen(t *testing.T) {
 	t.Run("manual", func(t *testing.T) {
 		s := newSim(t, load(t, blueGreenYAML))
 		walk(t, s, []step{
-			{do: do(start("v2")), phase: Progressing, stable: "v1", events: []string{EventStarted}},
-			{name: "green ready waits", do: tick(time.Second), phase: Paused, pausedBy: PausedByPromotion, stable: "v1", events: []string{EventReady, EventPaused}, textHas: "override header"},
-			{do: tick(time.Hour), phase: Paused, pausedBy: PausedByPromotion, stable: "v1", noChange: true},
-			{name: "switch", do: do(promote), phase: Healthy, stable: "v2", events: []string{EventPromoted, EventFinished}},
-			{name: "instant undo", do: do(undo), phase: Healthy, stable: "v1", events: []string{EventUndone}},
-			{name: "v2 kept warm 20s", do: tick(20 * time.Second), phase: Healthy, stable: "v1", events: []string{EventScaledDown}},
+			{do: do(start("v2")), phase: v1alpha1.PhaseProgressing, stable: "v1", events: []string{EventStarted}},
+			{name: "green ready waits", do: tick(time.Second), phase: v1alpha1.PhasePaused, pausedBy: PausedByPromotion, stable: "v1", events: []string{EventReady, EventPaused}, textHas: "override header"},
+			{do: tick(time.Hour), phase: v1alpha1.PhasePaused, pausedBy: PausedByPromotion, stable: "v1", noChange: true},
+			{name: "switch", do: do(promote), phase: v1alpha1.PhaseHealthy, stable: "v2", events: []string{EventPromoted, EventFinished}},
+			{name: "instant undo", do: do(undo), phase: v1alpha1.PhaseHealthy, stable: "v1", events: []string{EventUndone}},
+			{name: "v2 kept warm 20s", do: tick(20 * time.Second), phase: v1alpha1.PhaseHealthy, stable: "v1", events: []string{EventScaledDown}},
 		})
 		if s.running["v2"] || !s.running["v1"] {
 			t.Fatalf("running %v", s.running)
@@ -255,17 +255,17 @@ func TestBlueGreen(t *testing.T) {
 		s.must(start("v2"))
 		// The green preview: traffic names green with weight 0.
 		tr := s.last[index(s.last, func(a Action) bool { return a.Kind == ActSetTraffic })].Traffic
-		if tr.CanaryRevision != "v2" || tr.Weights != (Weights{}) {
+		if tr.CanaryRevision != "v2" || tr.Weights != (v1alpha1.Weights{}) {
 			t.Fatalf("preview traffic %+v", tr)
 		}
 		walk(t, s, []step{
-			{do: tick(time.Second), phase: Progressing, stable: "v1", events: []string{EventReady}},
-			{do: tick(2 * time.Second), phase: Progressing, stable: "v1", noChange: true},
-			{do: do(pause), phase: Paused, pausedBy: PausedByUser, stable: "v1", events: []string{EventPaused}},
-			{do: tick(time.Minute), phase: Paused, pausedBy: PausedByUser, stable: "v1", noChange: true},
-			{do: do(resume), phase: Progressing, stable: "v1", events: []string{EventResumed}},
-			{name: "3s left", do: tick(2 * time.Second), phase: Progressing, stable: "v1", noChange: true},
-			{do: tick(time.Second), phase: Healthy, stable: "v2", events: []string{EventFinished}},
+			{do: tick(time.Second), phase: v1alpha1.PhaseProgressing, stable: "v1", events: []string{EventReady}},
+			{do: tick(2 * time.Second), phase: v1alpha1.PhaseProgressing, stable: "v1", noChange: true},
+			{do: do(pause), phase: v1alpha1.PhasePaused, pausedBy: PausedByUser, stable: "v1", events: []string{EventPaused}},
+			{do: tick(time.Minute), phase: v1alpha1.PhasePaused, pausedBy: PausedByUser, stable: "v1", noChange: true},
+			{do: do(resume), phase: v1alpha1.PhaseProgressing, stable: "v1", events: []string{EventResumed}},
+			{name: "3s left", do: tick(2 * time.Second), phase: v1alpha1.PhaseProgressing, stable: "v1", noChange: true},
+			{do: tick(time.Second), phase: v1alpha1.PhaseHealthy, stable: "v2", events: []string{EventFinished}},
 		})
 		sets := 0
 		for _, a := range s.last {
@@ -294,7 +294,7 @@ func TestUndo(t *testing.T) {
 		s := release(t)
 		s.tick(10 * time.Second)
 		s.must(undo)
-		if s.st.StableRevision != "v1" || s.st.PreviousRevision != "v2" || !s.running["v2"] || s.st.Phase != Healthy {
+		if s.st.StableRevision != "v1" || s.st.PreviousRevision != "v2" || !s.running["v2"] || s.st.Phase != v1alpha1.PhaseHealthy {
 			t.Fatalf("%+v", s.st)
 		}
 		s.must(undo)
@@ -309,9 +309,9 @@ func TestUndo(t *testing.T) {
 			t.Fatal("v1 not scaled down")
 		}
 		walk(t, s, []step{
-			{do: func(s *sim) { s.notReady["v1"] = true; s.must(undo) }, phase: Progressing, stable: "v2", events: []string{EventUndone}},
-			{name: "waits for v1", do: tick(time.Second), phase: Progressing, stable: "v2", noChange: true},
-			{do: func(s *sim) { delete(s.notReady, "v1"); s.tick(time.Second) }, phase: Healthy, stepIndex: 8, stable: "v1", events: []string{EventReady, EventFinished}},
+			{do: func(s *sim) { s.notReady["v1"] = true; s.must(undo) }, phase: v1alpha1.PhaseProgressing, stable: "v2", events: []string{EventUndone}},
+			{name: "waits for v1", do: tick(time.Second), phase: v1alpha1.PhaseProgressing, stable: "v2", noChange: true},
+			{do: func(s *sim) { delete(s.notReady, "v1"); s.tick(time.Second) }, phase: v1alpha1.PhaseHealthy, stepIndex: 8, stable: "v1", events: []string{EventReady, EventFinished}},
 		})
 	})
 	t.Run("a release of the warm previous revision keeps it running", func(t *testing.T) {
@@ -380,7 +380,7 @@ func TestStartAfterAbortAndStopClearsAborted(t *testing.T) {
 	s.must(start("v2"))
 	s.must(abort)
 	s.must(stop)
-	if s.st.Phase != Healthy || !reflect.DeepEqual(s.events(), []string{EventStopped}) {
+	if s.st.Phase != v1alpha1.PhaseHealthy || !reflect.DeepEqual(s.events(), []string{EventStopped}) {
 		t.Fatalf("%+v", s.st)
 	}
 	if err := s.apply(abort); !IsNoOp(err) {
@@ -389,7 +389,7 @@ func TestStartAfterAbortAndStopClearsAborted(t *testing.T) {
 	s.must(start("v2"))
 	s.must(abort)
 	s.must(start("v3")) // start leaves Aborted too
-	if s.st.Phase != Progressing || s.st.CanaryRevision != "v3" {
+	if s.st.Phase != v1alpha1.PhaseProgressing || s.st.CanaryRevision != "v3" {
 		t.Fatalf("%+v", s.st)
 	}
 }
@@ -407,7 +407,7 @@ func TestReconcileIdleIsStable(t *testing.T) {
 		}
 	}
 	// Router weights read back are recorded once, without actions.
-	obs.RouterWeights = &Weights{CanaryPPM: 1000}
+	obs.RouterWeights = &v1alpha1.Weights{CanaryPPM: 1000}
 	st, acts := Reconcile(s.r, s.st, obs, s.now)
 	if st.Generation != before.Generation+1 || acts != nil || *st.ObservedWeights != *obs.RouterWeights {
 		t.Fatalf("observed weights: %+v %v", st, acts)
@@ -420,7 +420,7 @@ func TestReconcileIdleIsStable(t *testing.T) {
 
 func TestInitial(t *testing.T) {
 	st, acts := Initial(load(t, canaryYAML), t0)
-	if st.Phase != Healthy || st.StableRevision != "v1" || st.Generation != 1 || st.Rollout != "web" {
+	if st.Phase != v1alpha1.PhaseHealthy || st.StableRevision != "v1" || st.Generation != 1 || st.Rollout != "web" {
 		t.Fatalf("%+v", st)
 	}
 	if len(acts) != 3 || acts[0].Kind != ActEnsureVersion || acts[1].Kind != ActSetTraffic || acts[1].Traffic.StableRevision != "v1" {

@@ -84,7 +84,7 @@ func (s *sim) checkStatus() {
 	if inRelease(st) && !s.running[st.CanaryRevision] {
 		s.t.Fatalf("canary %s not running", st.CanaryRevision)
 	}
-	if !inRelease(st) && (st.Weights != Weights{} || st.Baseline) {
+	if !inRelease(st) && (st.Weights != v1alpha1.Weights{} || st.Baseline) {
 		s.t.Fatalf("no release but weights %+v baseline %v", st.Weights, st.Baseline)
 	}
 	if st.CanaryRevision != "" && st.CanaryRevision == st.StableRevision {

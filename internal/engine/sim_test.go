@@ -61,7 +61,7 @@ func load(t testing.TB, src string, repl ...string) v1alpha1.Rollout {
 type sim struct {
 	t        testing.TB
 	r        v1alpha1.Rollout
-	st       Status
+	st       v1alpha1.RolloutStatus
 	now      time.Time
 	running  map[string]bool
 	notReady map[string]bool

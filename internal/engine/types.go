@@ -3,14 +3,18 @@
 // and the time, and returns the new status and the actions the caller must
 // carry out, in order. It does no I/O and reads no clock.
 //
-//	func Apply(r v1alpha1.Rollout, st Status, cmd Command, now time.Time) (Status, []Action, error)
-//	func Reconcile(r v1alpha1.Rollout, st Status, obs Observations, now time.Time) (Status, []Action)
+//	func Apply(r v1alpha1.Rollout, st v1alpha1.RolloutStatus, cmd Command, now time.Time) (v1alpha1.RolloutStatus, []Action, error)
+//	func Reconcile(r v1alpha1.Rollout, st v1alpha1.RolloutStatus, obs Observations, now time.Time) (v1alpha1.RolloutStatus, []Action)
+//
+// The status type lives with the API types because it is also the status of
+// the Kubernetes Rollout object; the engine reads and writes only its
+// release fields, never the cluster's (conditions, observed revision, ...).
 //
 // Apply handles a user's command (start, promote, pause, ...); an error means
 // the command does not apply in this state (the status is returned unchanged
 // and the error says why in plain words). Reconcile advances time-driven and
 // observation-driven transitions (a pause elapsed, a version became ready or
-// crashed). Both bump Status.Generation whenever the status changes.
+// crashed). Both bump RolloutStatus.Generation whenever the status changes.
 //
 // Semantics (Argo Rollouts vocabulary):
 //
@@ -58,27 +62,9 @@
 package engine
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
-)
-
-// Phase is where a rollout is.
-type Phase string
-
-// Phases, named as Argo Rollouts users know them.
-const (
-	// Healthy: no release in progress; stable serves all traffic.
-	Healthy Phase = "Healthy"
-	// Progressing: a release is moving through its steps.
-	Progressing Phase = "Progressing"
-	// Paused: waiting for promote (a pause step without duration, a user's
-	// pause, or blue/green waiting for promotion).
-	Paused Phase = "Paused"
-	// Aborted: the canary got 0 % and was stopped; stable serves all.
-	// A new `start` (or `stop`) leaves this phase.
-	Aborted Phase = "Aborted"
 )
 
 // VersionKey names one running copy of a revision: the revision itself, or
@@ -89,82 +75,6 @@ func VersionKey(revision string, baseline bool) string {
 		return revision + "+baseline"
 	}
 	return revision
-}
-
-// Weights are the canary's and the baseline's shares of traffic.
-type Weights struct {
-	CanaryPPM   v1alpha1.Weight
-	BaselinePPM v1alpha1.Weight
-}
-
-// weightsJSON is how Weights are stored and shown by the API: integers of
-// ppm under names that say so ({"canaryPPM": 1000}), unlike the percentages
-// a Weight writes where people type them.
-type weightsJSON struct {
-	CanaryPPM   uint32 `json:"canaryPPM"`
-	BaselinePPM uint32 `json:"baselinePPM"`
-}
-
-// MarshalJSON writes {"canaryPPM": n, "baselinePPM": n}.
-func (w Weights) MarshalJSON() ([]byte, error) {
-	return json.Marshal(weightsJSON{uint32(w.CanaryPPM), uint32(w.BaselinePPM)})
-}
-
-// UnmarshalJSON reads {"canaryPPM": n, "baselinePPM": n}.
-func (w *Weights) UnmarshalJSON(b []byte) error {
-	var j weightsJSON
-	if err := json.Unmarshal(b, &j); err != nil {
-		return err
-	}
-	*w = Weights{v1alpha1.Weight(j.CanaryPPM), v1alpha1.Weight(j.BaselinePPM)}
-	return nil
-}
-
-// Status is the durable state of one rollout. It is persisted before any of
-// the actions derived from it are carried out.
-type Status struct {
-	Rollout    string `json:"rollout"`
-	Phase      Phase  `json:"phase"`
-	Generation int64  `json:"generation"`
-
-	// StableRevision serves whatever the canary and baseline do not.
-	StableRevision string `json:"stableRevision"`
-	// CanaryRevision is the revision being released; empty when none.
-	CanaryRevision string `json:"canaryRevision,omitempty"`
-	// PreviousRevision is the stable before the last promotion (for undo).
-	PreviousRevision string `json:"previousRevision,omitempty"`
-	// ScaleDownAt is when the warm previous revision is stopped.
-	ScaleDownAt time.Time `json:"scaleDownAt,omitempty"`
-
-	// StepIndex is the current canary step; len(steps) when all are done.
-	StepIndex     int       `json:"stepIndex"`
-	StepStartedAt time.Time `json:"stepStartedAt,omitempty"`
-	// PausedBy says why Phase is Paused: "step", "user", "promotion"
-	// (blue/green waiting), "inconclusive" (analysis).
-	PausedBy string `json:"pausedBy,omitempty"`
-
-	// Weights are the weights the engine wants; ObservedWeights were last
-	// read back from the router (as Argo records status.canary.weights).
-	Weights         Weights  `json:"weights"`
-	ObservedWeights *Weights `json:"observedWeights,omitempty"`
-
-	// Baseline is true while a baseline copy of stable runs beside the canary.
-	Baseline bool `json:"baseline,omitempty"`
-
-	// CanaryReady: the canary (and its baseline) were observed ready, so
-	// steps run. Until then every weight stays 0.
-	CanaryReady bool `json:"canaryReady,omitempty"`
-	// FullPromotion: promote --full (or an undo of a scaled-down revision)
-	// was asked for; the canary takes all traffic as soon as it is ready.
-	FullPromotion bool `json:"fullPromotion,omitempty"`
-	// PausedAt is when a user paused; resume shifts StepStartedAt by the
-	// paused time so a timed pause or an auto-promotion delay continues
-	// with the time it had left.
-	PausedAt time.Time `json:"pausedAt,omitempty"`
-
-	Message   string    `json:"message,omitempty"`
-	StartedAt time.Time `json:"startedAt,omitempty"`
-	UpdatedAt time.Time `json:"updatedAt,omitempty"`
 }
 
 // CommandKind is a user's command.
@@ -203,7 +113,7 @@ type Observations struct {
 	// Versions by VersionKey, for the copies the actions asked to run.
 	Versions map[string]VersionState `json:"versions,omitempty"`
 	// RouterWeights were read back from the router, nil if unknown.
-	RouterWeights *Weights `json:"routerWeights,omitempty"`
+	RouterWeights *v1alpha1.Weights `json:"routerWeights,omitempty"`
 	// StepAnalysis is the latest verdict of the analysis step in progress,
 	// BackgroundAnalysis that of the strategy's background analysis; nil
 	// when none has been judged yet.
@@ -264,10 +174,10 @@ type Action struct {
 // canary; BaselineRevision, when set, is served by that revision's baseline
 // copy.
 type Traffic struct {
-	StableRevision   string  `json:"stableRevision"`
-	CanaryRevision   string  `json:"canaryRevision,omitempty"`
-	BaselineRevision string  `json:"baselineRevision,omitempty"`
-	Weights          Weights `json:"weights"`
+	StableRevision   string           `json:"stableRevision"`
+	CanaryRevision   string           `json:"canaryRevision,omitempty"`
+	BaselineRevision string           `json:"baselineRevision,omitempty"`
+	Weights          v1alpha1.Weights `json:"weights"`
 }
 
 // Event is one line of a rollout's history.

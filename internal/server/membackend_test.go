@@ -6,6 +6,7 @@ import (
 	"io"
 	"sync"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/wire"
 )
@@ -31,7 +32,7 @@ func newMemBackend() *memBackend {
 	return &memBackend{
 		info: wire.Info{Version: "test", RouterURL: "http://127.0.0.1:8080", APIURL: "http://127.0.0.1:7070", StateDir: "/tmp/x"},
 		views: map[string]wire.RolloutView{
-			"web": {Name: "web", Strategy: "canary", Status: engine.Status{Rollout: "web", Phase: engine.Healthy, StableRevision: "v1"}},
+			"web": {Name: "web", Strategy: "canary", Status: v1alpha1.RolloutStatus{Rollout: "web", Phase: v1alpha1.PhaseHealthy, StableRevision: "v1"}},
 		},
 		events: map[string][]wire.Event{
 			"web": {
@@ -103,12 +104,12 @@ func (m *memBackend) Do(ctx context.Context, name string, cmd engine.Command) (w
 	}
 	switch cmd.Kind {
 	case engine.CmdStart:
-		v.Status.Phase, v.Status.CanaryRevision = engine.Progressing, cmd.Revision
+		v.Status.Phase, v.Status.CanaryRevision = v1alpha1.PhaseProgressing, cmd.Revision
 	case engine.CmdPause:
-		if v.Status.Phase == engine.Paused {
+		if v.Status.Phase == v1alpha1.PhasePaused {
 			return v, &wire.ConflictError{Reason: "already paused"}
 		}
-		v.Status.Phase = engine.Paused
+		v.Status.Phase = v1alpha1.PhasePaused
 	default:
 		return v, &wire.ConflictError{Reason: fmt.Sprintf("%s does not apply", cmd.Kind)}
 	}

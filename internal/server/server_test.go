@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/wire"
 	"github.com/kanaria-dev/kanaria/internal/wire/jsonhttp"
@@ -125,7 +126,7 @@ func TestCommands(t *testing.T) {
 
 	code, _, body := call(t, ts, "POST", "/v1/rollouts/web/start", `{"revision":"v2","reason":"ship it"}`)
 	var v wire.RolloutView
-	if code != 200 || json.Unmarshal([]byte(body), &v) != nil || v.Status.CanaryRevision != "v2" || v.Status.Phase != engine.Progressing {
+	if code != 200 || json.Unmarshal([]byte(body), &v) != nil || v.Status.CanaryRevision != "v2" || v.Status.Phase != v1alpha1.PhaseProgressing {
 		t.Fatalf("start: %d %q", code, body)
 	}
 	if b.lastCmd.Kind != engine.CmdStart || b.lastCmd.Reason != "ship it" {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/wire"
 )
@@ -108,7 +109,7 @@ func TestWatchRollout(t *testing.T) {
 		t.Fatalf("watch: %d %s", w.resp.StatusCode, ct)
 	}
 	var v wire.RolloutView
-	if err := json.Unmarshal([]byte(w.next("rollout").data), &v); err != nil || v.Status.Phase != engine.Healthy {
+	if err := json.Unmarshal([]byte(w.next("rollout").data), &v); err != nil || v.Status.Phase != v1alpha1.PhaseHealthy {
 		t.Fatalf("first rollout event: %+v %v", v, err)
 	}
 	var evs []wire.Event
@@ -125,7 +126,7 @@ func TestWatchRollout(t *testing.T) {
 	if _, err := b.Do(context.Background(), "web", engine.Command{Kind: engine.CmdPause}); err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal([]byte(w.next("rollout").data), &v); err != nil || v.Status.Phase != engine.Paused {
+	if err := json.Unmarshal([]byte(w.next("rollout").data), &v); err != nil || v.Status.Phase != v1alpha1.PhasePaused {
 		t.Fatalf("after pause: %+v %v", v.Status, err)
 	}
 	b.mu.Lock()

@@ -6,7 +6,6 @@ import (
 
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/analysis/judge"
-	"github.com/kanaria-dev/kanaria/internal/engine"
 )
 
 // ErrNotFound is an unknown rollout (404).
@@ -28,10 +27,10 @@ type Info struct {
 
 // RolloutView is a rollout as the API shows it.
 type RolloutView struct {
-	Name     string          `json:"name"`
-	Strategy string          `json:"strategy"` // "canary" | "blueGreen"
-	Steps    []v1alpha1.Step `json:"steps,omitempty"`
-	Status   engine.Status   `json:"status"`
+	Name     string                 `json:"name"`
+	Strategy string                 `json:"strategy"` // "canary" | "blueGreen"
+	Steps    []v1alpha1.Step        `json:"steps,omitempty"`
+	Status   v1alpha1.RolloutStatus `json:"status"`
 	// RouterURL is where users reach the service through kanaria's router.
 	RouterURL string `json:"routerURL,omitempty"`
 	// Analysis is the release's current or last analyses with their

@@ -1,4 +1,4 @@
-package engine
+package v1alpha1
 
 import (
 	"encoding/json"
@@ -7,11 +7,11 @@ import (
 
 // TestWeightsJSONIsPPM pins the stored status and the API's shape: weights
 // are integers of ppm under names that say so, not the percentages a
-// v1alpha1.Weight writes elsewhere. A status stored before Weights held
-// v1alpha1.Weight must read back the same.
+// Weight writes elsewhere. A status stored before Weights held
+// Weight must read back the same.
 func TestWeightsJSONIsPPM(t *testing.T) {
 	w := Weights{CanaryPPM: 1000, BaselinePPM: 999_000}
-	b, err := json.Marshal(Status{Weights: w, ObservedWeights: &w})
+	b, err := json.Marshal(RolloutStatus{Weights: w, ObservedWeights: &w})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +27,7 @@ func TestWeightsJSONIsPPM(t *testing.T) {
 			t.Fatalf("weights written as %s", b)
 		}
 	}
-	var back Status
+	var back RolloutStatus
 	if err := json.Unmarshal(b, &back); err != nil || back.Weights != w || *back.ObservedWeights != w {
 		t.Fatalf("read back %+v, %v", back, err)
 	}
