@@ -164,7 +164,13 @@ type RolloutStatus struct {
 // TrafficStatus is a complete routing assignment for one rollout: who serves
 // each role and with what weight.
 type TrafficStatus struct {
-	Stable BackendStatus `json:"stable"`
+	// Generation counts the assignments the router traffic provider wrote:
+	// it grows with every change, and each router replica reports the
+	// generation it applied in its Lease (traffic.AppliedTraffic), so old
+	// weights that happen to equal new ones are never taken for a read-back.
+	// +optional
+	Generation int64         `json:"generation,omitempty"`
+	Stable     BackendStatus `json:"stable"`
 	// +optional
 	Canary *BackendStatus `json:"canary,omitempty"`
 	// +optional
