@@ -14,14 +14,17 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
+	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/server"
+	"github.com/kanaria-dev/kanaria/internal/server/servertest"
 	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
-// cliEnv is a control plane (real HTTP server over a memBackend) and the
-// state directory that points at it, as `kanaria up` would leave it.
+// cliEnv is a control plane (the real API server over servertest's
+// backend, which moves by the real engine) and the state directory that
+// points at it, as `kanaria up` would leave it.
 type cliEnv struct {
-	b        *memBackend
+	b        *servertest.Backend
 	stateDir string
 	url      string
 }
@@ -36,7 +39,11 @@ func newCLIEnv(t *testing.T, rollouts ...string) *cliEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := newMemBackend(rollouts...)
+	var rs []v1alpha1.Rollout
+	for _, n := range rollouts {
+		rs = append(rs, servertest.Canary(n))
+	}
+	b := servertest.New(wire.Info{Version: "v9.9.9-test", RouterURL: "http://127.0.0.1:8080", DashboardURL: "http://127.0.0.1:7070/ui/"}, rs...)
 	ts := httptest.NewServer(server.New(b, tok, server.Options{}))
 	t.Cleanup(ts.Close)
 	if err := wire.WriteEndpoint(dir, ts.URL); err != nil {
@@ -44,6 +51,8 @@ func newCLIEnv(t *testing.T, rollouts ...string) *cliEnv {
 	}
 	return &cliEnv{b: b, stateDir: dir, url: ts.URL}
 }
+
+func ptr[T any](v T) *T { return &v }
 
 // run executes the CLI in-process against the env's state dir.
 func (e *cliEnv) run(t *testing.T, args ...string) (string, error) {
@@ -84,7 +93,8 @@ func TestStartPrintsWhatHappenedAndWhereToWatch(t *testing.T) {
 	e := newCLIEnv(t)
 	out := mustRun(t, e, "start", "v2")
 	for _, want := range []string{
-		"rollout web: started releasing v2 (stable v1); Progressing, step 1/3 setWeight 0.1%, canary v2 at 0.1%",
+		// Nothing is ready the moment it starts: the weight is still 0.
+		"rollout web: started releasing v2 (stable v1); Progressing, step 1/3 setWeight 0.1%, canary v2 at 0%\n",
 		"watch: kanaria status -w -r web\n",
 		"router: http://127.0.0.1:8080\n",
 		"dashboard: http://127.0.0.1:7070/ui/\n",
@@ -96,10 +106,14 @@ func TestStartPrintsWhatHappenedAndWhereToWatch(t *testing.T) {
 	if v, _ := e.b.Get(context.Background(), "web"); v.Status.CanaryRevision != "v2" {
 		t.Fatalf("backend not started: %+v", v.Status)
 	}
-	// Starting the same revision again does not apply: said plainly, exit 3.
-	_, err := e.run(t, "start", "v2")
-	if err == nil || err.Error() != "rollout web: already releasing v2" || exitCodeOf(err) != notAppliedExitCode {
-		t.Fatalf("second start: %v (exit %d)", err, exitCodeOf(err))
+	// Starting the same revision again is already in effect: said, exit 0.
+	if out := mustRun(t, e, "start", "v2"); !strings.HasPrefix(out, "rollout web: nothing to do: v2 is already being released") {
+		t.Fatalf("second start: %s", out)
+	}
+	// Starting another does not apply now: said plainly, exit 3.
+	_, err := e.run(t, "start", "v3")
+	if err == nil || !strings.HasPrefix(err.Error(), "rollout web: a release of v2 is in progress") || exitCodeOf(err) != notAppliedExitCode {
+		t.Fatalf("start during a release: %v (exit %d)", err, exitCodeOf(err))
 	}
 	if _, err := e.run(t, "start"); err == nil {
 		t.Fatal("start without a revision accepted")
@@ -109,21 +123,34 @@ func TestStartPrintsWhatHappenedAndWhereToWatch(t *testing.T) {
 func TestPromoteStepsThenFull(t *testing.T) {
 	e := newCLIEnv(t)
 	mustRun(t, e, "start", "v2")
-	out := mustRun(t, e, "promote")
-	if !strings.Contains(out, "rollout web: promoted; Paused (step), step 2/3 pause (until promote)") {
-		t.Fatalf("promote: %s", out)
+	// Before the canary is ready no step has started: promote refuses.
+	if _, err := e.run(t, "promote"); err == nil || exitCodeOf(err) != notAppliedExitCode || !strings.Contains(err.Error(), "not ready yet") {
+		t.Fatalf("promote before ready: %v", err)
 	}
-	out = mustRun(t, e, "promote", "--full", "--reason", "looks good")
-	if !strings.Contains(out, "rollout web: fully promoted; Healthy, stable v2 serves all traffic") {
-		t.Fatalf("promote --full: %s", out)
+	e.b.Tick(time.Second) // ready: setWeight 0.1 applies, then the open pause
+	if out := mustRun(t, e, "status"); !strings.Contains(out, "Paused (step)") || !strings.Contains(out, "2/3 pause (until promote)") {
+		t.Fatalf("status at the pause: %s", out)
+	}
+	out := mustRun(t, e, "promote")
+	if !strings.Contains(out, "rollout web: promoted; Healthy, stable v2 serves all traffic") {
+		t.Fatalf("promote past the pause (the last step is setWeight 50, then done): %s", out)
 	}
 	_, err := e.run(t, "promote")
-	if err == nil || err.Error() != "rollout web: no release in progress" {
+	if err == nil || !strings.HasPrefix(err.Error(), "rollout web: no release in progress") {
 		t.Fatalf("promote with nothing to promote: %v", err)
 	}
 	out = mustRun(t, e, "undo")
 	if !strings.Contains(out, "rollout web: undone; Healthy, stable v1 serves all traffic") {
 		t.Fatalf("undo: %s", out)
+	}
+	mustRun(t, e, "start", "v3")
+	out = mustRun(t, e, "promote", "--full", "--reason", "looks good")
+	if !strings.Contains(out, "rollout web: fully promoted; Progressing") {
+		t.Fatalf("promote --full before ready: %s", out)
+	}
+	e.b.Tick(time.Second)
+	if v, _ := e.b.Get(context.Background(), "web"); v.Status.StableRevision != "v3" || v.Status.Phase != v1alpha1.PhaseHealthy {
+		t.Fatalf("--full once ready: %+v", v.Status)
 	}
 }
 
@@ -133,9 +160,8 @@ func TestPauseResumeAbortStop(t *testing.T) {
 	if out := mustRun(t, e, "pause"); !strings.Contains(out, "rollout web: paused; Paused (user)") {
 		t.Fatalf("pause: %s", out)
 	}
-	_, err := e.run(t, "pause")
-	if err == nil || err.Error() != "rollout web: already paused" || exitCodeOf(err) != notAppliedExitCode {
-		t.Fatalf("second pause: %v", err)
+	if out := mustRun(t, e, "pause"); !strings.HasPrefix(out, "rollout web: nothing to do: already paused") {
+		t.Fatalf("second pause: %s", out)
 	}
 	if out := mustRun(t, e, "resume"); !strings.Contains(out, "rollout web: resumed; Progressing") {
 		t.Fatalf("resume: %s", out)
@@ -144,7 +170,7 @@ func TestPauseResumeAbortStop(t *testing.T) {
 	if !strings.Contains(out, "rollout web: aborted; Aborted, stable v1 serves all traffic") {
 		t.Fatalf("abort: %s", out)
 	}
-	if v, _ := e.b.Get(context.Background(), "web"); v.Status.Message != "aborted: errors up" {
+	if v, _ := e.b.Get(context.Background(), "web"); !strings.Contains(v.Status.Message, ": errors up;") {
 		t.Fatalf("--reason not sent: %q", v.Status.Message)
 	}
 	if out := mustRun(t, e, "stop"); !strings.Contains(out, "rollout web: stopped; Healthy, stable v1") {
@@ -155,20 +181,18 @@ func TestPauseResumeAbortStop(t *testing.T) {
 func TestStatusTable(t *testing.T) {
 	e := newCLIEnv(t)
 	mustRun(t, e, "start", "v2")
-	e.b.set("web", func(st *v1alpha1.RolloutStatus) {
-		st.ObservedWeights = &v1alpha1.Weights{CanaryPPM: 1000, BaselinePPM: 0}
-		st.Message = "waiting for v2 to become ready"
-	})
+	e.b.Tick(time.Second) // ready: setWeight 0.1 applies, then the open pause
+	e.b.Tick(time.Second) // the router's weights are read back
 	out := mustRun(t, e, "status")
 	want := `rollout:   web
-phase:     Progressing
+phase:     Paused (step)
 strategy:  canary
 stable:    v1
 canary:    v2
-step:      1/3 setWeight 0.1%
+step:      2/3 pause (until promote)
 weights:   canary 0.1%, baseline 0.1%
-observed:  canary 0.1%, baseline 0%
-message:   waiting for v2 to become ready
+observed:  canary 0.1%, baseline 0.1%
+message:   step 2/3: pause (until promote); waiting for promote
 router:    http://127.0.0.1:8080
 `
 	if out != want {
@@ -179,6 +203,7 @@ router:    http://127.0.0.1:8080
 func TestStatusJSONAndYAML(t *testing.T) {
 	e := newCLIEnv(t)
 	mustRun(t, e, "start", "v2")
+	e.b.Tick(time.Second)
 	var fromJSON wire.RolloutView
 	if err := json.Unmarshal([]byte(mustRun(t, e, "status", "-o", "json")), &fromJSON); err != nil {
 		t.Fatal(err)
@@ -194,7 +219,7 @@ func TestStatusJSONAndYAML(t *testing.T) {
 	if err := yaml.Unmarshal([]byte(out), &fromYAML); err != nil {
 		t.Fatal(err)
 	}
-	if fromYAML.Status.CanaryRevision != "v2" || fromYAML.Status.Phase != v1alpha1.PhaseProgressing {
+	if fromYAML.Status.CanaryRevision != "v2" || fromYAML.Status.Phase != v1alpha1.PhasePaused {
 		t.Fatalf("yaml: %+v", fromYAML.Status)
 	}
 	if _, err := e.run(t, "status", "-o", "xml"); err == nil || !strings.Contains(err.Error(), `unknown output format "xml"`) {
@@ -209,7 +234,7 @@ func TestStatusWatchPrintsChanges(t *testing.T) {
 	defer cancel()
 	go func() {
 		time.Sleep(500 * time.Millisecond)
-		e.b.set("web", func(st *v1alpha1.RolloutStatus) { st.Phase, st.PausedBy = v1alpha1.PhasePaused, "user" })
+		e.b.Do(context.Background(), "web", engine.Command{Kind: engine.CmdPause})
 	}()
 	out, err := e.runCtx(ctx, "status", "-w", "--interval", "100ms", "-o", "json")
 	if err != nil {
@@ -227,45 +252,43 @@ func TestStatusWatchPrintsChanges(t *testing.T) {
 
 func TestHistory(t *testing.T) {
 	e := newCLIEnv(t)
-	if out := mustRun(t, e, "history"); out != "rollout web: no events yet\n" {
+	if out := mustRun(t, e, "history", "--after", "1"); out != "rollout web: no events yet\n" {
 		t.Fatalf("empty history: %q", out)
 	}
 	mustRun(t, e, "start", "v2")
 	mustRun(t, e, "pause")
 	out := mustRun(t, e, "history")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 3 || !strings.HasPrefix(lines[0], "ID") || !strings.Contains(lines[1], "start v2") || !strings.Contains(lines[2], "pause") {
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "ID") || !strings.Contains(lines[1], "Initialized") ||
+		!strings.Contains(lines[2], "Started") || !strings.Contains(lines[2], "canary release of v2 started") || !strings.Contains(lines[3], "Paused") {
 		t.Fatalf("history table:\n%s", out)
 	}
 	var evs []wire.Event
-	if err := json.Unmarshal([]byte(mustRun(t, e, "history", "-o", "json", "--after", "1")), &evs); err != nil {
+	if err := json.Unmarshal([]byte(mustRun(t, e, "history", "-o", "json", "--after", "2")), &evs); err != nil {
 		t.Fatal(err)
 	}
-	if len(evs) != 1 || evs[0].Type != "pause" {
-		t.Fatalf("history json after 1: %+v", evs)
+	if len(evs) != 1 || evs[0].Type != engine.EventPaused {
+		t.Fatalf("history json after 2: %+v", evs)
 	}
 }
 
 func TestHistoryPagesThroughEverything(t *testing.T) {
 	e := newCLIEnv(t)
-	for i := 0; i < historyPage+5; i++ {
-		e.b.events["web"] = append(e.b.events["web"], wire.Event{ID: int64(i + 1), Type: "T"})
+	for range historyPage + 5 {
+		e.b.AddEvent("web", "T", "")
 	}
 	var evs []wire.Event
 	if err := json.Unmarshal([]byte(mustRun(t, e, "history", "-o", "json")), &evs); err != nil {
 		t.Fatal(err)
 	}
-	if len(evs) != historyPage+5 || evs[len(evs)-1].ID != historyPage+5 {
+	// Initialized, then the ones added.
+	if len(evs) != historyPage+6 || evs[len(evs)-1].ID != historyPage+6 {
 		t.Fatalf("got %d events", len(evs))
 	}
 }
 
 func TestLogs(t *testing.T) {
 	e := newCLIEnv(t)
-	out := mustRun(t, e, "logs", "--revision", "v2", "--baseline", "--tail", "7")
-	if out != "log of v2+baseline tail=7\n" {
-		t.Fatalf("logs: %q", out)
-	}
 	// Without --revision: stable when idle, the canary during a release.
 	if out := mustRun(t, e, "logs"); out != "log of v1 tail=100\n" {
 		t.Fatalf("logs while idle: %q", out)
@@ -273,6 +296,10 @@ func TestLogs(t *testing.T) {
 	mustRun(t, e, "start", "v3")
 	if out := mustRun(t, e, "logs"); out != "log of v3 tail=100\n" {
 		t.Fatalf("logs during a release: %q", out)
+	}
+	out := mustRun(t, e, "logs", "--revision", "v1", "--baseline", "--tail", "7")
+	if out != "log of v1+baseline tail=7\n" {
+		t.Fatalf("logs: %q", out)
 	}
 }
 
@@ -304,7 +331,7 @@ func TestRolloutSelectionRule(t *testing.T) {
 	}
 
 	none := newCLIEnv(t, "x")
-	delete(none.b.views, "x")
+	none.b.Remove("x")
 	if _, err := none.run(t, "status"); err == nil || !strings.Contains(err.Error(), "has no rollouts") {
 		t.Fatalf("no rollouts: %v", err)
 	}

@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
+	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/server"
+	"github.com/kanaria-dev/kanaria/internal/server/servertest"
 	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
@@ -106,9 +108,9 @@ func TestRenderLive(t *testing.T) {
 	}
 }
 
-// histMem serves a metrics history beside the CLI's memBackend: five
-// seconds of 100 req/s on stable and 20 on canary with one error each.
-type histMem struct{ *memBackend }
+// histMem serves a metrics history beside the test backend: five seconds
+// of 100 req/s on stable and 20 on canary with one error each.
+type histMem struct{ *servertest.Backend }
 
 func (h histMem) History(_ context.Context, name string, since time.Time) ([]wire.HistoryPoint, error) {
 	var pts []wire.HistoryPoint
@@ -129,7 +131,7 @@ func TestStatusWatchPlainLines(t *testing.T) {
 	defer cancel()
 	go func() {
 		time.Sleep(500 * time.Millisecond)
-		e.b.set("web", func(st *v1alpha1.RolloutStatus) { st.Phase, st.PausedBy = v1alpha1.PhasePaused, "user" })
+		e.b.Do(context.Background(), "web", engine.Command{Kind: engine.CmdPause})
 	}()
 	out, err := e.runCtx(ctx, "status", "-w", "--interval", "100ms", "--server", ts.URL)
 	if err != nil {

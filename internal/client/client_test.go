@@ -4,82 +4,47 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/server"
+	"github.com/kanaria-dev/kanaria/internal/server/servertest"
 	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
-// memBackend is a canned stand-in for the control plane, enough to see each
-// call reach the server and its answer come back typed: one rollout "web",
-// a canned history, analysis and log, and a pause that conflicts when
-// already paused. The state machine behind the real answers is the
-// engine's, tested there and end to end (internal/e2e).
-type memBackend struct {
-	paused    bool
-	lastCmd   engine.Command
-	lastLogs  string
+// backend is the test control plane (the real engine, in memory) with a
+// canned metrics history and analysis, which servertest does not keep.
+type backend struct {
+	*servertest.Backend
+	mu        sync.Mutex
 	lastSince time.Time
 }
 
-func (m *memBackend) Info() wire.Info {
-	return wire.Info{Version: "t", RouterURL: "http://127.0.0.1:1"}
-}
-
-func (m *memBackend) List(context.Context) ([]wire.RolloutView, error) {
-	return []wire.RolloutView{{Name: "web"}}, nil
-}
-
-func (m *memBackend) Get(_ context.Context, name string) (wire.RolloutView, error) {
-	if name != "web" {
-		return wire.RolloutView{}, wire.ErrNotFound
-	}
-	return wire.RolloutView{Name: "web", Status: v1alpha1.RolloutStatus{StableRevision: "v1"}}, nil
-}
-
-func (m *memBackend) Do(_ context.Context, name string, cmd engine.Command) (wire.RolloutView, error) {
-	m.lastCmd = cmd
-	if cmd.Kind == engine.CmdPause && m.paused {
-		return wire.RolloutView{}, &wire.ConflictError{Reason: "rollout web: already paused"}
-	}
-	m.paused = cmd.Kind == engine.CmdPause
-	return wire.RolloutView{Name: name, Status: v1alpha1.RolloutStatus{Phase: v1alpha1.PhasePaused}}, nil
-}
-
-func (m *memBackend) Events(_ context.Context, name string, after int64, limit int) ([]wire.Event, error) {
-	return []wire.Event{{ID: after + 1, Type: "Started", Message: fmt.Sprint(limit)}}, nil
-}
-
-func (m *memBackend) Logs(_ context.Context, name, rev string, baseline bool, tail int, w io.Writer) error {
-	m.lastLogs = fmt.Sprintf("%s %v %d", rev, baseline, tail)
-	_, err := io.WriteString(w, "line\n")
-	return err
-}
-
-func (m *memBackend) History(_ context.Context, name string, since time.Time) ([]wire.HistoryPoint, error) {
-	m.lastSince = since
+func (b *backend) History(_ context.Context, name string, since time.Time) ([]wire.HistoryPoint, error) {
+	b.mu.Lock()
+	b.lastSince = since
+	b.mu.Unlock()
 	return []wire.HistoryPoint{{UnixMS: since.UnixMilli(), CanaryPPM: 1000,
 		Versions: map[string]wire.VersionPoint{"canary": {Revision: "v2", Requests: 7}}}}, nil
 }
 
-func (m *memBackend) Analysis(_ context.Context, name string) ([]wire.AnalysisRun, error) {
+func (b *backend) Analysis(_ context.Context, name string) ([]wire.AnalysisRun, error) {
 	return []wire.AnalysisRun{{Kind: "background", Revision: "v2", ComparedWith: "baseline"}}, nil
 }
 
-func newTest(t *testing.T) (*memBackend, *Client) {
+func newTest(t *testing.T) (*backend, *Client) {
 	b, c, _ := newTestServer(t)
 	return b, c
 }
 
-func newTestServer(t *testing.T) (*memBackend, *Client, *server.Server) {
-	b := &memBackend{}
+func newTestServer(t *testing.T) (*backend, *Client, *server.Server) {
+	b := &backend{Backend: servertest.New(wire.Info{Version: "t", RouterURL: "http://127.0.0.1:1"}, servertest.Canary("web"))}
 	srv := server.New(b, "tok", server.Options{})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
@@ -99,21 +64,26 @@ func TestCalls(t *testing.T) {
 	if v, err := c.Get(ctx, "web"); err != nil || v.Status.StableRevision != "v1" {
 		t.Fatalf("Get = %+v, %v", v, err)
 	}
-	if _, err := c.Do(ctx, "web", engine.Command{Kind: engine.CmdPause, Reason: "lunch"}); err != nil || b.lastCmd.Reason != "lunch" {
-		t.Fatalf("Do = %v (backend got %+v)", err, b.lastCmd)
+	v, err := c.Do(ctx, "web", engine.Command{Kind: engine.CmdStart, Revision: "v2", Reason: "ship it"})
+	if err != nil || v.Status.CanaryRevision != "v2" || b.LastCommand().Reason != "ship it" {
+		t.Fatalf("Do = %+v, %v (backend got %+v)", v.Status, err, b.LastCommand())
 	}
-	evs, err := c.Events(ctx, "web", 41, 7)
-	if err != nil || len(evs) != 1 || evs[0].ID != 42 || evs[0].Message != "7" {
-		t.Fatalf("Events = %+v, %v", evs, err)
+	all, _ := b.Events(ctx, "web", 0, 100)
+	evs, err := c.Events(ctx, "web", all[0].ID, 1)
+	if err != nil || len(evs) != 1 || evs[0] != all[1] {
+		t.Fatalf("Events = %+v, %v; want [%+v]", evs, err, all[1])
 	}
 	var buf bytes.Buffer
-	if err := c.Logs(ctx, "web", "v2", true, 12, &buf); err != nil || buf.String() != "line\n" || b.lastLogs != "v2 true 12" {
-		t.Fatalf("Logs = %q, %v (backend got %q)", buf.String(), err, b.lastLogs)
+	if err := c.Logs(ctx, "web", "v1", true, 12, &buf); err != nil || buf.String() != "log of v1+baseline tail=12\n" || b.LastLogs() != "v1 true 12" {
+		t.Fatalf("Logs = %q, %v (backend got %q)", buf.String(), err, b.LastLogs())
 	}
 	since := time.UnixMilli(1_700_000_000_123)
 	pts, err := c.History(ctx, "web", since)
-	if err != nil || len(pts) != 1 || pts[0].Versions["canary"].Requests != 7 || !b.lastSince.Equal(since) {
-		t.Fatalf("History = %+v, %v (backend got since %v)", pts, err, b.lastSince)
+	b.mu.Lock()
+	gotSince := b.lastSince
+	b.mu.Unlock()
+	if err != nil || len(pts) != 1 || pts[0].Versions["canary"].Requests != 7 || !gotSince.Equal(since) {
+		t.Fatalf("History = %+v, %v (backend got since %v)", pts, err, gotSince)
 	}
 	runs, err := c.Analysis(ctx, "web")
 	if err != nil || len(runs) != 1 || runs[0].ComparedWith != "baseline" {
@@ -129,11 +99,13 @@ func TestCalls(t *testing.T) {
 }
 
 func TestWatch(t *testing.T) {
-	_, c, _ := newTestServer(t)
+	b, c, _ := newTestServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	b.Do(ctx, "web", engine.Command{Kind: engine.CmdStart, Revision: "v2"})
+	all, _ := b.Events(ctx, "web", 0, 100)
 	var got []Update
-	err := c.Watch(ctx, "web", 41, func(u Update) error {
+	err := c.Watch(ctx, "web", all[0].ID, func(u Update) error {
 		got = append(got, u)
 		if len(got) == 3 {
 			cancel() // the stream goes on until the watcher leaves
@@ -150,8 +122,8 @@ func TestWatch(t *testing.T) {
 	if r := kinds[wire.WatchRollout]; r.Rollout.Status.StableRevision != "v1" {
 		t.Fatalf("no rollout update first: %+v", got)
 	}
-	if e := kinds[wire.WatchEvents]; len(e.Events) != 1 || e.Events[0].ID != 42 {
-		t.Fatalf("events after 41: %+v", got)
+	if e := kinds[wire.WatchEvents]; !slices.Equal(e.Events, all[1:]) {
+		t.Fatalf("events after the first: %+v, want %+v", got, all[1:])
 	}
 	if p := kinds[wire.WatchPoints]; len(p.Points) != 1 || p.Points[0].CanaryPPM != 1000 {
 		t.Fatalf("points: %+v", got)
@@ -203,10 +175,9 @@ func TestReadEvents(t *testing.T) {
 func TestErrorsCarryStatusAndMessage(t *testing.T) {
 	_, c := newTest(t)
 	ctx := context.Background()
-	c.Do(ctx, "web", engine.Command{Kind: engine.CmdPause})
 	_, err := c.Do(ctx, "web", engine.Command{Kind: engine.CmdPause})
 	var apiErr *APIError
-	if !errors.As(err, &apiErr) || apiErr.StatusCode != 409 || err.Error() != "rollout web: already paused" || !IsConflict(err) {
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 409 || !strings.HasPrefix(err.Error(), "rollout web: no release in progress") || !IsConflict(err) {
 		t.Fatalf("conflict: %#v", err)
 	}
 	if _, err := c.Get(ctx, "nope"); !IsNotFound(err) || !strings.Contains(err.Error(), `"nope"`) {
@@ -227,7 +198,7 @@ func TestFromStateDir(t *testing.T) {
 	if !errors.Is(err, wire.ErrNoControlPlane) || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "kanaria up") {
 		t.Fatalf("empty state dir: %v", err)
 	}
-	b := &memBackend{}
+	b := servertest.New(wire.Info{}, servertest.Canary("web"))
 	ts := httptest.NewServer(server.New(b, mustToken(t, dir), server.Options{}))
 	defer ts.Close()
 	if err := wire.WriteEndpoint(dir, ts.URL); err != nil {

@@ -2,7 +2,6 @@ package controlplane
 
 import (
 	"context"
-	"errors"
 	"io"
 
 	"github.com/kanaria-dev/kanaria/internal/engine"
@@ -47,17 +46,7 @@ func (c *ControlPlane) Do(ctx context.Context, name string, cmd engine.Command) 
 		return wire.RolloutView{}, wire.ErrNotFound
 	}
 	_, err := c.command(ctx, r, cmd)
-	switch {
-	case engine.IsNoOp(err):
-		v := c.view(r)
-		v.Note = err.Error()
-		return v, nil
-	case errors.As(err, new(*engine.Refusal)):
-		return c.view(r), &wire.ConflictError{Reason: "rollout " + name + ": " + err.Error()}
-	case err != nil:
-		return c.view(r), err
-	}
-	return c.view(r), nil
+	return wire.CommandOutcome(name, c.view(r), err)
 }
 
 // Events returns a rollout's history after an event id.
@@ -89,13 +78,7 @@ func (c *ControlPlane) view(r *rollout) wire.RolloutView {
 	r.mu.Lock()
 	st := r.status
 	r.mu.Unlock()
-	v := wire.RolloutView{Name: r.spec.Metadata.Name, Status: st, RouterURL: c.opts.RouterURL, Analysis: r.analysisViews()}
-	switch {
-	case r.spec.Spec.Strategy.Canary != nil:
-		v.Strategy = "canary"
-		v.Steps = r.spec.Spec.Strategy.Canary.Steps
-	case r.spec.Spec.Strategy.BlueGreen != nil:
-		v.Strategy = "blueGreen"
-	}
+	v := wire.NewRolloutView(r.spec, st, c.opts.RouterURL)
+	v.Analysis = r.analysisViews()
 	return v
 }

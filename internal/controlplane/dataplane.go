@@ -52,9 +52,6 @@ func (v *routerView) Weights(release string) (canaryPPM, baselinePPM uint32, ok 
 	return c, b, ok
 }
 
-// Telemetry is the router's per-version telemetry, read remotely.
-func (v *routerView) Telemetry() *routerView { return v }
-
 // Samples returns the requests one version served since a time (nil when
 // the data plane cannot be read).
 func (v *routerView) Samples(release string, ver router.Version, since time.Time) []router.Sample {

@@ -30,20 +30,12 @@ const (
 	historyGrace = 250 * time.Millisecond
 )
 
-// telemetrySource is all history needs from the data plane. Today it is the
-// embedded router's Telemetry; a data-plane client with the same two calls
-// replaces it in historySource alone.
+// telemetrySource is all history needs of the router's telemetry: the data
+// plane's, read remotely (routerView), or a router's own (*router.Telemetry)
+// in tests.
 type telemetrySource interface {
 	Samples(release string, v router.Version, since time.Time) []router.Sample
 	Counts(release string, v router.Version) router.Counts
-}
-
-// historySource is the one place that knows where telemetry comes from.
-func (c *ControlPlane) historySource() telemetrySource {
-	if c.router == nil {
-		return nil
-	}
-	return c.router.Telemetry()
 }
 
 // historyRing is one rollout's bounded series, oldest first once wrapped.
@@ -92,10 +84,6 @@ func (c *ControlPlane) historyStore() *historyStore {
 // recordHistory records every complete second since the last call, for
 // every rollout. Run should call it every tick; History calls it too.
 func (c *ControlPlane) recordHistory() {
-	src := c.historySource()
-	if src == nil {
-		return
-	}
 	// The router stamps samples with the wall clock, so seconds are cut by
 	// the wall clock too, not by the injected engine clock.
 	last := time.Now().Add(-historyGrace).Unix() - 1
@@ -122,7 +110,7 @@ func (c *ControlPlane) recordHistory() {
 		c.routerMu.Lock()
 		t := r.traffic
 		c.routerMu.Unlock()
-		for _, p := range historyPoints(src, name, t, from, last) {
+		for _, p := range historyPoints(c.router, name, t, from, last) {
 			ring.add(p)
 		}
 		ring.lastSec = last

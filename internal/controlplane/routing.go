@@ -95,9 +95,6 @@ func (c *ControlPlane) endpoints(r *rollout, revision string, baseline bool) []s
 
 // syncRouter swaps the router's table if it changed; one atomic swap.
 func (c *ControlPlane) syncRouter() {
-	if c.router == nil {
-		return
-	}
 	c.routerMu.Lock()
 	defer c.routerMu.Unlock()
 	cfg := c.routerConfig()

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -8,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/kanaria-dev/kanaria/internal/engine"
 )
 
 // login posts the token and returns the session cookie and CSRF value.
@@ -104,15 +107,16 @@ func TestSessionAuthAndCSRF(t *testing.T) {
 	if code, body := cookieCall(t, ts, "GET", "/v1/rollouts", c, ""); code != 200 || !strings.Contains(body, `"web"`) {
 		t.Fatalf("GET with session: %d %q", code, body)
 	}
-	before := b.callCount()
+	b.Do(context.Background(), "web", engine.Command{Kind: engine.CmdStart, Revision: "v2"})
+	before := len(b.Calls())
 	if code, _ := cookieCall(t, ts, "POST", "/v1/rollouts/web/pause", c, ""); code != 403 {
 		t.Fatalf("POST without CSRF header: %d, want 403", code)
 	}
 	if code, _ := cookieCall(t, ts, "POST", "/v1/rollouts/web/pause", c, csrf+"x"); code != 403 {
 		t.Fatalf("POST with a wrong CSRF value: %d, want 403", code)
 	}
-	if n := b.callCount(); n != before {
-		t.Fatalf("refused POSTs reached the backend: %v", b.calls[before:])
+	if calls := b.Calls(); len(calls) != before {
+		t.Fatalf("refused POSTs reached the backend: %v", calls[before:])
 	}
 	if code, body := cookieCall(t, ts, "POST", "/v1/rollouts/web/pause", c, csrf); code != 200 || !strings.Contains(body, `"Paused"`) {
 		t.Fatalf("POST with CSRF: %d %q", code, body)

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,16 +17,24 @@ import (
 
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/engine"
+	"github.com/kanaria-dev/kanaria/internal/server/servertest"
 	"github.com/kanaria-dev/kanaria/internal/wire"
 	"github.com/kanaria-dev/kanaria/internal/wire/jsonhttp"
 )
 
 const testToken = "s3cret-token"
 
-// newTestServer serves a fresh memBackend over real HTTP on 127.0.0.1.
-func newTestServer(t *testing.T) (*memBackend, *httptest.Server) {
+// newBackend is a control plane with one canary rollout, "web", at its
+// first status: stable v1 serves all traffic.
+func newBackend() *servertest.Backend {
+	return servertest.New(wire.Info{Version: "test", RouterURL: "http://127.0.0.1:8080", APIURL: "http://127.0.0.1:7070", StateDir: "/tmp/x"},
+		servertest.Canary("web"))
+}
+
+// newTestServer serves a fresh newBackend over real HTTP on 127.0.0.1.
+func newTestServer(t *testing.T) (*servertest.Backend, *httptest.Server) {
 	t.Helper()
-	b := newMemBackend()
+	b := newBackend()
 	reg := prometheus.NewRegistry()
 	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "kanaria_test_total", Help: "test"})
 	reg.MustRegister(c)
@@ -114,7 +124,7 @@ func TestInfoListGet(t *testing.T) {
 
 func TestEmptyListIsArray(t *testing.T) {
 	b, ts := newTestServer(t)
-	b.views = map[string]wire.RolloutView{}
+	b.Remove("web")
 	_, _, body := call(t, ts, "GET", "/v1/rollouts", "")
 	if strings.TrimSpace(body) != "[]" {
 		t.Fatalf("empty list = %q, want []", body)
@@ -129,17 +139,23 @@ func TestCommands(t *testing.T) {
 	if code != 200 || json.Unmarshal([]byte(body), &v) != nil || v.Status.CanaryRevision != "v2" || v.Status.Phase != v1alpha1.PhaseProgressing {
 		t.Fatalf("start: %d %q", code, body)
 	}
-	if b.lastCmd.Kind != engine.CmdStart || b.lastCmd.Reason != "ship it" {
-		t.Fatalf("backend got %+v", b.lastCmd)
+	if cmd := b.LastCommand(); cmd.Kind != engine.CmdStart || cmd.Reason != "ship it" {
+		t.Fatalf("backend got %+v", cmd)
 	}
 
 	// No body at all: the path alone is the command.
 	if code, _, body = call(t, ts, "POST", "/v1/rollouts/web/pause", ""); code != 200 {
 		t.Fatalf("pause: %d %q", code, body)
 	}
+	// A command already in effect changes nothing and says so (200).
 	code, _, body = call(t, ts, "POST", "/v1/rollouts/web/pause", "")
-	if code != 409 || errorOf(t, body) != "already paused" {
+	if code != 200 || json.Unmarshal([]byte(body), &v) != nil || !strings.HasPrefix(v.Note, "already paused") {
 		t.Fatalf("second pause: %d %q", code, body)
+	}
+	// One that does not apply now is a conflict (409) with the reason.
+	code, _, body = call(t, ts, "POST", "/v1/rollouts/web/start", `{"revision":"v3"}`)
+	if code != 409 || !strings.HasPrefix(errorOf(t, body), "rollout web: a release of v2 is in progress") {
+		t.Fatalf("start during a release: %d %q", code, body)
 	}
 	if code, _, body = call(t, ts, "POST", "/v1/rollouts/nope/pause", ""); code != 404 {
 		t.Fatalf("pause unknown: %d %q", code, body)
@@ -150,8 +166,8 @@ func TestCommands(t *testing.T) {
 			continue
 		}
 		call(t, ts, "POST", "/v1/rollouts/web/"+verb, `{"full":true}`)
-		if b.lastCmd.Kind != kind || !b.lastCmd.Full {
-			t.Errorf("%s: backend got %+v", verb, b.lastCmd)
+		if cmd := b.LastCommand(); cmd.Kind != kind || !cmd.Full {
+			t.Errorf("%s: backend got %+v", verb, cmd)
 		}
 	}
 }
@@ -177,8 +193,8 @@ func TestCommandBadInput(t *testing.T) {
 			t.Errorf("%s: %d %q, want %d containing %q", c.name, code, body, c.code, c.msg)
 		}
 	}
-	if n := b.callCount(); n != 0 {
-		t.Fatalf("bad input reached the backend %d times: %v", n, b.calls)
+	if calls := b.Calls(); len(calls) != 0 {
+		t.Fatalf("bad input reached the backend: %v", calls)
 	}
 
 	req, _ := http.NewRequest("POST", ts.URL+"/v1/rollouts/web/start", strings.NewReader("revision=v2"))
@@ -211,13 +227,20 @@ func TestWrongMethodAndUnknownRoute(t *testing.T) {
 }
 
 func TestEvents(t *testing.T) {
-	_, ts := newTestServer(t)
-	code, _, body := call(t, ts, "GET", "/v1/rollouts/web/events?after=1&limit=1", "")
+	b, ts := newTestServer(t)
+	ctx := context.Background()
+	b.Do(ctx, "web", engine.Command{Kind: engine.CmdStart, Revision: "v2"})
+	b.Do(ctx, "web", engine.Command{Kind: engine.CmdPause})
+	all, _ := b.Events(ctx, "web", 0, 100)
+	if len(all) < 3 {
+		t.Fatalf("the engine recorded %+v", all)
+	}
+	code, _, body := call(t, ts, "GET", fmt.Sprintf("/v1/rollouts/web/events?after=%d&limit=1", all[0].ID), "")
 	var evs []wire.Event
-	if code != 200 || json.Unmarshal([]byte(body), &evs) != nil || len(evs) != 1 || evs[0].ID != 2 {
+	if code != 200 || json.Unmarshal([]byte(body), &evs) != nil || len(evs) != 1 || evs[0] != all[1] {
 		t.Fatalf("events: %d %q", code, body)
 	}
-	code, _, body = call(t, ts, "GET", "/v1/rollouts/web/events?after=3", "")
+	code, _, body = call(t, ts, "GET", fmt.Sprintf("/v1/rollouts/web/events?after=%d", all[len(all)-1].ID), "")
 	if code != 200 || strings.TrimSpace(body) != "[]" {
 		t.Fatalf("no events: %d %q", code, body)
 	}
@@ -234,15 +257,17 @@ func TestEvents(t *testing.T) {
 func TestLogs(t *testing.T) {
 	b, ts := newTestServer(t)
 	code, h, body := call(t, ts, "GET", "/v1/rollouts/web/logs?revision=v1&tail=5", "")
-	if code != 200 || body != "one\ntwo\n" || !strings.HasPrefix(h.Get("Content-Type"), "text/plain") {
+	if code != 200 || body != "log of v1 tail=5\n" || !strings.HasPrefix(h.Get("Content-Type"), "text/plain") {
 		t.Fatalf("logs: %d %s %q", code, h.Get("Content-Type"), body)
 	}
-	if b.lastLogs != "v1 false 5" {
-		t.Fatalf("backend got %q", b.lastLogs)
+	if got := b.LastLogs(); got != "v1 false 5" {
+		t.Fatalf("backend got %q", got)
 	}
+	// A release runs a baseline copy of stable beside the canary.
+	b.Do(context.Background(), "web", engine.Command{Kind: engine.CmdStart, Revision: "v2"})
 	code, _, body = call(t, ts, "GET", "/v1/rollouts/web/logs?revision=v1&baseline=true", "")
-	if code != 200 || body != "base\n" || b.lastLogs != "v1 true 100" {
-		t.Fatalf("baseline logs: %d %q (backend %q)", code, body, b.lastLogs)
+	if code != 200 || body != "log of v1+baseline tail=100\n" || b.LastLogs() != "v1 true 100" {
+		t.Fatalf("baseline logs: %d %q (backend %q)", code, body, b.LastLogs())
 	}
 	// An error before any output still gets a proper JSON status.
 	code, h, body = call(t, ts, "GET", "/v1/rollouts/web/logs?revision=v9", "")
@@ -259,16 +284,16 @@ func TestLogs(t *testing.T) {
 
 func TestBackendErrorsMapped(t *testing.T) {
 	b, ts := newTestServer(t)
-	b.failNext = &wire.ConflictError{Reason: "rollout web: nothing to promote"}
+	b.FailNext(&wire.ConflictError{Reason: "rollout web: nothing to promote"})
 	if code, _, body := call(t, ts, "GET", "/v1/rollouts", ""); code != 409 || errorOf(t, body) != "rollout web: nothing to promote" {
 		t.Fatalf("conflict: %d %q", code, body)
 	}
-	b.failNext = errors.New("disk on fire")
+	b.FailNext(errors.New("disk on fire"))
 	if code, _, body := call(t, ts, "GET", "/v1/rollouts/web", ""); code != 500 || errorOf(t, body) != "disk on fire" {
 		t.Fatalf("internal: %d %q", code, body)
 	}
 	// A wrapped wire.ErrNotFound keeps the backend's own words.
-	b.failNext = errors.Join(errors.New("rollout api is not in kanaria.yaml"), wire.ErrNotFound)
+	b.FailNext(errors.Join(errors.New("rollout api is not in kanaria.yaml"), wire.ErrNotFound))
 	if code, _, body := call(t, ts, "GET", "/v1/rollouts/api", ""); code != 404 || !strings.Contains(errorOf(t, body), "not in kanaria.yaml") {
 		t.Fatalf("wrapped not found: %d %q", code, body)
 	}
@@ -307,8 +332,8 @@ func TestAuthRefusedOnEveryRoute(t *testing.T) {
 			errorOf(t, resp)
 		}
 	}
-	if n := b.callCount(); n != 0 {
-		t.Fatalf("unauthenticated requests reached the backend %d times: %v", n, b.calls)
+	if calls := b.Calls(); len(calls) != 0 {
+		t.Fatalf("unauthenticated requests reached the backend: %v", calls)
 	}
 	// The same routes with the token do reach it (so the test above is not
 	// passing because the routes are broken).
@@ -321,8 +346,8 @@ func TestAuthRefusedOnEveryRoute(t *testing.T) {
 			t.Errorf("%s %s with token: 401 %q", r.method, r.path, resp)
 		}
 	}
-	if b.callCount() < len(v1Routes)-1 {
-		t.Fatalf("authenticated requests: backend saw only %v", b.calls)
+	if calls := b.Calls(); len(calls) < len(v1Routes)-1 {
+		t.Fatalf("authenticated requests: backend saw only %v", calls)
 	}
 }
 
@@ -346,7 +371,7 @@ func (s *syncBuffer) String() string {
 
 func TestRefusalsAreLogged(t *testing.T) {
 	var logs syncBuffer
-	ts := httptest.NewServer(New(newMemBackend(), testToken, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))}))
+	ts := httptest.NewServer(New(newBackend(), testToken, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))}))
 	defer ts.Close()
 	call(t, ts, "GET", "/v1/rollouts", "")
 	if logs.String() != "" {
@@ -364,5 +389,5 @@ func TestEmptyTokenPanics(t *testing.T) {
 			t.Fatal("New with an empty token did not panic")
 		}
 	}()
-	New(newMemBackend(), "", Options{})
+	New(newBackend(), "", Options{})
 }

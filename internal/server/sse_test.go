@@ -4,20 +4,23 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/engine"
+	"github.com/kanaria-dev/kanaria/internal/server/servertest"
 	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
-// histBackend adds a fixed metrics history to the in-memory backend.
+// histBackend adds a fixed metrics history to the test backend.
 type histBackend struct {
-	*memBackend
+	*servertest.Backend
 	pts []wire.HistoryPoint
 }
 
@@ -96,25 +99,28 @@ func (r *sseReader) next(name string) sseEvent {
 }
 
 func TestWatchRollout(t *testing.T) {
-	b := newMemBackend()
+	b := newBackend()
+	ctx := context.Background()
+	b.Do(ctx, "web", engine.Command{Kind: engine.CmdStart, Revision: "v2"})
+	all, _ := b.Events(ctx, "web", 0, 100)
 	now := time.Now().UnixMilli()
-	hb := &histBackend{memBackend: b, pts: []wire.HistoryPoint{{UnixMS: now - 60_000}, {UnixMS: now + 60_000, CanaryPPM: 1000}}}
+	hb := &histBackend{Backend: b, pts: []wire.HistoryPoint{{UnixMS: now - 60_000}, {UnixMS: now + 60_000, CanaryPPM: 1000}}}
 	srv := New(hb, testToken, Options{})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	t.Cleanup(srv.CloseStreams)
 
-	w := watch(t, ts, "/v1/rollouts/web/watch?after=1")
+	w := watch(t, ts, fmt.Sprintf("/v1/rollouts/web/watch?after=%d", all[0].ID))
 	if ct := w.resp.Header.Get("Content-Type"); w.resp.StatusCode != 200 || ct != "text/event-stream" {
 		t.Fatalf("watch: %d %s", w.resp.StatusCode, ct)
 	}
 	var v wire.RolloutView
-	if err := json.Unmarshal([]byte(w.next("rollout").data), &v); err != nil || v.Status.Phase != v1alpha1.PhaseHealthy {
+	if err := json.Unmarshal([]byte(w.next("rollout").data), &v); err != nil || v.Status.Phase != v1alpha1.PhaseProgressing {
 		t.Fatalf("first rollout event: %+v %v", v, err)
 	}
 	var evs []wire.Event
-	if err := json.Unmarshal([]byte(w.next("events").data), &evs); err != nil || len(evs) != 2 || evs[0].ID != 2 {
-		t.Fatalf("events after 1: %+v %v", evs, err)
+	if err := json.Unmarshal([]byte(w.next("events").data), &evs); err != nil || !slices.Equal(evs, all[1:]) {
+		t.Fatalf("events after the first: %+v %v, want %+v", evs, err, all[1:])
 	}
 	// Only the recent point: the past is the history route's.
 	var pts []wire.HistoryPoint
@@ -129,10 +135,12 @@ func TestWatchRollout(t *testing.T) {
 	if err := json.Unmarshal([]byte(w.next("rollout").data), &v); err != nil || v.Status.Phase != v1alpha1.PhasePaused {
 		t.Fatalf("after pause: %+v %v", v.Status, err)
 	}
-	b.mu.Lock()
-	b.events["web"] = append(b.events["web"], wire.Event{ID: 4, Rollout: "web", Type: "Resumed"})
-	b.mu.Unlock()
-	if err := json.Unmarshal([]byte(w.next("events").data), &evs); err != nil || len(evs) != 1 || evs[0].ID != 4 {
+	if err := json.Unmarshal([]byte(w.next("events").data), &evs); err != nil || len(evs) != 1 || evs[0].Type != engine.EventPaused {
+		t.Fatalf("the pause's event: %+v %v", evs, err)
+	}
+	last, _ := b.Events(ctx, "web", 0, 100)
+	b.AddEvent("web", "AnalysisVerdict", "from outside the engine")
+	if err := json.Unmarshal([]byte(w.next("events").data), &evs); err != nil || len(evs) != 1 || evs[0].ID != last[len(last)-1].ID+1 {
 		t.Fatalf("new event: %+v %v", evs, err)
 	}
 
@@ -177,14 +185,14 @@ func TestWatchRefusals(t *testing.T) {
 	if code, h, _ := call(t, ts, "POST", "/v1/rollouts/web/watch", ""); code != 405 || h.Get("Allow") != "GET" {
 		t.Fatalf("POST watch: %d", code)
 	}
-	// memBackend keeps no history: the route says so.
+	// servertest.Backend keeps no history: the route says so.
 	if code, _, body := call(t, ts, "GET", "/v1/rollouts/web/history", ""); code != 404 || !strings.Contains(errorOf(t, body), "no metrics history") {
 		t.Fatalf("history without HistoryBackend: %d %q", code, body)
 	}
 }
 
 func TestHistoryRoute(t *testing.T) {
-	hb := &histBackend{memBackend: newMemBackend(), pts: []wire.HistoryPoint{{UnixMS: 1000}, {UnixMS: 2000}, {UnixMS: 3000}}}
+	hb := &histBackend{Backend: newBackend(), pts: []wire.HistoryPoint{{UnixMS: 1000}, {UnixMS: 2000}, {UnixMS: 3000}}}
 	ts := httptest.NewServer(New(hb, testToken, Options{}))
 	t.Cleanup(ts.Close)
 	code, _, body := call(t, ts, "GET", "/v1/rollouts/web/history?since=2000", "")
