@@ -37,6 +37,13 @@ type RolloutSpec struct {
 	// Analysis defines the metrics that analysis steps and the background
 	// analysis judge (docs/analysis.md).
 	Analysis *AnalysisSpec `json:"analysis,omitempty"`
+	// Paused holds a release in a cluster: while true, `kanaria controller`
+	// pauses a progressing release as a user's pause; false resumes it
+	// (Argo Rollouts' field of the same name). It is what `kanaria pause`
+	// and `kanaria resume` write against a cluster, and what a kubectl user
+	// may write; on one machine those commands go to the control plane.
+	// +optional
+	Paused bool `json:"paused,omitempty"`
 }
 
 // Route is how requests reach this rollout through kanaria's router.

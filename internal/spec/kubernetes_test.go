@@ -79,3 +79,17 @@ func TestClusterTrafficNeedsKubernetes(t *testing.T) {
 		t.Fatalf("got  %v\nwant %s", err, want)
 	}
 }
+
+// TestPausedNeedsKubernetes: spec.paused is the cluster's pause; in a
+// kanaria.yaml it would do nothing, so it is refused where it is written.
+func TestPausedNeedsKubernetes(t *testing.T) {
+	src := strings.Replace(good, "  strategy:", "  paused: true\n  strategy:", 1)
+	_, err := Parse("k.yaml", []byte(src))
+	want := "rollouts[0].spec.paused: is read only in a cluster"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got  %v\nwant %s", err, want)
+	}
+	if _, err := Parse("k.yaml", []byte(strings.Replace(kube, "  strategy:", "  paused: true\n  strategy:", 1))); err != nil {
+		t.Fatalf("paused with platform.kubernetes: %v", err)
+	}
+}

@@ -68,6 +68,11 @@ func validateRollout(r v1alpha1.Rollout) []fieldError {
 	errs = append(errs, validateStrategy(sp.with("strategy"), r.Spec)...)
 	errs = append(errs, validateNotifications(sp.with("notifications"), r.Spec.Notifications)...)
 	errs = append(errs, validateAnalysis(sp.with("analysis"), r.Spec)...)
+	if r.Spec.Paused && r.Spec.Platform.Kubernetes == nil {
+		// Only kanaria controller reads it; on one machine it would be
+		// silently ignored.
+		add(sp.with("paused"), "is read only in a cluster (platform.kubernetes); on one machine run kanaria pause")
+	}
 	return errs
 }
 
