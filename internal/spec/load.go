@@ -102,9 +102,10 @@ func Parse(name string, data []byte) (rs []v1alpha1.Rollout, err error) {
 		doc := fmt.Sprintf("rollouts[%d]", i)
 		// Weights and durations decode themselves without a YAML library,
 		// so their errors are found here, with positions, before the
-		// document is decoded. A weight out of range or finer than ppm is
-		// a validation error at its field, reported with the others; any
-		// other bad value is a decoding error, like a wrong type.
+		// document is decoded. A negative weight or one finer than ppm is
+		// a validation error at its field, reported with the others (as is
+		// one above 100 %, by validation); any other bad value is a
+		// decoding error, like a wrong type.
 		var weightErrs []fieldError
 		var decodeErr *Error
 		for _, ve := range CheckValues(d.Body, rolloutType) {
