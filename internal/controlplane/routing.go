@@ -3,6 +3,7 @@ package controlplane
 import (
 	"reflect"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/platform"
 	"github.com/kanaria-dev/kanaria/internal/router"
@@ -69,20 +70,22 @@ func (c *ControlPlane) releaseOf(r *rollout) router.Release {
 		Stable: router.Backend{Revision: t.StableRevision, Endpoints: c.endpoints(r, t.StableRevision, false)},
 	}
 	if t.CanaryRevision != "" {
-		eps := c.endpoints(r, t.CanaryRevision, false)
-		rel.Canary = &router.Backend{Revision: t.CanaryRevision, Endpoints: eps}
-		if len(eps) > 0 {
-			rel.CanaryWeight = t.Weights.CanaryPPM
-		}
+		rel.Canary, rel.CanaryWeight = c.backend(r, t.CanaryRevision, false, t.Weights.CanaryPPM)
 	}
 	if t.BaselineRevision != "" {
-		eps := c.endpoints(r, t.BaselineRevision, true)
-		rel.Baseline = &router.Backend{Revision: t.BaselineRevision, Endpoints: eps}
-		if len(eps) > 0 {
-			rel.BaselineWeight = t.Weights.BaselinePPM
-		}
+		rel.Baseline, rel.BaselineWeight = c.backend(r, t.BaselineRevision, true, t.Weights.BaselinePPM)
 	}
 	return rel
+}
+
+// backend is the canary's or the baseline copy's backend with its weight,
+// which stays 0 while it has no ready endpoint (see routerConfig).
+func (c *ControlPlane) backend(r *rollout, revision string, baseline bool, w v1alpha1.Weight) (*router.Backend, v1alpha1.Weight) {
+	eps := c.endpoints(r, revision, baseline)
+	if len(eps) == 0 {
+		w = 0
+	}
+	return &router.Backend{Revision: revision, Endpoints: eps}, w
 }
 
 func (c *ControlPlane) endpoints(r *rollout, revision string, baseline bool) []string {

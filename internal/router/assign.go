@@ -11,8 +11,8 @@ import (
 
 // inputs is what the routing decision needs from one request, already reduced
 // to strings. Keeping the decision on plain strings (not *http.Request) lets
-// any HTTP front end — net/http today, a hand-tuned HTTP/1.1 path later — fill
-// it from its own header representation without allocating.
+// every HTTP front end — net/http, the event loop and the goroutine path —
+// fill it from its own header representation without allocating.
 type inputs struct {
 	Host string // Host header or :authority, port allowed, any case
 	Path string // URL path, no query
