@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates what controller-gen derives from the API types: DeepCopy methods
 # (api/**/zz_generated.deepcopy.go) and the Rollout CRD (config/crd/bases).
-# The output is committed; internal/kube/crd_test.go fails when it is stale.
+# The output is committed; internal/kube/crd_test.go and config/install_test.go
+# fail when it is stale.
 #
 #   bash hack/generate.sh
 set -euo pipefail
@@ -12,3 +13,6 @@ CONTROLLER_GEN="sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0"
 
 go run "$CONTROLLER_GEN" object paths=./api/... </dev/null
 go run "$CONTROLLER_GEN" crd:allowDangerousTypes=true paths=./api/kube/... output:crd:artifacts:config=config/crd/bases </dev/null
+# The install manifests the binary embeds (kanaria install): the rendering of
+# config/, which includes the CRD above (config/install_test.go checks it).
+kubectl kustomize config > config/install.yaml
