@@ -79,7 +79,8 @@ func copyUntilEOF(dst *bufio.Writer, src *bufio.Reader) error {
 
 // copyChunked follows a chunked body from src (h1.Chunked) and writes it
 // to dst re-encoded as chunked (sizes normalised, extensions dropped,
-// trailers kept) or, for an HTTP/1.0 client, as the bare data.
+// trailers kept, if they are well-formed fields) or, for an HTTP/1.0
+// client, as the bare data.
 func copyChunked(dst *bufio.Writer, src *bufio.Reader, rechunk bool) error {
 	var d h1.Chunked
 	for !d.Done() {
@@ -110,10 +111,10 @@ func nextChunkLine(d *h1.Chunked, src *bufio.Reader, dst *bufio.Writer) (h1.Line
 	for {
 		p, _ := src.Peek(src.Buffered())
 		n, l := d.Next(p)
-		switch l.Kind {
-		case h1.Malformed:
+		switch {
+		case l.Kind == h1.Malformed, l.Kind == h1.TrailerField && !l.ValidField():
 			return l, errBadChunk
-		case h1.Incomplete:
+		case l.Kind == h1.Incomplete:
 			if err := dst.Flush(); err != nil {
 				return l, errDstWrite{err}
 			}

@@ -31,10 +31,10 @@ func (l *evLoop) relayBody(u *evUpstream, c *evClient) (done, bad bool) {
 			continue
 		}
 		n, line := d.Next(u.in[u.r:u.w])
-		switch line.Kind {
-		case h1.Incomplete:
+		switch {
+		case line.Kind == h1.Incomplete:
 			return false, false // wait: u.in can hold a whole line
-		case h1.Malformed:
+		case line.Kind == h1.Malformed, line.Kind == h1.TrailerField && !line.ValidField():
 			return false, true
 		}
 		u.r += n

@@ -1,7 +1,10 @@
 package router
 
 import (
+	"io"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -15,6 +18,9 @@ const (
 	shapeTEIdent   = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n\r\n"
 	shapeTETwice   = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
 	shapeTEObsFold = "POST / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n chunked\r\nContent-Length: 0\r\n\r\n"
+	// net/http ignores Transfer-Encoding below HTTP/1.1 and would read the
+	// chunks as the next request.
+	shapeTEHTTP10 = "POST / HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
 )
 
 // Every smuggling shape gets 400 and a closed connection, also when it
@@ -27,7 +33,8 @@ func TestSmugglingShapesRefused(t *testing.T) {
 		shapes := map[string]string{
 			"CL+TE": shapeCLTE, "TE+CL": shapeTECL, "duplicate CL": shapeDupCL, "CL list": shapeListCL,
 			"conflicting CL": shapeConflCL, "TE gzip": shapeTEGzip, "TE identity": shapeTEIdent,
-			"TE twice": shapeTETwice, "obs-fold": shapeTEObsFold,
+			"TE twice": shapeTETwice, "obs-fold": shapeTEObsFold, "TE in HTTP/1.0": shapeTEHTTP10,
+			"TE in HTTP/1.0 before CL+TE": shapeTEHTTP10[:len(shapeTEHTTP10)-5] + shapeCLTE,
 		}
 		good := "POST / HTTP/1.1\r\nHost: a\r\nX-User: u\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n0\r\nX-Trailer: t\r\n\r\n"
 		for name, raw := range shapes {
@@ -70,6 +77,52 @@ func TestGuardKeepsPipelinedRequests(t *testing.T) {
 		}
 		if !strings.Contains(out, "X-Seen-Body: hello world") {
 			t.Error("chunked body did not arrive whole upstream")
+		}
+	})
+}
+
+// A control character (a bare CR, NUL, DEL ...) in a request's target or
+// field values, or in an answer's fields, is never passed on: a server
+// further on might split a message there (RFC 9110 5.5). The request gets
+// 400 without reaching the upstream; the answer is a 502.
+func TestControlCharactersNotPassedOn(t *testing.T) {
+	eachFrontEnd(t, func(t *testing.T, fe frontEnd) {
+		var reached atomic.Int32
+		up := upstreamFunc(t, func(w http.ResponseWriter, r *http.Request) { reached.Add(1) })
+		_, base := serveRouter(t, fe, twoVersions(up.URL, up.URL, 0))
+		addr := strings.TrimPrefix(base, "http://")
+		for name, raw := range map[string]string{
+			"CR in a value":  "GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r2\r\n\r\n",
+			"NUL in a value": "GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\x002\r\n\r\n",
+			"DEL in a value": "GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\x7f\r\n\r\n",
+			"CR in target":   "GET /a\rb HTTP/1.1\r\nHost: a\r\n\r\n",
+		} {
+			out, closed := rawExchange(t, addr, raw)
+			if got := statusLines(out); len(got) != 1 || !strings.HasPrefix(got[0], "HTTP/1.1 400") || !closed {
+				t.Errorf("%s: responses %v, closed=%v", name, got, closed)
+			}
+		}
+		if n := reached.Load(); n != 0 {
+			t.Errorf("%d of the requests reached the upstream", n)
+		}
+
+		bad := rawUpstream(t, func(path string) string {
+			if path == "/trailer" {
+				return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-T: a\x01b\r\n\r\n"
+			}
+			return "HTTP/1.1 200 OK\r\nX-Bad: a\rb\r\nContent-Length: 2\r\n\r\nok"
+		})
+		_, base = serveRouter(t, fe, twoVersions(bad, bad, 0))
+		if resp := get(t, client(), base+"/", map[string]string{"X-User": "u"}); resp.StatusCode != http.StatusBadGateway {
+			t.Errorf("answer with a CR in a field: %d, want 502", resp.StatusCode)
+		}
+		resp, err := client().Get(base + "/trailer")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if _, err := io.ReadAll(resp.Body); err == nil {
+			t.Errorf("an answer with a control character in a trailer arrived whole (trailer %v)", resp.Trailer)
 		}
 	})
 }

@@ -149,6 +149,15 @@ func hexVal(x byte) int {
 	return -1
 }
 
+// ValidField reports whether a TrailerField line is a well-formed field
+// ("name: value", as a header field must be: see Head.Parse). Whoever
+// passes trailers on refuses others; the net/http guard leaves them to
+// net/http, which judges them itself.
+func (l Line) ValidField() bool {
+	_, _, _, ok := splitField(l.Text)
+	return l.Kind == TrailerField && ok
+}
+
 // Append appends l re-encoded the way kanaria passes every chunked body
 // on: sizes in lowercase hex without extensions, trailer fields as they
 // came, every line ending in CRLF. Chunk data goes between the lines

@@ -25,6 +25,7 @@ const (
 	RefuseDuplicateLength  = "duplicate-content-length"              // more than one length, equal or not, or a list
 	RefuseInvalidLength    = "invalid-content-length"                // not a plain decimal number
 	RefuseCoding           = "unsupported-transfer-encoding"         // anything but one lone "chunked"
+	RefuseCodingBefore11   = "transfer-encoding-before-http-1.1"     // faulty framing (RFC 9112 6.1)
 )
 
 // RequestBody is the framing policy for a request head, the one every
@@ -32,12 +33,15 @@ const (
 // ambiguous, the reason to refuse the request ("" otherwise).
 //
 // net/http refuses differing lengths and other codings itself but repairs
-// Content-Length with chunked and repeated equal lengths, and accepts
-// obs-fold; these are refused here all the same.
+// Content-Length with chunked and repeated equal lengths, accepts obs-fold,
+// and ignores Transfer-Encoding in an HTTP/1.0 request (reading the chunks
+// as the next request); these are refused here all the same.
 func (h *Head) RequestBody() (Body, string) {
 	switch {
 	case h.ObsFold:
 		return BodyNone, RefuseObsFold
+	case h.Codings > 0 && h.before11():
+		return BodyNone, RefuseCodingBefore11
 	case h.Lengths > 0 && h.Codings > 0:
 		return BodyNone, RefuseLengthAndChunked
 	case h.Lengths > 1 || h.lengthList:
@@ -71,6 +75,12 @@ func (h *Head) ResponseBody(code int, toHEAD bool) (Body, bool) {
 	return BodyUntilClose, true
 }
 
+// before11 reports whether h is a request below HTTP/1.1.
+func (h *Head) before11() bool {
+	_, _, proto, ok := RequestLine(h.Bytes(h.First))
+	return ok && before11(proto)
+}
+
 // sameLengths reports whether every Content-Length field says Length.
 func (h *Head) sameLengths() bool {
 	for i := range h.Fields {
@@ -91,7 +101,8 @@ func (h *Head) Persistent(body Body) bool {
 }
 
 // RequestLine splits "METHOD target HTTP/1.1": single spaces, a token for
-// a method, no space in the version.
+// a method, a target without control characters (it is passed on as it
+// came), no space in the version.
 func RequestLine(l []byte) (method, target, proto []byte, ok bool) {
 	i := bytes.IndexByte(l, ' ')
 	if i <= 0 {
@@ -102,13 +113,23 @@ func RequestLine(l []byte) (method, target, proto []byte, ok bool) {
 		return nil, nil, nil, false
 	}
 	method, target, proto = l[:i], l[i+1:i+1+j], l[i+2+j:]
-	if !IsToken(method) || bytes.IndexByte(proto, ' ') >= 0 {
+	if !IsToken(method) || bytes.IndexByte(proto, ' ') >= 0 || !validText(target) || bytes.IndexByte(target, '\t') >= 0 {
 		return nil, nil, nil, false
 	}
 	return method, target, proto, true
 }
 
-// StatusCode reads the code of a status line, "HTTP/1.1 200 OK".
+// before11 reports whether a request line's version is below HTTP/1.1
+// ("HTTP/1.0", "HTTP/0.9": the versions net/http reads as such).
+func before11(proto []byte) bool {
+	return len(proto) == 8 && bytes.HasPrefix(proto, []byte("HTTP/")) && proto[6] == '.' &&
+		'0' <= proto[5] && proto[5] <= '1' && '0' <= proto[7] && proto[7] <= '9' &&
+		(proto[5] == '0' || proto[7] == '0')
+}
+
+// StatusCode reads the code of a status line, "HTTP/1.1 200 OK". The
+// reason phrase, which a proxy passes on, may hold no control character
+// but tab.
 func StatusCode(l []byte) (int, bool) {
 	if len(l) < 12 || !bytes.HasPrefix(l, []byte("HTTP/1.")) || l[8] != ' ' {
 		return 0, false
@@ -117,7 +138,7 @@ func StatusCode(l []byte) (int, bool) {
 	if c[0] < '1' || c[0] > '5' || c[1] < '0' || c[1] > '9' || c[2] < '0' || c[2] > '9' {
 		return 0, false
 	}
-	return int(c[0]-'0')*100 + int(c[1]-'0')*10 + int(c[2]-'0'), len(l) == 12 || l[12] == ' '
+	return int(c[0]-'0')*100 + int(c[1]-'0')*10 + int(c[2]-'0'), len(l) == 12 || l[12] == ' ' && validText(l[13:])
 }
 
 // HasLength reports whether the head has Content-Length fields and all of

@@ -32,6 +32,43 @@ func TestRequestBody(t *testing.T) {
 			t.Errorf("%q: %v %q, want %v %q", c.fields, body, reason, c.body, c.reason)
 		}
 	}
+	for _, version := range []string{"HTTP/1.0", "HTTP/0.9"} {
+		h := parsed(t, "POST / "+version+"\r\nTransfer-Encoding: chunked\r\n\r\n")
+		if _, reason := h.RequestBody(); reason != RefuseCodingBefore11 {
+			t.Errorf("chunked in %s: %q", version, reason)
+		}
+	}
+	if _, reason := parsed(t, "POST / HTTP/1.0\r\nContent-Length: 3\r\n\r\n").RequestBody(); reason != "" {
+		t.Errorf("a length in HTTP/1.0: %q", reason)
+	}
+}
+
+// Control characters other than tab are never accepted where a proxy
+// passes bytes on: field values, the request target, the reason phrase,
+// trailer fields.
+func TestControlCharactersRefused(t *testing.T) {
+	for _, v := range []string{"a\rb", "a\x00b", "a\x7fb", "a\x1bb", "\x01"} {
+		h := &Head{Buf: []byte("GET / HTTP/1.1\r\nX: " + v + "\r\n\r\n")}
+		if h.Parse() != ErrMalformed {
+			t.Errorf("value %q accepted", v)
+		}
+		if _, _, _, ok := RequestLine([]byte("GET /" + v + " HTTP/1.1")); ok {
+			t.Errorf("target %q accepted", v)
+		}
+		if _, ok := StatusCode([]byte("HTTP/1.1 200 O" + v)); ok {
+			t.Errorf("reason phrase %q accepted", v)
+		}
+		if (Line{Kind: TrailerField, Text: []byte("T: " + v)}).ValidField() {
+			t.Errorf("trailer value %q accepted", v)
+		}
+	}
+	h := parsed(t, "GET / HTTP/1.1\r\nX: a\tb \xff\xfe\r\n\r\n") // tab and obs-text are allowed
+	if v, _ := h.Get("X"); string(v) != "a\tb \xff\xfe" {
+		t.Errorf("value %q", v)
+	}
+	if _, _, _, ok := RequestLine([]byte("GET /a\tb HTTP/1.1")); ok {
+		t.Error("a tab in the target accepted")
+	}
 }
 
 func TestResponseBodyAndPersistence(t *testing.T) {

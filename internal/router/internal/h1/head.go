@@ -20,6 +20,7 @@ package h1
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"strings"
 )
@@ -57,7 +58,7 @@ type Head struct {
 }
 
 // ErrMalformed is a header line that is not "name: value" with a token for
-// a name (no space before the colon: RFC 9112 5.1).
+// a name and a value without control characters (splitField).
 var ErrMalformed = errors.New("malformed header block")
 
 // Bytes returns the bytes s describes.
@@ -109,22 +110,77 @@ func (h *Head) Parse() error {
 // field parses the header line Buf[a:b] and appends it, or reports false
 // for a malformed one.
 func (h *Head) field(a, b int32) bool {
-	colon := int32(bytes.IndexByte(h.Buf[a:b], ':'))
-	if colon <= 0 || !IsToken(h.Buf[a:a+colon]) { // "Name :" and other spacing tricks
+	colon, va, vb, ok := splitField(h.Buf[a:b])
+	if !ok {
 		return false
 	}
-	va, vb := a+colon+1, b
-	for va < vb && (h.Buf[va] == ' ' || h.Buf[va] == '\t') {
-		va++
-	}
-	for vb > va && (h.Buf[vb-1] == ' ' || h.Buf[vb-1] == '\t') {
-		vb--
-	}
-	f := Field{Name: Span{a, a + colon}, Value: Span{va, vb}}
+	f := Field{Name: Span{a, a + colon}, Value: Span{a + va, a + vb}}
 	h.classify(&f, len(h.Fields))
 	h.Fields = append(h.Fields, f)
 	return true
 }
+
+// splitField checks a field line (without its line end) and splits it:
+// the name is line[:colon], the value, without the spaces and tabs around
+// it, line[va:vb]. The name must be a token right before the colon ("Name
+// :" and other spacing tricks are refused, RFC 9112 5.1), and the value
+// must hold no control character but tab: a bare CR or LF, or a NUL, is
+// one a server further on might split a message at, so it is never
+// passed on (RFC 9110 5.5).
+func splitField(line []byte) (colon, va, vb int32, ok bool) {
+	colon = int32(bytes.IndexByte(line, ':'))
+	if colon <= 0 || !IsToken(line[:colon]) {
+		return 0, 0, 0, false
+	}
+	va, vb = colon+1, int32(len(line))
+	for va < vb && (line[va] == ' ' || line[va] == '\t') {
+		va++
+	}
+	for vb > va && (line[vb-1] == ' ' || line[vb-1] == '\t') {
+		vb--
+	}
+	if !validText(line[va:vb]) {
+		return 0, 0, 0, false
+	}
+	return colon, va, vb, true
+}
+
+// validText reports whether b holds only bytes a field value or a reason
+// phrase may: tab, space, visible ASCII and obs-text (0x80-0xff), no other
+// control character and no DEL.
+//
+// Values are checked eight bytes at a time: a word whose bytes are all
+// visible ASCII, space or obs-text passes at once, and only a word that
+// may hold something else (a tab, most often) is looked at byte by byte.
+// That keeps the check at a fraction of the parse (BenchmarkFindAndParse).
+func validText(b []byte) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for ; len(b) >= 8; b = b[8:] {
+		x := binary.LittleEndian.Uint64(b)
+		del := x ^ 0x7f*ones
+		// A byte below 0x20 (that is not obs-text), or a DEL, may be in x.
+		if ((x-0x20*ones)&^x|(del-ones)&^del)&highs != 0 && !validBytes(b[:8]) {
+			return false
+		}
+	}
+	return validBytes(b)
+}
+
+func validBytes(b []byte) bool {
+	for _, c := range b {
+		if !textByte[c] {
+			return false
+		}
+	}
+	return true
+}
+
+var textByte = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c == '\t' || c >= ' ' && c != 0x7f
+	}
+	return t
+}()
 
 // classify notes framing and hop-by-hop fields (RFC 9110 7.6.1 and the
 // list net/http/httputil removes).

@@ -150,3 +150,17 @@ func TestReadHeadDoesNotAllocate(t *testing.T) {
 		t.Errorf("%v allocations per head", n)
 	}
 }
+
+// validText's word-at-a-time check agrees with the byte-by-byte one for
+// every byte in every position of a word.
+func TestValidTextWordAtATime(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 11; pos++ {
+			b := []byte("abcdefghijk")
+			b[pos] = byte(c)
+			if got, want := validText(b), validBytes(b); got != want {
+				t.Fatalf("byte %#x at %d: %v, want %v", c, pos, got, want)
+			}
+		}
+	}
+}
