@@ -170,8 +170,10 @@ func (ns *Namespace) Listen(t testing.TB, addr netip.AddrPort) net.Listener {
 	return ln
 }
 
-// delete removes the namespace (which takes the veth pair with it: deleting
-// either end deletes both) and releases its number. Safe to call twice.
+// delete removes the veth pair and the namespace and releases its number. Safe
+// to call twice. The host end goes first: deleting it removes both ends at once,
+// whereas deleting the namespace removes its devices later, in the kernel's own
+// time, and the number must not be claimed again while the old link lingers.
 func (ns *Namespace) delete() error {
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
@@ -181,11 +183,11 @@ func (ns *Namespace) delete() error {
 	ns.deleted = true
 	defer unix.Close(ns.lockFd)
 	var errs []error
-	if _, err := os.Stat(filepath.Join("/run/netns", ns.Name)); err == nil {
-		errs = append(errs, ip("netns", "delete", ns.Name))
-	}
 	if linkExists(hostLink(ns.index)) {
 		errs = append(errs, ip("link", "delete", hostLink(ns.index)))
+	}
+	if _, err := os.Stat(filepath.Join("/run/netns", ns.Name)); err == nil {
+		errs = append(errs, ip("netns", "delete", ns.Name))
 	}
 	return errors.Join(errs...)
 }
@@ -237,15 +239,15 @@ func claim() (int, int, error) {
 // namespace(s) and host link. Only called with index's lock held, so nothing under
 // that number belongs to a live test.
 func removeStale(index int) {
+	if linkExists(hostLink(index)) {
+		_ = ip("link", "delete", hostLink(index))
+	}
 	prefix := fmt.Sprintf("kanaria%d-", index)
 	entries, _ := os.ReadDir("/run/netns")
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), prefix) {
 			_ = ip("netns", "delete", e.Name())
 		}
-	}
-	if linkExists(hostLink(index)) {
-		_ = ip("link", "delete", hostLink(index))
 	}
 }
 

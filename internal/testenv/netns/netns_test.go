@@ -118,3 +118,40 @@ func TestCleanupRemovesEverything(t *testing.T) {
 		t.Errorf("number %d is still locked after its test: %v", index, err)
 	}
 }
+
+// What a killed test left under a number (its namespace, its host link) is
+// removed by the next test that claims the number.
+func TestStaleLeftoversRemoved(t *testing.T) {
+	if reason := unavailable(); reason != "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal(reason)
+		}
+		t.Skip(reason)
+	}
+	if err := os.MkdirAll(lockDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	index, fd, err := claim()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	stale := fmt.Sprintf("kanaria%d-1", index)
+	for _, args := range [][]string{
+		{"netns", "add", stale},
+		{"link", "add", hostLink(index), "type", "veth", "peer", "name", "kanariastale", "netns", stale},
+	} {
+		if err := ip(args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removeStale(index)
+	if _, err := os.Stat(filepath.Join("/run/netns", stale)); !os.IsNotExist(err) {
+		ip("netns", "delete", stale)
+		t.Errorf("stale namespace %s not removed (stat: %v)", stale, err)
+	}
+	if linkExists(hostLink(index)) {
+		ip("link", "delete", hostLink(index))
+		t.Errorf("stale link %s not removed", hostLink(index))
+	}
+}
