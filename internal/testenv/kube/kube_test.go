@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	kubev1alpha1 "github.com/kanaria-dev/kanaria/api/kube/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/testenv/netns"
 )
 
@@ -69,6 +70,25 @@ func TestHTTPRouteWeights(t *testing.T) {
 	err := env.Client.Create(ctx, route("too-heavy", backend("web-stable", 1_000_001)))
 	if !apierrors.IsInvalid(err) {
 		t.Fatalf("weight 1000001: err = %v, want Invalid (the CRD's maximum is 1000000)", err)
+	}
+}
+
+// kanaria's Rollout CRD installs from config/crd and serves the Go type: a
+// Rollout written through the typed client reads back with its revision.
+func TestKanariaRollout(t *testing.T) {
+	env := Start(t, Options{CRDDirs: []string{KanariaCRDs(t)}})
+	ctx := context.Background()
+	ro := &kubev1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web"}}
+	ro.Spec.Revision = "v1"
+	if err := env.Client.Create(ctx, ro); err != nil {
+		t.Fatalf("create Rollout: %v", err)
+	}
+	var got kubev1alpha1.Rollout
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(ro), &got); err != nil {
+		t.Fatalf("get Rollout: %v", err)
+	}
+	if got.Spec.Revision != "v1" {
+		t.Fatalf("revision read back = %q, want v1", got.Spec.Revision)
 	}
 }
 
