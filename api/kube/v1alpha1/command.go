@@ -24,10 +24,14 @@ const (
 	VerbAbort       = "abort"        // canary to 0 % first, then removed; phase Aborted
 	VerbUndo        = "undo"         // the previous stable revision back
 	VerbStop        = "stop"         // end the release: stable 100 %, canary removed, phase Healthy
+	// VerbRetry starts spec.revision again after its release was aborted
+	// (Argo Rollouts' retry): spec.revision has not changed, so nothing
+	// else would.
+	VerbRetry = "retry"
 )
 
 // Verbs lists every verb CommandAnnotation accepts.
-var Verbs = []string{VerbPromote, VerbPromoteFull, VerbAbort, VerbUndo, VerbStop}
+var Verbs = []string{VerbPromote, VerbPromoteFull, VerbAbort, VerbUndo, VerbStop, VerbRetry}
 
 // FormatCommand is CommandAnnotation's value for verb with id.
 func FormatCommand(verb, id string) string { return verb + "/" + id }
