@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates what controller-gen derives from the API types: DeepCopy methods
 # (api/**/zz_generated.deepcopy.go) and the Rollout CRD (config/crd/bases).
-# The output is committed; internal/kube/crd_test.go and config/install_test.go
+# The output is committed; api/kube/v1alpha1/generated_test.go and config/install_test.go
 # fail when it is stale.
 #
 #   bash hack/generate.sh
