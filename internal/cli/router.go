@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -29,6 +30,7 @@ type routerOpts struct {
 	admin       string
 	tokenFile   string
 	allowRemote bool
+	kube        routerKubeOpts
 }
 
 // Where the router listens when neither a flag nor the routes file says.
@@ -37,9 +39,10 @@ const defaultRouterListen = "127.0.0.1:8080"
 func newRouterCmd() *cobra.Command {
 	var o routerOpts
 	cmd := &cobra.Command{
-		Use:   "router -f routes.yaml",
+		Use:   "router -f routes.yaml | router --kubernetes",
 		Short: "Run kanaria's router: a sticky, ppm-weighted reverse proxy with an admin API",
-		Long: `Run kanaria's router from a routes file (see docs/router.md).
+		Long: `Run kanaria's router from a routes file (see docs/router.md), or with
+--kubernetes from the Rollouts of a cluster (see below).
 
 The proxy listens on --listen (else the file's listen, else ` + defaultRouterListen + `).
 The admin API and /metrics listen on --admin (else the file's admin; none
@@ -51,9 +54,31 @@ is created with a fresh token (mode 0600).
 
 SIGHUP reloads the routes file in one atomic swap; an invalid file is
 refused and the previous table keeps serving. SIGTERM or SIGINT drains
-in-flight requests and exits.`,
+in-flight requests and exits.
+
+With --kubernetes the table follows the API server (--kubeconfig, else
+$KUBECONFIG or ~/.kube/config, else the pod's service account): every
+kanaria Rollout's status.traffic, with the ready addresses of its
+Services' EndpointSlices, in --namespace (default all). The proxy
+listens on --listen (default ` + defaultKubeRouterListen + `) and starts
+answering once the first table is in. Every replica takes the salt from
+the Secret --salt-secret (created with a random salt if missing), so all
+assign a user alike, and publishes what it applied in its Lease
+kanaria-router-<id> in --lease-namespace (default: the namespace of the
+kubeconfig context or of the pod), renewed every 5 s and deleted on
+exit. With POD_NAME and POD_UID in the environment the Lease is owned by
+the pod. The admin API is read-only in this mode, with /readyz.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.kube.enabled {
+				if o.file != "" {
+					return errors.New("-f and --kubernetes exclude each other: with --kubernetes the table comes from the API server")
+				}
+				return runKubeRouter(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			}
+			if o.file == "" {
+				return errors.New("a routes file is required: -f routes.yaml (or --kubernetes)")
+			}
 			return runRouter(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -63,7 +88,7 @@ in-flight requests and exits.`,
 	f.StringVar(&o.admin, "admin", "", "admin API address, overrides the file's admin")
 	f.StringVar(&o.tokenFile, "admin-token-file", "", "file holding the admin bearer token (created if missing)")
 	f.BoolVar(&o.allowRemote, "admin-allow-remote", false, "allow a non-loopback admin address")
-	_ = cmd.MarkFlagRequired("file")
+	addKubeRouterFlags(f, &o.kube)
 	return cmd
 }
 
