@@ -27,14 +27,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kanariav1alpha1 "github.com/kanaria-dev/kanaria/api/kube/v1alpha1"
+	"github.com/kanaria-dev/kanaria/internal/platform"
 	"github.com/kanaria-dev/kanaria/internal/router"
 	"github.com/kanaria-dev/kanaria/internal/traffic"
 )
-
-// labelRollout is on the Services the Kubernetes platform creates (and so on
-// their EndpointSlices): the Rollout they belong to. The router watches only
-// objects that carry it.
-const labelRollout = "kanaria.dev/rollout"
 
 // SaltKey is the key of the salt in the salt Secret's data.
 const SaltKey = "salt"
@@ -115,7 +111,7 @@ func New(cfg *rest.Config, r *router.Router, base router.Config, opts Options) (
 		return nil, err
 	}
 
-	hasRollout, err := labels.NewRequirement(labelRollout, selection.Exists, nil)
+	hasRollout, err := labels.NewRequirement(platform.LabelRollout, selection.Exists, nil)
 	if err != nil {
 		return nil, err
 	}

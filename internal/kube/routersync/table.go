@@ -16,6 +16,7 @@ import (
 
 	kanariav1alpha1 "github.com/kanaria-dev/kanaria/api/kube/v1alpha1"
 	api "github.com/kanaria-dev/kanaria/api/v1alpha1"
+	"github.com/kanaria-dev/kanaria/internal/platform"
 	"github.com/kanaria-dev/kanaria/internal/router"
 	"github.com/kanaria-dev/kanaria/internal/traffic"
 )
@@ -200,7 +201,7 @@ func (w world) endpoints(namespace string, b api.BackendStatus) ([]string, error
 		}
 		svc := w.services[types.NamespacedName{Namespace: ns, Name: name}]
 		if svc == nil {
-			return nil, fmt.Errorf("Service %s/%s of %q not found (the router sees only Services labelled %s)", ns, name, e, labelRollout)
+			return nil, fmt.Errorf("Service %s/%s of %q not found (the router sees only Services labelled %s)", ns, name, e, platform.LabelRollout)
 		}
 		i := slices.IndexFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return p.Port == port })
 		if i < 0 {
