@@ -74,6 +74,16 @@ func ReadHead(br *bufio.Reader, h *Head, limit int) error {
 				need = len(b) + 1 // a lone '\r': wait for what follows it
 				continue
 			}
+			// The common case: the whole block is buffered. Copy just it,
+			// not the body or the pipelined request after it.
+			if _, end := FindHead(b, 0); end > 0 {
+				if end > limit {
+					return ErrTooLarge
+				}
+				h.Buf = append(h.Buf, b[:end]...)
+				br.Discard(end)
+				return h.Parse()
+			}
 		}
 		from := len(h.Buf)
 		h.Buf = append(h.Buf, b...)
