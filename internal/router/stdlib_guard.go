@@ -10,26 +10,31 @@ import (
 	"github.com/kanaria-dev/kanaria/internal/router/internal/h1"
 )
 
-// Request-smuggling refusal.
+// Request-smuggling refusal on the net/http front end.
 //
 // What Go's net/http server already does with ambiguous framing (checked by
 // TestGoServerFramingBaseline): it refuses Content-Length headers with
 // different values (400) and transfer codings other than a lone "chunked"
-// (501). It accepts, silently repairing, two shapes a front proxy should
+// (501). It accepts, silently repairing, shapes a front proxy should
 // refuse: Content-Length together with Transfer-Encoding: chunked (Go drops
-// the Content-Length, leaving no trace on the *http.Request) and repeated
-// identical Content-Length headers. It also accepts obs-fold continuation
-// lines.
+// the Content-Length, leaving no trace on the *http.Request), repeated
+// identical Content-Length headers, and Transfer-Encoding in an HTTP/1.0
+// request (Go ignores it and reads the chunks as the next request). It also
+// accepts obs-fold continuation lines.
 //
 // Because the evidence is gone by the time a handler runs, the check sits
 // on the connection: guardConn holds back each request's header block until
-// it is complete, inspects it, and only then lets Go read it. It follows
-// the body framing (Content-Length or chunked) to find where the next
-// request begins, so keep-alive and pipelined requests are all checked. On a
-// bad shape it feeds Go a one-line request that Go itself answers with
-// "400 Bad Request" and Connection: close, then reports EOF. Letting Go
-// write the answer keeps responses in order behind any pipelined request
-// still being served.
+// it is complete, judges it with the framing policy every front end uses
+// (h1.Head.RequestBody), and only then lets Go read it. It follows the body
+// (Content-Length, or chunked with h1.Chunked) to find where the next
+// request begins, so keep-alive and pipelined requests are all checked; the
+// fuzz targets of internal/h1 check that it finds the end where net/http
+// does. On a bad shape it feeds Go a one-line request that Go itself
+// answers with "400 Bad Request" and Connection: close, then reports EOF.
+// Letting Go write the answer keeps responses in order behind any pipelined
+// request still being served. Where the guard cannot follow a body (a
+// chunk line h1 calls malformed) it steps aside: net/http refuses such a
+// body too and closes the connection.
 //
 // After a request asking to switch protocols (Upgrade, CONNECT) the bytes
 // that follow may not be HTTP at all, so the guard steps aside for the rest
