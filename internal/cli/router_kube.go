@@ -36,6 +36,7 @@ const defaultKubeRouterListen = ":8080"
 type routerKubeOpts struct {
 	enabled        bool
 	kubeconfig     string
+	kubeContext    string
 	namespace      string
 	id             string
 	leaseNamespace string
@@ -46,7 +47,8 @@ type routerKubeOpts struct {
 func addKubeRouterFlags(f *pflag.FlagSet, o *routerKubeOpts) {
 	f.BoolVar(&o.enabled, "kubernetes", false, "follow the Rollouts of a Kubernetes cluster instead of a routes file")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (with --kubernetes; default $KUBECONFIG, ~/.kube/config or the pod's service account)")
-	f.StringVar(&o.namespace, "namespace", "", "serve the Rollouts of this namespace only (with --kubernetes; default all)")
+	f.StringVar(&o.kubeContext, "context", "", "kubeconfig context (with --kubernetes; default the current one)")
+	f.StringVarP(&o.namespace, "namespace", "n", "", "serve the Rollouts of this namespace only (with --kubernetes; default all)")
 	f.StringVar(&o.id, "id", "", "this replica's name, in its Lease kanaria-router-<id> (with --kubernetes; default the host name)")
 	f.StringVar(&o.leaseNamespace, "lease-namespace", "", "namespace of this replica's Lease (with --kubernetes; default the kubeconfig's or the pod's namespace)")
 	f.StringVar(&o.saltSecret, "salt-secret", "", "NAMESPACE/NAME of the Secret holding the salt under key \"salt\" (with --kubernetes; default <lease namespace>/"+routersync.DefaultSaltSecret+")")
@@ -66,7 +68,7 @@ func runKubeRouter(parent context.Context, o routerOpts, stdout, stderr io.Write
 
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = k.kubeconfig
-	kc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{})
+	kc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: k.kubeContext})
 	restCfg, err := kc.ClientConfig()
 	if err != nil {
 		return fmt.Errorf("kubernetes client configuration: %w", err)

@@ -71,6 +71,13 @@ type AppliedTraffic struct {
 // "namespace/name", as Kubernetes writes object keys.
 func RolloutKey(namespace, name string) string { return namespace + "/" + name }
 
+// RouterReleaseName is the name of a rollout's release in a router
+// replica's table, and so in its admin API (AdminURL +
+// /v1/releases/<name>/...) and in its metrics' release label, where an
+// analysis finds the rollout's samples. Release names allow no "/", and a
+// namespace name has no ".", so "<namespace>.<name>" is unambiguous.
+func RouterReleaseName(namespace, name string) string { return namespace + "." + name }
+
 // MarshalRouterReport renders r as the value of RouterReportAnnotation.
 func MarshalRouterReport(r RouterReport) (string, error) {
 	if r.Rollouts == nil {

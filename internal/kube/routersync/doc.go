@@ -8,9 +8,10 @@
 // and a generation. A Syncer watches those Rollouts and the EndpointSlices of
 // the Services, and builds one router.Config from them (table.go):
 //
-//   - one release per Rollout, named ReleaseName(namespace, name), whose
-//     backends are the ready addresses of the role's Service, each with the
-//     port the Service port's name maps to in its EndpointSlice (the
+//   - one release per Rollout, named "<namespace>.<name>"
+//     (traffic.RouterReleaseName), whose backends are the ready addresses
+//     of the role's Service, each with the port the Service port's name
+//     maps to in its EndpointSlice (the
 //     endpoint-slice controller names slice ports after Service ports, and
 //     resolves a named targetPort per pod, which only the slice knows);
 //   - a role whose Service has no ready address gets no weight (sending users

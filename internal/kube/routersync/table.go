@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"net"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,12 +19,6 @@ import (
 	"github.com/kanaria-dev/kanaria/internal/router"
 	"github.com/kanaria-dev/kanaria/internal/traffic"
 )
-
-// ReleaseName is the name of a Rollout's release in the router's table (and
-// so in its admin API and its metrics' release label). Release names allow
-// no "/", and a namespace name has no ".", so "<namespace>.<name>" is
-// unambiguous.
-func ReleaseName(namespace, name string) string { return namespace + "." + name }
 
 // world is what a table is built from: the cache's objects, read only.
 type world struct {
@@ -152,7 +145,7 @@ func (w world) release(ro *kanariav1alpha1.Rollout) (router.Release, traffic.App
 		return router.Release{}, at, fmt.Errorf("stable revision %q has no ready endpoint", t.Stable.Revision)
 	}
 	rel := router.Release{
-		Name:   ReleaseName(ro.Namespace, ro.Name),
+		Name:   traffic.RouterReleaseName(ro.Namespace, ro.Name),
 		Stable: router.Backend{Revision: t.Stable.Revision, Endpoints: stable},
 	}
 	if t.Canary != nil {
@@ -192,10 +185,11 @@ func (w world) endpoints(namespace string, b api.BackendStatus) ([]string, error
 	seen := map[string]bool{}
 	var out []string
 	for _, e := range b.Endpoints {
-		name, ns, port, err := parseServiceURL(e)
+		ref, err := traffic.ParseServiceURL(e)
 		if err != nil {
 			return nil, err
 		}
+		name, ns, port := ref.Name, ref.Namespace, ref.Port
 		if ns != namespace {
 			return nil, fmt.Errorf("Service URL %q is in namespace %s, not the rollout's %s", e, ns, namespace)
 		}
@@ -258,26 +252,4 @@ func ptrOr[T any](p *T, def T) T {
 		return def
 	}
 	return *p
-}
-
-// parseServiceURL reads http://<service>.<namespace>.svc[.cluster.local][:port]
-// (port 80 when absent), the only endpoints a Kubernetes platform hands out.
-func parseServiceURL(e string) (name, namespace string, port int32, err error) {
-	u, err := url.Parse(e)
-	if err != nil {
-		return "", "", 0, fmt.Errorf("endpoint %q: %w", e, err)
-	}
-	parts := strings.Split(strings.TrimSuffix(u.Hostname(), ".cluster.local"), ".")
-	if u.Scheme != "http" || (u.Path != "" && u.Path != "/") || len(parts) != 3 || parts[2] != "svc" || parts[0] == "" || parts[1] == "" {
-		return "", "", 0, fmt.Errorf("endpoint %q is not a Service URL (http://<service>.<namespace>.svc:<port>)", e)
-	}
-	port = 80
-	if s := u.Port(); s != "" {
-		n, err := strconv.ParseInt(s, 10, 32)
-		if err != nil || n < 1 || n > 65535 {
-			return "", "", 0, fmt.Errorf("endpoint %q: port %q is not a port number", e, s)
-		}
-		port = int32(n)
-	}
-	return parts[0], parts[1], port, nil
 }

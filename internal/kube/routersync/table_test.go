@@ -3,7 +3,6 @@ package routersync
 import (
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -216,27 +215,5 @@ func TestBuildConflictsAndBadRollouts(t *testing.T) {
 	}
 	if _, err := router.New(b.cfg); err != nil {
 		t.Errorf("the router refuses the table: %v", err)
-	}
-}
-
-// TestParseServiceURL: only Service URLs are endpoints in a cluster.
-func TestParseServiceURL(t *testing.T) {
-	for in, want := range map[string]string{
-		"http://web.shop.svc:8080":             "web shop 8080",
-		"http://web.shop.svc.cluster.local/":   "web shop 80",
-		"http://10.0.0.1:80":                   "error",
-		"https://web.shop.svc:443":             "error",
-		"http://web.shop.svc:99999":            "error",
-		"http://web.shop.svc:80/path":          "error",
-		"http://web.shop.svc.example.com:8080": "error",
-	} {
-		name, ns, port, err := parseServiceURL(in)
-		got := "error"
-		if err == nil {
-			got = strings.Join([]string{name, ns, strconv.Itoa(int(port))}, " ")
-		}
-		if got != want {
-			t.Errorf("%s: %s, want %s", in, got, want)
-		}
 	}
 }
