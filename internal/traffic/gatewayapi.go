@@ -110,8 +110,9 @@ func gatewayRefs(a Assignment) ([]gatewayv1.HTTPBackendRef, routeRoles, error) {
 		}
 		weight := int32(w)
 		port := s.Port
-		// Group and kind are written out although they are the defaults, so
-		// the object read back equals the object written.
+		// Group and kind are written out although they are the defaults:
+		// the API server stores them filled in, and a repeated Set must find
+		// the stored rule equal to the one it would write.
 		group, kind := gatewayv1.Group(""), gatewayv1.Kind("Service")
 		return gatewayv1.HTTPBackendRef{BackendRef: gatewayv1.BackendRef{
 			BackendObjectReference: gatewayv1.BackendObjectReference{
