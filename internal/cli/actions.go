@@ -1,12 +1,13 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/kanaria-dev/kanaria/internal/client"
 	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/wire"
 )
@@ -39,24 +40,27 @@ type action struct {
 	// flags adds command-specific flags.
 	flags func(cmd *cobra.Command)
 	// after prints extra lines, e.g. where to watch.
-	after func(cmd *cobra.Command, c *client.Client, v wire.RolloutView) error
+	after func(cmd *cobra.Command, b backend, v wire.RolloutView) error
 }
 
 // newActionCmd builds the cobra command for an action; every action shares
-// the client flags, --reason, the rollout-selection rule and the 409
-// wording.
+// the backend flags, --reason, --wait, the rollout-selection rule and the
+// 409 wording.
 func newActionCmd(a action) *cobra.Command {
 	var f clientFlags
 	var reason string
+	var wait time.Duration
 	cmd := &cobra.Command{
 		Use:   a.use,
 		Short: a.short,
-		Long: a.long + "\n\nExit status " + fmt.Sprint(notAppliedExitCode) +
+		Long: a.long + "\n\nAgainst a cluster the command is a patch of the Rollout that kanaria controller\n" +
+			"carries out (start: spec.revision; pause, resume: spec.paused; the others: the\n" +
+			"kanaria.dev/command annotation); --wait waits for the controller to act on it.\n\n" +
+			"Exit status " + fmt.Sprint(notAppliedExitCode) +
 			" means the command did not apply in the rollout's current state (the reason is printed).",
 		Args: a.args,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c, name, err := f.connect(ctx)
+			b, name, err := f.connect(cmd)
 			if err != nil {
 				return err
 			}
@@ -66,30 +70,69 @@ func newActionCmd(a action) *cobra.Command {
 				command.Kind = a.kind
 			}
 			command.Reason = reason
-			v, err := c.Do(ctx, name, command)
-			if client.IsConflict(err) {
-				return notApplied{msg: withRolloutPrefix(name, err.Error())}
+			out := cmd.OutOrStdout()
+			var v wire.RolloutView
+			switch b := b.(type) {
+			case clusterBackend:
+				if reason != "" {
+					return errors.New("--reason is recorded by a control plane; a cluster's Rollout has no field for it (the controller records each command as an Event)")
+				}
+				req, view, err := doOnCluster(cmd, b, name, command, wait)
+				if isConflict(err) {
+					return notApplied{msg: withRolloutPrefix(name, err.Error())}
+				}
+				switch {
+				case req.Patch == "" && err == nil:
+					fmt.Fprintf(out, "rollout %s: nothing to do: %s; %s\n", name, view.Note, oneLine(view))
+					return nil
+				case req.Patch != "" && (wait <= 0 || err != nil):
+					fmt.Fprintf(out, "rollout %s: %s requested (%s); %s\n", name, commandName(command), req.Patch, oneLine(view))
+				}
+				if err != nil {
+					return err
+				}
+				if wait > 0 {
+					fmt.Fprintf(out, "rollout %s: %s (%s, acted on by the controller); %s\n", name, a.done(command, view), req.Patch, oneLine(view))
+				}
+				v = view
+			case apiBackend:
+				v, err = b.Do(cmd.Context(), name, command)
+				if isConflict(err) {
+					return notApplied{msg: withRolloutPrefix(name, err.Error())}
+				}
+				if err != nil {
+					return err
+				}
+				if v.Note != "" {
+					fmt.Fprintf(out, "rollout %s: nothing to do: %s; %s\n", name, v.Note, oneLine(v))
+					return nil
+				}
+				fmt.Fprintf(out, "rollout %s: %s; %s\n", name, a.done(command, v), oneLine(v))
 			}
-			if err != nil {
-				return err
-			}
-			if v.Note != "" {
-				fmt.Fprintf(cmd.OutOrStdout(), "rollout %s: nothing to do: %s; %s\n", name, v.Note, oneLine(v))
-				return nil
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "rollout %s: %s; %s\n", name, a.done(command, v), oneLine(v))
 			if a.after != nil {
-				return a.after(cmd, c, v)
+				return a.after(cmd, b, v)
 			}
 			return nil
 		},
 	}
 	f.register(cmd, true, false)
-	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded in the rollout's history")
+	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded in the rollout's history (control plane only)")
+	cmd.Flags().DurationVar(&wait, "wait", 0, "against a cluster: wait up to this long for the controller to act on the command (0: return once it is written)")
 	if a.flags != nil {
 		a.flags(cmd)
 	}
 	return cmd
+}
+
+// commandName is the command as the user typed it: "promote --full".
+func commandName(c engine.Command) string {
+	if c.Kind == engine.CmdPromote && c.Full {
+		return "promote --full"
+	}
+	if c.Kind == engine.CmdStart {
+		return "start " + c.Revision
+	}
+	return string(c.Kind)
 }
 
 // withRolloutPrefix names the rollout unless the server's message already does.

@@ -27,13 +27,23 @@ effect with its confidence limits, and the reason.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			c, name, err := f.connect(ctx)
+			b, name, err := f.connect(cmd)
 			if err != nil {
 				return err
 			}
-			runs, err := c.Analysis(ctx, name)
-			if err != nil {
-				return err
+			var runs []wire.AnalysisRun
+			none := "no analysis has run"
+			switch b := b.(type) {
+			case apiBackend:
+				if runs, err = b.Analysis(ctx, name); err != nil {
+					return err
+				}
+			default:
+				// A cluster's Rollout status holds no analysis reports.
+				if _, err := b.Get(ctx, name); err != nil {
+					return err
+				}
+				none = "no analysis recorded: the controller keeps no analysis reports in the Rollout's status"
 			}
 			if runs == nil {
 				runs = []wire.AnalysisRun{}
@@ -43,7 +53,7 @@ effect with its confidence limits, and the reason.`,
 				return err
 			}
 			if len(runs) == 0 {
-				fmt.Fprintf(out, "rollout %s: no analysis has run\n", name)
+				fmt.Fprintf(out, "rollout %s: %s\n", name, none)
 				return nil
 			}
 			for i, r := range runs {

@@ -24,6 +24,9 @@ type clientFlags struct {
 	tokenFile string
 	rollout   string
 	output    string
+	// cluster chooses a Kubernetes cluster instead (backend.go); only
+	// commands about rollouts have its flags.
+	cluster clusterFlags
 }
 
 // defaultStateDir is where `kanaria up` keeps its state unless told
@@ -36,8 +39,9 @@ func defaultStateDir() string {
 }
 
 // register adds the shared flags to cmd. withRollout is false for commands
-// about the control plane itself (version); withOutput only where the
-// output is data meant for scripts.
+// about the control plane itself (version); the others also work against a
+// cluster and get its flags. withOutput only where the output is data meant
+// for scripts.
 func (f *clientFlags) register(cmd *cobra.Command, withRollout, withOutput bool) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.stateDir, "state-dir", defaultStateDir(), "state directory of `kanaria up` (env KANARIA_STATE_DIR)")
@@ -46,6 +50,7 @@ func (f *clientFlags) register(cmd *cobra.Command, withRollout, withOutput bool)
 	if withRollout {
 		fl.StringVarP(&f.rollout, "rollout", "r", "", "rollout name (default: the only rollout)")
 		_ = cmd.RegisterFlagCompletionFunc("rollout", f.completeRollouts)
+		f.cluster.register(cmd)
 	}
 	if withOutput {
 		fl.StringVarP(&f.output, "output", "o", "table", "output format: table, json or yaml")
@@ -72,33 +77,33 @@ func (f *clientFlags) checkOutput() error {
 	return fmt.Errorf("unknown output format %q (want table, json or yaml)", f.output)
 }
 
-// connect opens the client and picks the rollout: what every command about
-// one rollout does first.
-func (f *clientFlags) connect(ctx context.Context) (*client.Client, string, error) {
-	c, err := f.client()
+// connect opens the backend and picks the rollout: what every command
+// about one rollout does first.
+func (f *clientFlags) connect(cmd *cobra.Command) (backend, string, error) {
+	b, err := f.backend(cmd)
 	if err != nil {
 		return nil, "", err
 	}
-	name, err := f.rolloutName(ctx, c)
+	name, err := f.rolloutName(cmd.Context(), b)
 	if err != nil {
 		return nil, "", err
 	}
-	return c, name, nil
+	return b, name, nil
 }
 
 // rolloutName applies the selection rule: -r if given, else the only
 // rollout; with several, the user must choose, and is told the choices.
-func (f *clientFlags) rolloutName(ctx context.Context, c *client.Client) (string, error) {
+func (f *clientFlags) rolloutName(ctx context.Context, b backend) (string, error) {
 	if f.rollout != "" {
 		return f.rollout, nil
 	}
-	views, err := c.List(ctx)
+	views, err := b.List(ctx)
 	if err != nil {
 		return "", err
 	}
 	switch len(views) {
 	case 0:
-		return "", fmt.Errorf("the control plane at %s has no rollouts", c.BaseURL())
+		return "", fmt.Errorf("%s has no rollouts", b.where())
 	case 1:
 		return views[0].Name, nil
 	}
@@ -110,13 +115,14 @@ func (f *clientFlags) rolloutName(ctx context.Context, c *client.Client) (string
 	return "", fmt.Errorf("%d rollouts (%s): choose one with -r NAME", len(names), strings.Join(names, ", "))
 }
 
-// completeRollouts offers the running control plane's rollout names.
+// completeRollouts offers the rollout names of the backend the flags
+// choose.
 func (f *clientFlags) completeRollouts(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
-	c, err := f.client()
+	b, err := f.backend(cmd)
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	views, err := c.List(cmd.Context())
+	views, err := b.List(cmd.Context())
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}

@@ -23,7 +23,7 @@ func newHistoryCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			c, name, err := f.connect(ctx)
+			c, name, err := f.connect(cmd)
 			if err != nil {
 				return err
 			}

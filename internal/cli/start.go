@@ -2,10 +2,10 @@ package cli
 
 import (
 	"fmt"
+	"net/url"
 
 	"github.com/spf13/cobra"
 
-	"github.com/kanaria-dev/kanaria/internal/client"
 	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/wire"
 )
@@ -27,9 +27,20 @@ func newStartCmd() *cobra.Command {
 	})
 }
 
-// printWhereToWatch tells the user how to follow the release they started.
-func printWhereToWatch(cmd *cobra.Command, c *client.Client, v wire.RolloutView) error {
+// printWhereToWatch tells the user how to follow the release they started:
+// the watch command, the router, the dashboard's link.
+func printWhereToWatch(cmd *cobra.Command, b backend, v wire.RolloutView) error {
 	w := cmd.OutOrStdout()
+	if cb, ok := b.(clusterBackend); ok {
+		fmt.Fprintf(w, "watch: %s\n", cb.commandLine(cmd, "status -w -r "+v.Name))
+		if link, ok := runningDashboard(cb.host, cb.Namespace()); ok {
+			fmt.Fprintf(w, "dashboard: %s\n", link+"&/rollouts/"+url.PathEscape(v.Name))
+		} else {
+			fmt.Fprintf(w, "dashboard: %s (serves it on 127.0.0.1 and prints its link)\n", cb.commandLine(cmd, "dashboard"))
+		}
+		return nil
+	}
+	c := b.(apiBackend)
 	fmt.Fprintf(w, "watch: kanaria status -w -r %s\n", v.Name)
 	router := v.RouterURL
 	info, err := c.Info(cmd.Context())

@@ -33,7 +33,7 @@ func newStatusCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			c, name, err := f.connect(ctx)
+			c, name, err := f.connect(cmd)
 			if err != nil {
 				return err
 			}
@@ -76,14 +76,14 @@ func (f *clientFlags) printView(w io.Writer, v wire.RolloutView, inWatch bool) e
 // watch polls until ctx ends and shows the rollout as it changes. Errors are
 // shown, not returned: the control plane may be restarting, and the release
 // resumes where it was. Only a first failure (wrong name or token) ends it.
-func (f *clientFlags) watch(ctx context.Context, c *client.Client, name string, every time.Duration, out, errw io.Writer) error {
+func (f *clientFlags) watch(ctx context.Context, c backend, name string, every time.Duration, out, errw io.Writer) error {
 	if every <= 0 {
 		every = time.Second
 	}
 	if f.output == "json" || f.output == "yaml" {
 		return f.watchData(ctx, c, name, every, out, errw)
 	}
-	hist := true // until the control plane says it keeps no history
+	hist := true // until the control plane says it keeps no history (a cluster keeps none)
 	tty := isTerminal(out)
 	var s liveState
 	var afterID int64
@@ -103,8 +103,8 @@ func (f *clientFlags) watch(ctx context.Context, c *client.Client, name string, 
 		default:
 			s.View, s.Problem = v, ""
 			afterID = s.readEvents(ctx, c, name, afterID)
-			if hist {
-				pts, err := c.History(ctx, name, time.Now().Add(-(metricsWindow+3)*time.Second))
+			if hb, ok := c.(historyBackend); ok && hist {
+				pts, err := hb.History(ctx, name, time.Now().Add(-(metricsWindow+3)*time.Second))
 				switch {
 				case client.IsNotFound(err):
 					hist, s.Metrics = false, nil
@@ -139,7 +139,7 @@ func (f *clientFlags) watch(ctx context.Context, c *client.Client, name string, 
 
 // readEvents fetches the events after afterID, keeping the newest one and
 // the newest verdict; it returns the new afterID. Failures leave it as is.
-func (s *liveState) readEvents(ctx context.Context, c *client.Client, name string, afterID int64) int64 {
+func (s *liveState) readEvents(ctx context.Context, c backend, name string, afterID int64) int64 {
 	const page = 1000
 	for range 100 { // bounded: at most 100k events at the first poll
 		evs, err := c.Events(ctx, name, afterID, page)
@@ -177,7 +177,7 @@ func plainKey(s liveState) string {
 }
 
 // watchData prints one JSON line or YAML document per change, for scripts.
-func (f *clientFlags) watchData(ctx context.Context, c *client.Client, name string, every time.Duration, out, errw io.Writer) error {
+func (f *clientFlags) watchData(ctx context.Context, c backend, name string, every time.Duration, out, errw io.Writer) error {
 	var last []byte
 	var lastErr string
 	tick := time.NewTicker(every)

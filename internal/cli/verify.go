@@ -24,7 +24,7 @@ func verifyFromControlPlane(cmd *cobra.Command, cf *clientFlags, o *verify.Optio
 	if o.URL != "" && changed("expect-canary") && changed("canary-revision") && changed("stable-revision") {
 		return nil
 	}
-	c, err := cf.client()
+	c, err := cf.backend(cmd)
 	if err != nil {
 		if o.URL == "" {
 			return fmt.Errorf("--url not given, and %w", err)

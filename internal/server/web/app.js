@@ -59,6 +59,15 @@ async function boot() {
   for (const b of document.querySelectorAll("[data-cmd]")) b.addEventListener("click", () => command(b.dataset.cmd));
   window.addEventListener("hashchange", () => state.csrf && route());
   window.addEventListener("resize", queueDraw);
+  // A link with the token in its fragment (kanaria dashboard prints one:
+  // "#token=T", or "#token=T&/rollouts/NAME") logs in at once. The fragment
+  // never reaches a server; it is taken out of the address bar and history
+  // before anything else runs.
+  const link = location.hash.match(/^#token=([^&]*)(?:&(.*))?$/);
+  if (link) {
+    history.replaceState(null, "", location.pathname + location.search + "#" + (link[2] || "/"));
+    if (await loginWith(decodeURIComponent(link[1]))) return;
+  }
   const r = await fetch("/dashboard/session", {credentials: "same-origin"});
   if (r.ok) loggedIn(await r.json()); else showLogin("");
 }
@@ -84,16 +93,24 @@ function loggedIn(s) {
 
 async function login(ev) {
   ev.preventDefault();
+  const token = $("token").value.trim();
+  $("token").value = "";
+  await loginWith(token);
+}
+
+// loginWith opens a session with token; it reports whether it did, and
+// otherwise shows the login form with the reason.
+async function loginWith(token) {
   const r = await fetch("/dashboard/login", {
     method: "POST", credentials: "same-origin",
     headers: {"Content-Type": "application/json"},
-    body: JSON.stringify({token: $("token").value.trim()}),
+    body: JSON.stringify({token: token}),
   });
   const body = await r.json().catch(() => ({}));
-  $("token").value = "";
-  if (!r.ok) { $("login-error").textContent = body.error || ("login failed: " + r.status); return; }
+  if (!r.ok) { showLogin(body.error || ("login failed: " + r.status)); return false; }
   $("login-error").textContent = "";
   loggedIn(body);
+  return true;
 }
 
 async function logout() {
