@@ -10,6 +10,8 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -40,7 +42,7 @@ type kubeEnv struct {
 
 func newKubeEnv(t *testing.T) *kubeEnv {
 	t.Helper()
-	k := kube.Start(t, kube.Options{CRDDirs: []string{clustertest.CRDDir}, Scheme: cluster.Scheme()})
+	k := kube.Start(t, kube.Options{CRDDirs: []string{kube.KanariaCRDs(t)}, Scheme: cluster.Scheme()})
 	e := &kubeEnv{t: t, c: k.Client, kubeconfig: k.Kubeconfig, ns: "shop"}
 	ctx := context.Background()
 	if err := e.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: e.ns}}); err != nil {
@@ -484,5 +486,48 @@ func TestDashboardRefusesRemoteListen(t *testing.T) {
 		if err := requireLoopbackListen(addr); err != nil {
 			t.Errorf("%s: %v", addr, err)
 		}
+	}
+}
+
+// The binary is a kubectl plugin through a kubectl-kanaria symlink: kubectl
+// (the real one) finds it on PATH, and it names itself kubectl kanaria and
+// talks to the cluster of kubectl's flags.
+func TestKubectlPlugin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the kanaria binary")
+	}
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("kubectl needed under CI: %v", err)
+		}
+		t.Skipf("skipping: %v", err)
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "kanaria")
+	// Built before newKubeEnv leaves the module's directory.
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/kanaria-dev/kanaria/cmd/kanaria").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	e := newKubeEnv(t)
+	e.controller()
+	if err := os.Symlink(bin, filepath.Join(dir, pluginExecutable)); err != nil {
+		t.Fatal(err)
+	}
+	kubectlRun := func(args ...string) (string, error) {
+		cmd := exec.Command(kubectl, args...)
+		cmd.Env = append(os.Environ(), "PATH="+dir+string(os.PathListSeparator)+os.Getenv("PATH"), "KUBECONFIG="+e.kubeconfig)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := kubectlRun("kanaria", "--help"); err != nil || !strings.Contains(out, "kubectl kanaria [command]") {
+		t.Fatalf("kubectl kanaria --help: %v\n%s", err, out)
+	}
+	if out, err := kubectlRun("kanaria", "status", "-n", e.ns); err != nil || !strings.Contains(out, "rollout:   web") || !strings.Contains(out, "phase:     Healthy") {
+		t.Fatalf("kubectl kanaria status: %v\n%s", err, out)
+	}
+	out, err := kubectlRun("kanaria", "promote", "-n", e.ns)
+	if exitCodeOf(err) != notAppliedExitCode || !strings.Contains(out, "kubectl kanaria: rollout web: no release in progress") {
+		t.Fatalf("kubectl kanaria promote with no release: %v\n%s", err, out)
 	}
 }

@@ -23,8 +23,6 @@ import (
 
 var _ server.Backend = (*Backend)(nil)
 
-// crdDir is the Rollout CRD, from this package.
-const crdDir = "../../../config/crd/bases"
 
 // env is an API server with the Rollout CRD and a namespace for the test.
 type env struct {
@@ -36,7 +34,7 @@ type env struct {
 
 func start(t *testing.T) *env {
 	t.Helper()
-	k := kube.Start(t, kube.Options{CRDDirs: []string{crdDir}, Scheme: Scheme()})
+	k := kube.Start(t, kube.Options{CRDDirs: []string{kube.KanariaCRDs(t)}, Scheme: Scheme()})
 	ns := "shop"
 	if err := k.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		t.Fatal(err)
@@ -209,8 +207,8 @@ func TestCommandsWriteThePatches(t *testing.T) {
 // With the controller caught up, a command's outcome comes from the engine
 // before anything is written: one in effect is a note, one that does not
 // apply now a conflict, as on one machine; and a start of the revision that
-// spec.revision already holds, which the controller would not see, is
-// refused rather than written for nothing.
+// spec.revision already holds, which the controller would not see as a
+// change, is the retry command.
 func TestCommandsJudgedByTheEngine(t *testing.T) {
 	e := start(t)
 	e.create(clustertest.Rollout(e.ns, "web"))
@@ -243,9 +241,15 @@ func TestCommandsJudgedByTheEngine(t *testing.T) {
 	}
 	mustRequest(t, e, "web", engine.Command{Kind: engine.CmdAbort})
 	e.controller("web")
-	_, err = e.request("web", engine.Command{Kind: engine.CmdStart, Revision: "v2"})
-	if !isConflict(err) || !strings.Contains(err.Error(), "spec.revision=v2 is written already") {
-		t.Fatalf("start v2 again after its abort: %v", err)
+	// Starting v2 again: spec.revision is v2 already, so it is the retry
+	// command.
+	req = mustRequest(t, e, "web", engine.Command{Kind: engine.CmdStart, Revision: "v2"})
+	ro := e.read("web")
+	if verb, _, _ := kanariav1alpha1.ParseCommand(ro.Annotations[kanariav1alpha1.CommandAnnotation]); verb != kanariav1alpha1.VerbRetry || ro.Spec.Revision != "v2" || !strings.HasPrefix(req.Patch, kanariav1alpha1.CommandAnnotation+"=retry/") {
+		t.Fatalf("start v2 again after its abort: patch %q, annotations %v", req.Patch, ro.Annotations)
+	}
+	if ro = e.controller("web"); ro.Status.CanaryRevision != "v2" || ro.Status.Phase == v1alpha1.PhaseAborted {
+		t.Fatalf("after retry: %s, canary %q", ro.Status.Phase, ro.Status.CanaryRevision)
 	}
 
 	// Without a status there is nothing to judge a command against: the

@@ -48,7 +48,8 @@ func (b *Backend) Do(ctx context.Context, name string, cmd engine.Command) (wire
 
 // Request writes the patch that asks the controller for cmd (start:
 // spec.revision; pause, resume: spec.paused; promote, promote --full, abort,
-// undo, stop: the kanaria.dev/command annotation with a new id).
+// undo, stop, and a start of the revision spec.revision already holds
+// (retry): the kanaria.dev/command annotation with a new id).
 //
 // When the controller has acted on everything the Rollout asks (its status
 // observed the spec's generation and revision and the last command), the
@@ -101,18 +102,18 @@ func (b *Backend) plan(ro *kanariav1alpha1.Rollout, cmd engine.Command) (Request
 	meta := map[string]any{"resourceVersion": ro.ResourceVersion}
 	req := Request{View: view}
 	changes := true
-	switch cmd.Kind {
-	case engine.CmdStart:
+	switch {
+	case cmd.Kind == engine.CmdStart && !retry(ro, cmd.Revision):
 		spec["revision"] = cmd.Revision
 		req.Patch = "spec.revision=" + cmd.Revision
 		changes = ro.Spec.Revision != cmd.Revision
-	case engine.CmdPause, engine.CmdResume:
+	case cmd.Kind == engine.CmdPause || cmd.Kind == engine.CmdResume:
 		paused := cmd.Kind == engine.CmdPause
 		spec["paused"] = paused
 		req.Patch = fmt.Sprintf("spec.paused=%t", paused)
 		changes = ro.Spec.Paused != paused
 	default:
-		verb, ok := verbs[cmd.Kind]
+		verb, ok := verbs[cmd.Kind] // a start here is a retry
 		if !ok {
 			return req, nil, &wire.ConflictError{Reason: fmt.Sprintf("unknown command %q", cmd.Kind)}
 		}
@@ -140,8 +141,8 @@ func (b *Backend) plan(ro *kanariav1alpha1.Rollout, cmd engine.Command) (Request
 		}
 		if !changes {
 			// The engine would act, but the field already holds the value,
-			// so the controller would see no change: such as starting again
-			// the revision whose release was aborted.
+			// so the controller would see no change (spec.paused=true
+			// written while a promote moved the release on).
 			return Request{View: view}, nil, &wire.ConflictError{Reason: fmt.Sprintf(
 				"rollout %s: %s is written already, and the controller acts only when it changes (%s: %s)",
 				name, req.Patch, ro.Status.Phase, ro.Status.Message)}
@@ -161,10 +162,18 @@ func (b *Backend) plan(ro *kanariav1alpha1.Rollout, cmd engine.Command) (Request
 
 // verbs are the commands written as the kanaria.dev/command annotation.
 var verbs = map[engine.CommandKind]string{
+	engine.CmdStart:   kanariav1alpha1.VerbRetry,
 	engine.CmdPromote: kanariav1alpha1.VerbPromote,
 	engine.CmdAbort:   kanariav1alpha1.VerbAbort,
 	engine.CmdUndo:    kanariav1alpha1.VerbUndo,
 	engine.CmdStop:    kanariav1alpha1.VerbStop,
+}
+
+// retry reports whether starting rev is starting again the revision the
+// controller already took from spec.revision (after its release was
+// aborted): spec.revision would not change, so it is the retry command.
+func retry(ro *kanariav1alpha1.Rollout, rev string) bool {
+	return ro.Spec.Revision == rev && ro.Status.ObservedRevision == rev
 }
 
 // settled reports whether the controller has acted on everything ro asks

@@ -21,10 +21,6 @@ import (
 	"github.com/kanaria-dev/kanaria/internal/spec"
 )
 
-// CRDDir is the Rollout CRD's directory, from a package two levels below
-// the repository's root (internal/cli).
-const CRDDir = "../../config/crd/bases"
-
 // Rollout is a canary release of Deployment name: 10 %, a pause until
 // promote, 50 %, an hour's pause.
 func Rollout(ns, name string) *kanariav1alpha1.Rollout {
@@ -52,11 +48,12 @@ var verbs = map[string]engine.Command{
 	kanariav1alpha1.VerbAbort:       {Kind: engine.CmdAbort},
 	kanariav1alpha1.VerbUndo:        {Kind: engine.CmdUndo},
 	kanariav1alpha1.VerbStop:        {Kind: engine.CmdStop},
+	kanariav1alpha1.VerbRetry:       {Kind: engine.CmdStart}, // of spec.revision
 }
 
 // Controller stands in for one reconcile of `kanaria controller`: it
 // applies what the Rollout asks (a new spec.revision, a change of
-// spec.paused, a new kanaria.dev/command) with the real engine, observes
+// spec.paused, a new kanaria.dev/command, retry included) with the real engine, observes
 // every copy ready and the weights applied, and writes the status with the
 // fields the controller keeps beside the engine's (observedGeneration,
 // observedRevision, lastCommand). It returns the Rollout as written.
@@ -96,7 +93,11 @@ func Controller(t testing.TB, c client.Client, ns, name string) *kanariav1alpha1
 	if v, ok := ro.Annotations[kanariav1alpha1.CommandAnnotation]; ok {
 		verb, id, err := kanariav1alpha1.ParseCommand(v)
 		if err == nil && id != st.LastCommand {
-			apply(verbs[verb])
+			cmd := verbs[verb]
+			if cmd.Kind == engine.CmdStart {
+				cmd.Revision = ro.Spec.Revision
+			}
+			apply(cmd)
 			st.LastCommand = id
 		}
 	}
