@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -529,5 +530,26 @@ func TestKubectlPlugin(t *testing.T) {
 	out, err := kubectlRun("kanaria", "promote", "-n", e.ns)
 	if exitCodeOf(err) != notAppliedExitCode || !strings.Contains(out, "kubectl kanaria: rollout web: no release in progress") {
 		t.Fatalf("kubectl kanaria promote with no release: %v\n%s", err, out)
+	}
+}
+
+// verify against a cluster takes the revisions and the weight from the
+// Rollout's status, and the router's address from --url (a cluster's router
+// is reached however the user reaches it); here a loopback server stamping
+// every answer as the stable revision plays the router.
+func TestClusterVerify(t *testing.T) {
+	e := newKubeEnv(t)
+	e.controller()
+	if _, _, err := e.run("verify"); err == nil || !strings.Contains(err.Error(), "--url is required: namespace shop") {
+		t.Fatalf("verify without --url: %v", err)
+	}
+	router := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Kanaria-Version", "v1")
+		io.WriteString(w, "ok")
+	}))
+	t.Cleanup(router.Close)
+	out, errw, err := e.run("verify", "--url", router.URL, "--requests", "50", "--users", "2", "--per-user", "2")
+	if err != nil || !strings.Contains(errw, "verify: rollout web via "+router.URL+": stable v1, canary (none)") {
+		t.Fatalf("verify: %v\n%s%s", err, out, errw)
 	}
 }

@@ -17,8 +17,9 @@ func init() { addCommand(newVerifyCmd) }
 
 // verifyFromControlPlane fills what the user did not give (the router's URL,
 // the revisions and the expected canary weight) from a running control
-// plane's API. Explicit flags are left alone; without --url a control plane
-// is required.
+// plane's API or a cluster's Rollout. Explicit flags are left alone; without
+// --url a control plane is required (a cluster's Rollout does not say where
+// its router is reached from here).
 func verifyFromControlPlane(cmd *cobra.Command, cf *clientFlags, o *verify.Options) error {
 	changed := cmd.Flags().Changed
 	if o.URL != "" && changed("expect-canary") && changed("canary-revision") && changed("stable-revision") {
@@ -40,8 +41,13 @@ func verifyFromControlPlane(cmd *cobra.Command, cf *clientFlags, o *verify.Optio
 	if err != nil {
 		return err
 	}
-	if o.URL == "" {
+	if o.URL == "" && v.RouterURL != "" {
 		o.URL = strings.TrimSuffix(v.RouterURL, "/") + "/"
+	}
+	if o.URL == "" {
+		// A cluster's router is behind its Service: only the user knows
+		// how it is reached from here.
+		return fmt.Errorf("--url is required: %s does not know the router's address (in a cluster, e.g. kubectl port-forward -n kanaria-system svc/kanaria-router 8080:80, then --url http://127.0.0.1:8080/)", c.where())
 	}
 	if !changed("stable-revision") {
 		o.StableRevision = v.Status.StableRevision

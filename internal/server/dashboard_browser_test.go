@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,7 +24,9 @@ import (
 	"github.com/kanaria-dev/kanaria/internal/dataplane"
 	"github.com/kanaria-dev/kanaria/internal/demoapp"
 	"github.com/kanaria-dev/kanaria/internal/server"
+	"github.com/kanaria-dev/kanaria/internal/server/servertest"
 	"github.com/kanaria-dev/kanaria/internal/spec"
+	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -353,5 +356,45 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 			t.Fatal(err)
 		}
 		t.Logf("screenshot copied to %s", docs)
+	}
+}
+
+// A link with the token in its fragment (kanaria dashboard prints one) logs
+// in and opens the page after "&"; the token leaves the address bar before
+// anything else runs. A link with a wrong token shows the login form and why.
+func TestDashboardTokenLinkInChromium(t *testing.T) {
+	const token = "link-token-0123"
+	b := servertest.New(wire.Info{Version: "v9.9.9-test"}, servertest.Canary("web"))
+	api := httptest.NewServer(server.New(b, token, server.Options{Gatherer: prometheus.NewRegistry()}))
+	t.Cleanup(api.Close)
+	ctx := newBrowser(t)
+
+	within(t, ctx, 20*time.Second, "open the link",
+		chromedp.Navigate(api.URL+"/dashboard/#token="+token+"&/rollouts/web"),
+		chromedp.WaitVisible(chromedp.CSS("#weight")))
+	waitText(t, ctx, "#phase", "Healthy")
+	if href := eval[string](t, ctx, `location.href`); strings.Contains(href, token) || !strings.HasSuffix(href, "/dashboard/#/rollouts/web") {
+		t.Fatalf("address after the link: %s", href)
+	}
+	hist, err := chromedp.Call(ctx, page.GetNavigationHistory, cdp.Empty{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, entry := range hist.Entries {
+		if strings.Contains(entry.URL, token) {
+			t.Fatalf("the token is still in the tab's history: %s", entry.URL)
+		}
+	}
+	if got := eval[int](t, ctx, `fetch("/v1/rollouts").then(r => r.status)`); got != 200 {
+		t.Fatalf("GET with the link's session: %d", got)
+	}
+
+	within(t, ctx, 10*time.Second, "log out", chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#login-form")))
+	within(t, ctx, 20*time.Second, "open a link with a wrong token",
+		chromedp.Navigate(api.URL+"/dashboard/#token=not-it"),
+		chromedp.WaitVisible(chromedp.CSS("#login-form")))
+	waitText(t, ctx, "#login-error", "wrong token")
+	if got := eval[int](t, ctx, `fetch("/v1/rollouts").then(r => r.status)`); got != 401 {
+		t.Fatalf("GET after a wrong link: %d, want 401", got)
 	}
 }

@@ -57,19 +57,27 @@ async function boot() {
   $("login-form").addEventListener("submit", login);
   $("logout").addEventListener("click", logout);
   for (const b of document.querySelectorAll("[data-cmd]")) b.addEventListener("click", () => command(b.dataset.cmd));
-  window.addEventListener("hashchange", () => state.csrf && route());
+  window.addEventListener("hashchange", () => {
+    const token = takeLinkToken();
+    if (token !== null) loginWith(token); else if (state.csrf) route();
+  });
   window.addEventListener("resize", queueDraw);
-  // A link with the token in its fragment (kanaria dashboard prints one:
-  // "#token=T", or "#token=T&/rollouts/NAME") logs in at once. The fragment
-  // never reaches a server; it is taken out of the address bar and history
-  // before anything else runs.
-  const link = location.hash.match(/^#token=([^&]*)(?:&(.*))?$/);
-  if (link) {
-    history.replaceState(null, "", location.pathname + location.search + "#" + (link[2] || "/"));
-    if (await loginWith(decodeURIComponent(link[1]))) return;
-  }
+  const token = takeLinkToken();
+  if (token !== null && await loginWith(token)) return;
   const r = await fetch("/dashboard/session", {credentials: "same-origin"});
   if (r.ok) loggedIn(await r.json()); else showLogin("");
+}
+
+// takeLinkToken reads a login link's token: kanaria dashboard prints links
+// with it in the fragment, "#token=T" or "#token=T&/rollouts/NAME" (a
+// fragment never reaches a server). The address becomes the page after
+// "&" at once, replacing the entry with the token in the tab's history.
+// null when the address is no such link.
+function takeLinkToken() {
+  const link = location.hash.match(/^#token=([^&]*)(?:&(.*))?$/);
+  if (!link) return null;
+  history.replaceState(null, "", location.pathname + location.search + "#" + (link[2] || "/"));
+  return decodeURIComponent(link[1]);
 }
 
 function showLogin(msg) {
