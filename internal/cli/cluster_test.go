@@ -279,6 +279,17 @@ func TestClusterStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The controller's Invalid condition is shown.
+	ro = e.rollout()
+	ro.Status.Conditions = append(ro.Status.Conditions, v1alpha1.Condition{Type: v1alpha1.ConditionInvalid, Status: v1alpha1.ConditionTrue,
+		LastTransitionTime: at, Reason: "InvalidTarget", Message: "Deployment shop/web not found"})
+	if err := e.c.Status().Update(context.Background(), ro); err != nil {
+		t.Fatal(err)
+	}
+	if out := e.mustRun("status"); !strings.Contains(out, "invalid:   InvalidTarget: Deployment shop/web not found\n") {
+		t.Fatalf("status of an invalid Rollout:\n%s", out)
+	}
+
 	if out := e.mustRun("analysis"); !strings.Contains(out, "rollout web: no analysis recorded") {
 		t.Fatalf("analysis: %s", out)
 	}

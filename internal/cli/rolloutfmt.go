@@ -73,6 +73,12 @@ func printStatus(w io.Writer, v wire.RolloutView) error {
 	if v.RouterURL != "" {
 		rows = append(rows, [2]string{"router", v.RouterURL})
 	}
+	// A cluster's controller says so when it cannot act on the Rollout.
+	for _, c := range st.Conditions {
+		if c.Type == v1alpha1.ConditionInvalid && c.Status == v1alpha1.ConditionTrue {
+			rows = append(rows, [2]string{"invalid", c.Reason + ": " + c.Message})
+		}
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])

@@ -258,6 +258,16 @@ func TestCommandsJudgedByTheEngine(t *testing.T) {
 	if _, err := e.request("new", engine.Command{Kind: engine.CmdStart, Revision: "v2"}); !isConflict(err) || !strings.Contains(err.Error(), "no status yet") {
 		t.Fatalf("start before the controller: %v", err)
 	}
+	// An invalid Rollout: the controller wrote only the condition.
+	bad := e.read("new")
+	bad.Status.Conditions = []v1alpha1.Condition{{Type: v1alpha1.ConditionInvalid, Status: v1alpha1.ConditionTrue,
+		LastTransitionTime: time.Now(), Reason: "InvalidTarget", Message: "Deployment shop/new not found"}}
+	if err := e.c.Status().Update(context.Background(), bad); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.request("new", engine.Command{Kind: engine.CmdStart, Revision: "v2"}); !isConflict(err) || !strings.Contains(err.Error(), "rollout new is invalid (InvalidTarget): Deployment shop/new not found") {
+		t.Fatalf("start of an invalid Rollout: %v", err)
+	}
 	if _, err := e.request("nope", engine.Command{Kind: engine.CmdPause}); !errors.Is(err, wire.ErrNotFound) {
 		t.Fatalf("unknown rollout: %v", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kanariav1alpha1 "github.com/kanaria-dev/kanaria/api/kube/v1alpha1"
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/wire"
 )
@@ -95,6 +96,10 @@ func (b *Backend) plan(ro *kanariav1alpha1.Rollout, cmd engine.Command) (Request
 	name := ro.Name
 	view := View(ro)
 	if ro.Status.Phase == "" {
+		if c := invalid(ro); c != nil {
+			return Request{View: view}, nil, &wire.ConflictError{Reason: fmt.Sprintf(
+				"rollout %s is invalid (%s): %s; the controller starts it once that is fixed", name, c.Reason, c.Message)}
+		}
 		return Request{View: view}, nil, &wire.ConflictError{Reason: fmt.Sprintf(
 			"rollout %s has no status yet: the controller has not seen it (is kanaria controller running?)", name)}
 	}
@@ -177,13 +182,28 @@ func retry(ro *kanariav1alpha1.Rollout, rev string) bool {
 }
 
 // settled reports whether the controller has acted on everything ro asks
-// for, so its status is the state a command applies to.
+// for, so its status is the state a command applies to. An invalid Rollout
+// is not: the controller acts on nothing until it is fixed, and a command
+// written meanwhile (a start of a revision that renders, say) may be what
+// fixes it.
 func settled(ro *kanariav1alpha1.Rollout) bool {
 	st := ro.Status
 	return st.Phase != "" &&
 		st.ObservedGeneration >= ro.Generation &&
 		st.ObservedRevision == ro.Spec.Revision &&
-		pendingCommand(ro) == ""
+		pendingCommand(ro) == "" &&
+		invalid(ro) == nil
+}
+
+// invalid is the Rollout's Invalid condition when it is True: the
+// controller found the spec or its target unusable.
+func invalid(ro *kanariav1alpha1.Rollout) *v1alpha1.Condition {
+	for i, c := range ro.Status.Conditions {
+		if c.Type == v1alpha1.ConditionInvalid && c.Status == v1alpha1.ConditionTrue {
+			return &ro.Status.Conditions[i]
+		}
+	}
+	return nil
 }
 
 // pendingCommand is the command annotation's value while the controller has
