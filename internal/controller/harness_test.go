@@ -218,13 +218,23 @@ func (p *controllerProc) log() string {
 // flags are appended. It is stopped (SIGKILL) when the test ends.
 func (n *ns) startController(name string, extra ...string) *controllerProc {
 	n.t.Helper()
+	p, err := n.runController(name, extra...)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return p
+}
+
+// runController is startController for any goroutine: it reports an
+// error instead of failing the test.
+func (n *ns) runController(name string, extra ...string) (*controllerProc, error) {
 	args := append([]string{"controller", "--kubeconfig", n.cl.env.Kubeconfig, "--namespace", n.name,
 		"--health-probe-bind-address", "0", "--metrics-bind-address", "0", "--poll-interval", "100ms",
 		"--router-namespace", n.name}, extra...)
 	p := &controllerProc{name: name, cmd: exec.Command(kanariaBin, args...), done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p, p
 	if err := p.cmd.Start(); err != nil {
-		n.t.Fatal(err)
+		return nil, err
 	}
 	go func() { _ = p.cmd.Wait(); close(p.done) }()
 	n.t.Cleanup(func() {
@@ -233,7 +243,7 @@ func (n *ns) startController(name string, extra ...string) *controllerProc {
 			n.t.Logf("--- log of controller %s:\n%s", p.name, p.log())
 		}
 	})
-	return p
+	return p, nil
 }
 
 // kill sends SIGKILL and waits for the process to be gone.

@@ -32,6 +32,9 @@ func TestController(t *testing.T) {
 	t.Run("undo", func(t *testing.T) { testUndo(t, cl) })
 	t.Run("bluegreen", func(t *testing.T) { testBlueGreen(t, cl) })
 	t.Run("invalid", func(t *testing.T) { testInvalid(t, cl) })
+	t.Run("resume", func(t *testing.T) { testResume(t, cl) })
+	t.Run("leader", func(t *testing.T) { testLeaderElection(t, cl) })
+	t.Run("chaos", func(t *testing.T) { testChaos(t, cl) })
 }
 
 // canarySpec: setWeight 25, a timed pause, setWeight 50, a pause for
