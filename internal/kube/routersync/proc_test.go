@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -15,11 +16,16 @@ import (
 )
 
 // buildKanaria builds the kanaria binary into dir, as internal/e2e does: the
-// router under test is the real command, run as a process.
+// router under test is the real command, run as a process (with the race
+// detector when the test has it).
 func buildKanaria(t *testing.T, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "kanaria")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/kanaria-dev/kanaria/cmd/kanaria").CombinedOutput()
+	args := []string{"build", "-o", bin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	out, err := exec.Command("go", append(args, "github.com/kanaria-dev/kanaria/cmd/kanaria")...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -89,6 +95,9 @@ func (c *cluster) startRouter(t *testing.T, id string, args ...string) *routerPr
 		cmd.Process.Signal(syscall.SIGTERM)
 		if p.waitFor(30*time.Second) != nil {
 			cmd.Process.Kill()
+		}
+		if strings.Contains(p.stderr.String(), "WARNING: DATA RACE") {
+			c.top.Errorf("replica %s: data race", id)
 		}
 		if c.top.Failed() {
 			c.top.Logf("replica %s stderr:\n%s", id, p.stderr.String())
