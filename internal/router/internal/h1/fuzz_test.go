@@ -21,8 +21,7 @@ import (
 //
 // Where they differ, they differ on purpose, and each difference has a name
 // below (knownStricter, goStricter; goStricterChunked in fuzz_body_test.go).
-// This package refuses, where net/http
-// accepts or repairs:
+// This package refuses, where net/http accepts or repairs:
 //
 //   - Content-Length with Transfer-Encoding (net/http drops the length),
 //     repeated equal lengths (net/http keeps one), obs-fold (net/http
