@@ -132,6 +132,9 @@ type kubelet struct {
 	fail map[string]bool // Deployments that exceed their progress deadline
 }
 
+// kubeletTick paces the other stand-ins like the kubelet's.
+func (n *ns) kubeletTick() <-chan time.Time { return time.After(50 * time.Millisecond) }
+
 func (k *kubelet) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		k.sync(ctx)

@@ -22,9 +22,11 @@ import (
 // API server through the patches a kubectl user (or `kanaria` against a
 // cluster) writes. No kubelet runs: the namespace's kubelet stand-in writes
 // the Deployments' status (see harness_test.go), so readiness is what the
-// test says it is. The replicas traffic provider moves the weights (pods
-// behind the user's own Service), so nothing but the API server is needed;
-// kanaria's router in the cluster has its own tests.
+// test says it is. Most subtests move the weights with the replicas
+// traffic provider (pods behind the user's own Service), which needs
+// nothing but the API server; blue/green goes through HTTPRoutes, and the
+// router subtest through `kanaria router --kubernetes` processes, whose
+// serving has its own tests (internal/kube/routersync).
 func TestController(t *testing.T) {
 	cl := startCluster(t)
 	t.Run("canary", func(t *testing.T) { testCanary(t, cl) })
@@ -35,6 +37,7 @@ func TestController(t *testing.T) {
 	t.Run("resume", func(t *testing.T) { testResume(t, cl) })
 	t.Run("leader", func(t *testing.T) { testLeaderElection(t, cl) })
 	t.Run("chaos", func(t *testing.T) { testChaos(t, cl) })
+	t.Run("router", func(t *testing.T) { testRouterTraffic(t, cl) })
 }
 
 // canarySpec: setWeight 25, a timed pause, setWeight 50, a pause for
