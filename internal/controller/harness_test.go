@@ -40,13 +40,17 @@ import (
 
 var kanariaBin string
 
+// buildFlags are go build's flags for the kanaria binary (race_test.go
+// adds -race).
+var buildFlags []string
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "kanaria-controller-test-")
 	if err != nil {
 		panic(err)
 	}
 	kanariaBin = filepath.Join(dir, "kanaria")
-	build := exec.Command("go", "build", "-o", kanariaBin, "github.com/kanaria-dev/kanaria/cmd/kanaria")
+	build := exec.Command("go", append(append([]string{"build"}, buildFlags...), "-o", kanariaBin, "github.com/kanaria-dev/kanaria/cmd/kanaria")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "controller tests: cannot build kanaria:", err)

@@ -38,6 +38,9 @@ func TestController(t *testing.T) {
 	t.Run("leader", func(t *testing.T) { testLeaderElection(t, cl) })
 	t.Run("chaos", func(t *testing.T) { testChaos(t, cl) })
 	t.Run("router", func(t *testing.T) { testRouterTraffic(t, cl) })
+	t.Run("pause", func(t *testing.T) { testPause(t, cl) })
+	t.Run("failed", func(t *testing.T) { testFailedCanary(t, cl) })
+	t.Run("analysis", func(t *testing.T) { testAnalysis(t, cl) })
 }
 
 // canarySpec: setWeight 25, a timed pause, setWeight 50, a pause for
