@@ -246,6 +246,9 @@ func (n *ns) runController(name string, extra ...string) (*controllerProc, error
 	go func() { _ = p.cmd.Wait(); close(p.done) }()
 	n.t.Cleanup(func() {
 		p.kill()
+		if strings.Contains(p.log(), "WARNING: DATA RACE") {
+			n.t.Errorf("controller %s: the race detector found a data race", p.name)
+		}
 		if n.t.Failed() {
 			n.t.Logf("--- log of controller %s:\n%s", p.name, p.log())
 		}

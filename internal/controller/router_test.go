@@ -45,6 +45,9 @@ func (n *ns) startRouter(id string) *routerProc {
 	go func() { _ = cmd.Wait(); close(p.done) }()
 	n.t.Cleanup(func() {
 		p.kill()
+		if strings.Contains(log.log(), "WARNING: DATA RACE") {
+			n.t.Errorf("router %s: the race detector found a data race", id)
+		}
 		if n.t.Failed() {
 			n.t.Logf("--- log of router %s:\n%s", id, log.log())
 		}
