@@ -157,7 +157,6 @@ func (p *pass) run(ctx context.Context) (reconcile.Result, error) {
 	p.st = *p.ro.Status.DeepCopy()
 	if p.st.Phase == "" {
 		st, acts := engine.Initial(p.spec, p.now)
-		st.ObservedRevision = p.spec.Spec.Revision
 		p.st, p.acts = keepClusterFields(st, p.ro.Status), acts
 	}
 	p.commands(ctx)
@@ -242,17 +241,26 @@ func (p *pass) load(ctx context.Context) error {
 	return nil
 }
 
+// invalidRetry is how often a Rollout invalid because of its target is
+// looked at again: the watches see the target change, but not every
+// object the platform checks (a Service of someone else's in the way).
+const invalidRetry = 30 * time.Second
+
 // invalid writes the Invalid condition (and nothing else changes: the
 // release, if any, stays where it is until the spec is fixed). Fixing the
 // spec or the target triggers a new pass through the watches.
 func (p *pass) invalid(ctx context.Context, inv *invalidSpec) (reconcile.Result, error) {
+	var res reconcile.Result
+	if inv.reason == "InvalidTarget" {
+		res.RequeueAfter = invalidRetry
+	}
 	st := *p.ro.Status.DeepCopy()
 	st.ObservedGeneration = p.ro.Generation
 	st.Conditions = setCondition(st.Conditions, v1alpha1.Condition{
 		Type: v1alpha1.ConditionInvalid, Status: v1alpha1.ConditionTrue, Reason: inv.reason, Message: inv.message,
 	}, p.ro.Generation, p.now)
 	if reflect.DeepEqual(st, p.ro.Status) {
-		return reconcile.Result{}, nil
+		return res, nil
 	}
 	updated := p.ro.DeepCopy()
 	updated.Status = st
@@ -265,7 +273,7 @@ func (p *pass) invalid(ctx context.Context, inv *invalidSpec) (reconcile.Result,
 	p.log.Warn("invalid rollout: nothing is created or changed until it is fixed", "reason", inv.reason, "message", inv.message)
 	p.ro = updated
 	p.event(ctx, 0, corev1.EventTypeWarning, inv.reason, "Validate", inv.message)
-	return reconcile.Result{}, nil
+	return res, nil
 }
 
 // keepClusterFields returns the engine's status st with the cluster's own
@@ -273,6 +281,7 @@ func (p *pass) invalid(ctx context.Context, inv *invalidSpec) (reconcile.Result,
 func keepClusterFields(st, old v1alpha1.RolloutStatus) v1alpha1.RolloutStatus {
 	st.ObservedGeneration, st.ObservedRevision, st.LastCommand = old.ObservedGeneration, old.ObservedRevision, old.LastCommand
 	if st.ObservedRevision == "" {
+		// The first status: spec.revision seeded it, so it is acted on.
 		st.ObservedRevision = st.StableRevision
 	}
 	st.Step, st.CanaryWeight, st.Traffic, st.Conditions = old.Step, old.CanaryWeight, old.Traffic, old.Conditions
