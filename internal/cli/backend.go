@@ -136,6 +136,9 @@ func (k *clusterFlags) target() (kubeTarget, error) {
 		return kubeTarget{}, fmt.Errorf("kubernetes client configuration: %w", err)
 	}
 	cfg.UserAgent = "kanaria-cli/" + version.String()
+	// client-go's default of 5 requests/s (burst 10) makes a watch's or a
+	// dashboard's reads wait on the client; kubectl allows as many.
+	cfg.QPS, cfg.Burst = 50, 300
 	ns, _, err := kc.Namespace()
 	if err != nil {
 		return kubeTarget{}, fmt.Errorf("kubernetes namespace: %w", err)
@@ -192,7 +195,7 @@ func kubeconfigExists() bool {
 	return exists(clientcmd.RecommendedHomeFile)
 }
 
-// commandForCluster is how the user reruns kanaria against the same
+// commandLine is how the user runs sub against the same
 // cluster: "kanaria" or "kubectl kanaria" with the flags that chose it.
 func (b clusterBackend) commandLine(cmd *cobra.Command, sub string) string {
 	line := rootName(cmd) + " " + sub + " -n " + b.Namespace()
@@ -213,8 +216,6 @@ func doOnCluster(cmd *cobra.Command, b clusterBackend, name string, command engi
 	if err != nil || wait <= 0 || req.Patch == "" {
 		return req, req.View, err
 	}
-	wctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	v, err := b.Wait(wctx, name, req, 250*time.Millisecond)
+	v, err := b.Wait(ctx, name, req, 250*time.Millisecond, wait)
 	return req, v, err
 }

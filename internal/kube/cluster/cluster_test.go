@@ -152,7 +152,7 @@ func TestCommandsWriteThePatches(t *testing.T) {
 	// Wait returns once the controller records the command's id.
 	ack := make(chan error, 1)
 	go func() {
-		_, err := e.b.Wait(context.Background(), "web", req, 20*time.Millisecond)
+		_, err := e.b.Wait(context.Background(), "web", req, 20*time.Millisecond, time.Minute)
 		ack <- err
 	}()
 	ro = e.controller("web")

@@ -236,16 +236,20 @@ func newCommandID(now time.Time) string {
 var ErrNotAcknowledged = errors.New("the controller has not acted on it yet (is kanaria controller running?)")
 
 // Wait polls every interval until the controller has acted on req, and
-// returns the Rollout as it left it; when ctx ends first, the last Rollout
-// read and an error wrapping ErrNotAcknowledged. A request that wrote
-// nothing returns at once.
-func (b *Backend) Wait(ctx context.Context, name string, req Request, interval time.Duration) (wire.RolloutView, error) {
+// returns the Rollout as it left it; after timeout, the last Rollout read
+// and an error wrapping ErrNotAcknowledged. A request that wrote nothing
+// returns at once. (The timeout is not ctx's deadline: a client's rate
+// limiter refuses a read that could not finish before a deadline, and
+// that is no failure of the read.)
+func (b *Backend) Wait(ctx context.Context, name string, req Request, interval, timeout time.Duration) (wire.RolloutView, error) {
 	if req.Patch == "" {
 		return req.View, nil
 	}
 	last := req.View
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
 	for {
 		ro, err := b.get(ctx, b.r, name)
 		switch {
@@ -259,6 +263,8 @@ func (b *Backend) Wait(ctx context.Context, name string, req Request, interval t
 		}
 		select {
 		case <-ctx.Done():
+			return last, ctx.Err()
+		case <-deadline.C:
 			return last, fmt.Errorf("rollout %s: %s: %w", name, req.Patch, ErrNotAcknowledged)
 		case <-tick.C:
 		}
