@@ -35,7 +35,8 @@ import (
 //     Deployment scaled to 0 has no pods);
 //   - EndpointSlices: for each Service, one slice (label
 //     kubernetes.io/service-name) listing the servers of the Deployments whose
-//     pod labels match the Service's selector, with the Service's port names.
+//     pod labels match the Service's selector, with the Service's labels and
+//     port names.
 //
 // Real traffic flows all the same: the router dials these servers over the
 // veth pair.
@@ -58,8 +59,16 @@ type podServer struct {
 	requests int
 }
 
-func newFakeKubelet(t *testing.T, c client.Client, ns string) *fakeKubelet {
+// newFakeKubelet starts the fake for namespace ns. pods are the "pods" it
+// may run, "deployment/revision" each: they are started here, on the test's
+// goroutine, because opening a listener in the network namespace may fail
+// the test, which only the test's goroutine may do.
+func newFakeKubelet(t *testing.T, c client.Client, ns string, port int32, pods ...string) *fakeKubelet {
 	k := &fakeKubelet{t: t, c: c, ns: ns, nn: netns.New(t), servers: map[string]*podServer{}}
+	for _, p := range pods {
+		dep, rev, _ := strings.Cut(p, "/")
+		k.start(dep, rev, port)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	t.Cleanup(func() { cancel(); <-done })
@@ -94,15 +103,6 @@ func revisionOf(tpl corev1.PodTemplateSpec) string {
 	return ""
 }
 
-func portOf(tpl corev1.PodTemplateSpec) int32 {
-	for _, c := range tpl.Spec.Containers {
-		for _, p := range c.Ports {
-			return p.ContainerPort
-		}
-	}
-	return 8080
-}
-
 // sync brings statuses, servers and EndpointSlices in line with the
 // Deployments and Services of the namespace, once.
 func (k *fakeKubelet) sync(ctx context.Context) error {
@@ -118,7 +118,11 @@ func (k *fakeKubelet) sync(ctx context.Context) error {
 			replicas = *d.Spec.Replicas
 		}
 		if replicas > 0 {
-			live[d.Name] = k.server(d.Name, revisionOf(d.Spec.Template), portOf(d.Spec.Template))
+			p := k.server(d.Name, revisionOf(d.Spec.Template))
+			if p == nil {
+				return fmt.Errorf("deployment %s runs revision %q, which the test did not give the fake a pod for", d.Name, revisionOf(d.Spec.Template))
+			}
+			live[d.Name] = p
 		}
 		want := appsv1.DeploymentStatus{
 			ObservedGeneration: d.Generation,
@@ -188,10 +192,17 @@ func (k *fakeKubelet) syncSlice(ctx context.Context, svc *corev1.Service, deps [
 		return err
 	}
 	exists := err == nil
-	if exists && fmt.Sprint(slice.Endpoints) == fmt.Sprint(eps) && fmt.Sprint(slice.Ports) == fmt.Sprint(ports) {
+	if exists && fmt.Sprint(slice.Endpoints) == fmt.Sprint(eps) && fmt.Sprint(slice.Ports) == fmt.Sprint(ports) && slice.Labels["kanaria.dev/rollout"] == svc.Labels["kanaria.dev/rollout"] {
 		return nil
 	}
-	slice.Labels = map[string]string{discoveryv1.LabelServiceName: svc.Name, discoveryv1.LabelManagedBy: "fake-kubelet.kanaria.dev"}
+	// The endpoint-slice controller copies the Service's labels onto its
+	// slices (kanaria's router selects them by kanaria.dev/rollout).
+	slice.Labels = map[string]string{}
+	for k, v := range svc.Labels {
+		slice.Labels[k] = v
+	}
+	slice.Labels[discoveryv1.LabelServiceName] = svc.Name
+	slice.Labels[discoveryv1.LabelManagedBy] = "fake-kubelet.kanaria.dev"
 	slice.AddressType = discoveryv1.AddressTypeIPv4
 	slice.Endpoints, slice.Ports = eps, ports
 	if exists {
@@ -205,23 +216,26 @@ func (k *fakeKubelet) syncSlice(ctx context.Context, svc *corev1.Service, deps [
 	return nil
 }
 
-// server returns the pod server of a Deployment's template, starting it on
-// first use.
-func (k *fakeKubelet) server(deployment, revision string, port int32) *podServer {
+// server returns the pod server of a Deployment's template revision, nil
+// if the test did not start one.
+func (k *fakeKubelet) server(deployment, revision string) *podServer {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	key := deployment + "/" + revision
-	if p := k.servers[key]; p != nil {
-		return p
-	}
+	return k.servers[deployment+"/"+revision]
+}
+
+// start opens a pod server in the network namespace, on its own address
+// and the container port.
+func (k *fakeKubelet) start(deployment, revision string, port int32) {
 	addr := netip.AddrPortFrom(k.nn.AddAddr(k.t), uint16(port))
 	ln := k.nn.Listen(k.t, addr)
 	p := &podServer{addr: addr, revision: revision, stamps: map[string]int{}}
 	srv := &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	k.t.Cleanup(func() { srv.Close() })
-	k.servers[key] = p
-	return p
+	k.mu.Lock()
+	k.servers[deployment+"/"+revision] = p
+	k.mu.Unlock()
 }
 
 // ServeHTTP answers as the demo app does: the revision, with the pod's name.

@@ -8,7 +8,6 @@
 package kube
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -26,6 +25,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -136,6 +136,8 @@ type cluster struct {
 	routers []string // proxy addresses
 	ctrl    *proc
 	http    *http.Client
+	// failures counts failed requests, to log only the first few.
+	failures int
 }
 
 const shop = "shop"
@@ -149,8 +151,35 @@ func newCluster(t *testing.T) *cluster {
 			t.Fatal(err)
 		}
 	}
-	c.kubelet = newFakeKubelet(t, env.Client, shop)
+	c.kubelet = newFakeKubelet(t, env.Client, shop, 8080, "web/v1", "web/v2", "web-canary/v2", "web-baseline/v1")
+	t.Cleanup(func() {
+		if t.Failed() {
+			c.dump()
+		}
+	})
 	return c
+}
+
+// dump logs what the namespace holds, for a failed test.
+func (c *cluster) dump() {
+	ctx := context.Background()
+	var svcs corev1.ServiceList
+	_ = c.env.Client.List(ctx, &svcs, client.InNamespace(c.ns))
+	for _, s := range svcs.Items {
+		c.t.Logf("service %s selector %v ports %+v", s.Name, s.Spec.Selector, s.Spec.Ports)
+	}
+	var slices discoveryv1.EndpointSliceList
+	_ = c.env.Client.List(ctx, &slices, client.InNamespace(c.ns))
+	for _, s := range slices.Items {
+		c.t.Logf("endpointslice %s labels %v endpoints %+v ports %+v", s.Name, s.Labels, s.Endpoints, s.Ports)
+	}
+	var deps appsv1.DeploymentList
+	_ = c.env.Client.List(ctx, &deps, client.InNamespace(c.ns))
+	for _, d := range deps.Items {
+		c.t.Logf("deployment %s replicas %v template labels %v status %+v", d.Name, *d.Spec.Replicas, d.Spec.Template.Labels, d.Status)
+	}
+	r := c.rollout()
+	c.t.Logf("rollout status %+v traffic %+v", r.Status, r.Status.Traffic)
 }
 
 func (c *cluster) startController() {
@@ -159,12 +188,11 @@ func (c *cluster) startController() {
 		"--router-namespace", "kanaria-system")
 }
 
-func (c *cluster) startRouter(id string) *proc {
+func (c *cluster) startRouter(id string) {
 	listen := freeAddr(c.t)
-	p := start(c.t, "router-"+id, "router", "--kubernetes", "--kubeconfig", c.env.Kubeconfig,
+	start(c.t, "router-"+id, "router", "--kubernetes", "--kubeconfig", c.env.Kubeconfig,
 		"--listen", listen, "--id", id, "--lease-namespace", "kanaria-system")
 	c.routers = append(c.routers, listen)
-	return p
 }
 
 // deployment is the user's own Deployment of revision v1, as `kubectl apply`
@@ -231,20 +259,30 @@ func (c *cluster) patch(p string) {
 }
 
 // get sends one user's request through a router and returns the revision
-// that answered (body) and the version stamp (header); "" on an error.
+// that answered (body) and the version stamp (header); "" on an error, which
+// is logged (the first few of each test).
 func (c *cluster) get(router, user string) (body, stamp string) {
 	req, _ := http.NewRequest("GET", "http://"+router+"/", nil)
 	req.Header.Set("X-User-Id", user)
 	resp, err := c.http.Do(req)
 	if err != nil {
+		c.logFailure("%s: %v", user, err)
 		return "", ""
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
 	if resp.StatusCode != 200 {
+		c.logFailure("%s: %s %q", user, resp.Status, b)
 		return "", ""
 	}
 	return strings.TrimSpace(string(b)), resp.Header.Get("X-Kanaria-Version")
+}
+
+func (c *cluster) logFailure(format string, args ...any) {
+	c.failures++
+	if c.failures <= 5 {
+		c.t.Logf("request failed at %s: "+format, append([]any{time.Now().Format("15:04:05.000")}, args...)...)
+	}
 }
 
 // split sends n users' requests through router and returns who got the canary.
@@ -295,8 +333,8 @@ func TestClusterCanaryThroughRouter(t *testing.T) {
 		{Pause: &api.Pause{}},
 	}}})
 	c.startController()
-	r1, r2 := c.startRouter("r1"), c.startRouter("r2")
-	_ = r2
+	c.startRouter("r1")
+	c.startRouter("r2")
 	c.waitStatus("initialized", 60*time.Second, func(st api.RolloutStatus) bool {
 		return st.Phase == api.PhaseHealthy && st.StableRevision == "v1"
 	})
@@ -367,6 +405,4 @@ func TestClusterCanaryThroughRouter(t *testing.T) {
 	if _, failed := c.split(c.routers[1], 500, "v2"); failed > 0 {
 		t.Fatalf("%d requests failed after promotion", failed)
 	}
-	_ = r1
-	_ = bufio.NewReader
 }
