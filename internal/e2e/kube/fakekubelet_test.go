@@ -265,4 +265,3 @@ func (k *fakeKubelet) stampsSeen(revision string) map[string]int {
 	}
 	return out
 }
-
