@@ -319,7 +319,8 @@ func (c *cluster) waitServes(router, revision string) {
 
 // TestClusterCanaryThroughRouter is a whole canary release on Kubernetes, as
 // a user runs it: kubectl patches start and promote it, two router replicas
-// move real requests by ppm weights and agree user by user, the controller
+// move real requests by ppm weights and agree user by user, `kanaria
+// verify` proves the split and stickiness, the controller
 // is killed mid-release and a new one resumes at the same step, and after
 // promotion the user's own Deployment runs the new revision and kanaria's
 // copies are gone.
@@ -361,6 +362,16 @@ func TestClusterCanaryThroughRouter(t *testing.T) {
 	}
 	if s := c.kubelet.stampsSeen("v2"); s["v2"] == 0 || len(s) != 1 {
 		t.Fatalf("the canary's pods got upstream stamps %v, want only v2", s)
+	}
+	// kanaria verify, as a user runs it against the cluster (the router's
+	// address given, as after a kubectl port-forward): the split read from
+	// the Rollout's weights, and stickiness.
+	verify := exec.Command(kanariaBin, "verify", "--kubeconfig", c.env.Kubeconfig, "-n", shop, "-r", "web",
+		"--url", "http://"+c.routers[1]+"/", "--requests", "2000", "--users", "50", "--per-user", "10")
+	if out, err := verify.CombinedOutput(); err != nil {
+		t.Fatalf("kanaria verify at 10 %%: %v\n%s", err, out)
+	} else {
+		t.Logf("kanaria verify at 10 %%:\n%s", out)
 	}
 
 	// kill -9 of the controller while paused; users are still served by the
