@@ -16,7 +16,7 @@ import (
 
 // point is one second with stable and canary traffic.
 func point(t time.Time, stableReq, canaryReq, canaryErr int, p99 float64) wire.HistoryPoint {
-	return wire.HistoryPoint{UnixMS: t.UnixMilli(), CanaryPPM: 200000, Versions: map[string]wire.VersionPoint{
+	return wire.HistoryPoint{UnixMS: t.UnixMilli(), Weights: v1alpha1.Weights{CanaryPPM: 200000}, Versions: map[string]wire.VersionPoint{
 		"stable": {Revision: "v1", Requests: stableReq, P50Ms: ptr(5.0), P99Ms: ptr(12.0)},
 		"canary": {Revision: "v2", Requests: canaryReq, Errors: canaryErr, P50Ms: ptr(9.0), P99Ms: ptr(p99)},
 	}}

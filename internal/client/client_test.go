@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/server"
 	"github.com/kanaria-dev/kanaria/internal/server/servertest"
@@ -30,7 +31,7 @@ func (b *backend) History(_ context.Context, name string, since time.Time) ([]wi
 	b.mu.Lock()
 	b.lastSince = since
 	b.mu.Unlock()
-	return []wire.HistoryPoint{{UnixMS: since.UnixMilli(), CanaryPPM: 1000,
+	return []wire.HistoryPoint{{UnixMS: since.UnixMilli(), Weights: v1alpha1.Weights{CanaryPPM: 1000},
 		Versions: map[string]wire.VersionPoint{"canary": {Revision: "v2", Requests: 7}}}}, nil
 }
 
@@ -125,7 +126,7 @@ func TestWatch(t *testing.T) {
 	if e := kinds[wire.WatchEvents]; !slices.Equal(e.Events, all[1:]) {
 		t.Fatalf("events after the first: %+v, want %+v", got, all[1:])
 	}
-	if p := kinds[wire.WatchPoints]; len(p.Points) != 1 || p.Points[0].CanaryPPM != 1000 {
+	if p := kinds[wire.WatchPoints]; len(p.Points) != 1 || p.Points[0].Weights.CanaryPPM != 1000 {
 		t.Fatalf("points: %+v", got)
 	}
 

@@ -16,7 +16,7 @@ import (
 type DataPlane interface {
 	UpdateRouter(ctx context.Context, cfg router.Config) error
 	RouterConfig(ctx context.Context) (router.Config, error)
-	Weights(ctx context.Context, release string) (canaryPPM, baselinePPM uint32, ok bool, err error)
+	Weights(ctx context.Context, release string) (w v1alpha1.Weights, ok bool, err error)
 	Samples(ctx context.Context, release string, v router.Version, since time.Time) ([]router.Sample, error)
 	Counts(ctx context.Context, release string, v router.Version) (router.Counts, error)
 	Platform(rollout string, p v1alpha1.Platform) (platform.Platform, error)
@@ -41,15 +41,15 @@ func (v *routerView) Update(cfg router.Config) error {
 }
 
 // Weights reads back the weights in force; ok is false when unknown.
-func (v *routerView) Weights(release string) (canaryPPM, baselinePPM uint32, ok bool) {
+func (v *routerView) Weights(release string) (v1alpha1.Weights, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), dataPlaneCallTimeout)
 	defer cancel()
-	c, b, ok, err := v.dp.Weights(ctx, release)
+	w, ok, err := v.dp.Weights(ctx, release)
 	if err != nil {
 		v.log.Warn("data plane: cannot read weights", "release", release, "err", err)
-		return 0, 0, false
+		return v1alpha1.Weights{}, false
 	}
-	return c, b, ok
+	return w, ok
 }
 
 // Samples returns the requests one version served since a time (nil when

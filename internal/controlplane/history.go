@@ -127,8 +127,8 @@ func historyPoints(src telemetrySource, release string, t engine.Traffic, from, 
 	pts := make([]wire.HistoryPoint, n)
 	for i := range pts {
 		pts[i] = wire.HistoryPoint{
-			UnixMS:    (from + int64(i)) * 1000,
-			CanaryPPM: uint32(t.Weights.CanaryPPM), BaselinePPM: uint32(t.Weights.BaselinePPM),
+			UnixMS:   (from + int64(i)) * 1000,
+			Weights:  t.Weights,
 			Versions: map[string]wire.VersionPoint{},
 		}
 	}

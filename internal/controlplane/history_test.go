@@ -75,7 +75,7 @@ func TestHistoryPointsFromRealRouter(t *testing.T) {
 	}
 	total, canary := 0, 0
 	for i, p := range pts {
-		if p.UnixMS != (from+int64(i))*1000 || p.CanaryPPM != 500000 {
+		if p.UnixMS != (from+int64(i))*1000 || p.Weights.CanaryPPM != 500000 {
 			t.Fatalf("point %d: %+v", i, p)
 		}
 		if _, ok := p.Versions["baseline"]; ok {
@@ -243,7 +243,7 @@ spec:
 		canary += p.Versions["canary"].Requests
 	}
 	lastPt := pts[len(pts)-1]
-	if lastPt.CanaryPPM != 300000 || lastPt.Versions["canary"].Revision != "v2" {
+	if lastPt.Weights.CanaryPPM != 300000 || lastPt.Versions["canary"].Revision != "v2" {
 		t.Fatalf("last point: %+v", lastPt)
 	}
 	if requests != 40 || canary == 0 {

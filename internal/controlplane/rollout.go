@@ -132,8 +132,8 @@ func (c *ControlPlane) observe(r *rollout) engine.Observations {
 		}
 		obs.Versions[key] = engine.VersionState{Ready: s.Ready, Failed: s.Failed, Reason: s.Reason}
 	}
-	if cp, bp, ok := c.router.Weights(r.spec.Metadata.Name); ok {
-		obs.RouterWeights = &v1alpha1.Weights{CanaryPPM: v1alpha1.Weight(cp), BaselinePPM: v1alpha1.Weight(bp)}
+	if w, ok := c.router.Weights(r.spec.Metadata.Name); ok {
+		obs.RouterWeights = &w
 	}
 	return obs
 }

@@ -31,12 +31,6 @@ type api struct {
 	stopped   <-chan struct{} // closed once everything is stopped
 }
 
-// WeightsResponse is GET /v1/router/weights/{release}.
-type WeightsResponse struct {
-	CanaryPPM   uint32 `json:"canaryPPM"`
-	BaselinePPM uint32 `json:"baselinePPM"`
-}
-
 // StateResponse is GET /v1/platforms/{rollout}/state.
 type StateResponse struct {
 	State platform.State `json:"state"`
@@ -81,14 +75,16 @@ func (a *api) putConfig(w http.ResponseWriter, r *http.Request) {
 	jsonhttp.WriteJSON(w, http.StatusOK, a.router.Config())
 }
 
+// getWeights answers GET /v1/router/weights/{release} with the
+// v1alpha1.Weights in force: {"canaryPPM": n, "baselinePPM": n}.
 func (a *api) getWeights(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("release")
-	c, b, ok := a.router.Weights(name)
+	ws, ok := a.router.Weights(name)
 	if !ok {
 		jsonhttp.WriteError(w, http.StatusNotFound, fmt.Sprintf("no release %q in the routing table", name))
 		return
 	}
-	jsonhttp.WriteJSON(w, http.StatusOK, WeightsResponse{CanaryPPM: c, BaselinePPM: b})
+	jsonhttp.WriteJSON(w, http.StatusOK, ws)
 }
 
 // releaseVersion reads ?release=&version= for the telemetry endpoints.

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/router"
 	"github.com/kanaria-dev/kanaria/internal/wire"
 	"github.com/kanaria-dev/kanaria/internal/wire/jsonhttp"
@@ -256,17 +257,16 @@ func (c *Client) RouterConfig(ctx context.Context) (router.Config, error) {
 
 // Weights returns the weights in force for release; ok is false when the
 // table has no such release.
-func (c *Client) Weights(ctx context.Context, release string) (canaryPPM, baselinePPM uint32, ok bool, err error) {
-	var w WeightsResponse
+func (c *Client) Weights(ctx context.Context, release string) (w v1alpha1.Weights, ok bool, err error) {
 	err = c.do(ctx, http.MethodGet, "/v1/router/weights/"+url.PathEscape(release), nil, &w)
 	var ae *APIError
 	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
-		return 0, 0, false, nil
+		return v1alpha1.Weights{}, false, nil
 	}
 	if err != nil {
-		return 0, 0, false, err
+		return v1alpha1.Weights{}, false, err
 	}
-	return w.CanaryPPM, w.BaselinePPM, true, nil
+	return w, true, nil
 }
 
 // Samples returns the router's samples of release+version that finished

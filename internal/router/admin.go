@@ -92,29 +92,31 @@ type weightsView struct {
 	Release        string          `json:"release"`
 	CanaryWeight   v1alpha1.Weight `json:"canaryWeight"`
 	BaselineWeight v1alpha1.Weight `json:"baselineWeight"`
-	CanaryPPM      uint32          `json:"canaryPPM"`
-	BaselinePPM    uint32          `json:"baselinePPM"`
+	// The same weights as integers of ppm (a Weight alone writes a percentage).
+	CanaryPPM   uint32 `json:"canaryPPM"`
+	BaselinePPM uint32 `json:"baselinePPM"`
 }
 
-func viewOf(name string, c, b uint32) weightsView {
-	return weightsView{Release: name, CanaryWeight: v1alpha1.Weight(c), BaselineWeight: v1alpha1.Weight(b), CanaryPPM: c, BaselinePPM: b}
+func viewOf(name string, w v1alpha1.Weights) weightsView {
+	return weightsView{Release: name, CanaryWeight: w.CanaryPPM, BaselineWeight: w.BaselinePPM,
+		CanaryPPM: uint32(w.CanaryPPM), BaselinePPM: uint32(w.BaselinePPM)}
 }
 
 func (a *admin) getWeights(w http.ResponseWriter, req *http.Request) {
 	name := req.PathValue("name")
-	c, b, ok := a.r.Weights(name)
+	cur, ok := a.r.Weights(name)
 	if !ok {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no release named %q", name), nil)
 		return
 	}
-	jsonhttp.WriteJSON(w, http.StatusOK, viewOf(name, c, b))
+	jsonhttp.WriteJSON(w, http.StatusOK, viewOf(name, cur))
 }
 
 func (a *admin) putWeights(w http.ResponseWriter, req *http.Request) {
 	name := req.PathValue("name")
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	cur, curB, ok := a.r.Weights(name)
+	cur, ok := a.r.Weights(name)
 	if !ok {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no release named %q", name), nil)
 		return
@@ -124,10 +126,10 @@ func (a *admin) putWeights(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	var v validator
-	c := weightFrom(&v, "canary", body.CanaryWeight, body.CanaryPPM, cur)
-	b := weightFrom(&v, "baseline", body.BaselineWeight, body.BaselinePPM, curB)
+	c := weightFrom(&v, "canary", body.CanaryWeight, body.CanaryPPM, cur.CanaryPPM)
+	b := weightFrom(&v, "baseline", body.BaselineWeight, body.BaselinePPM, cur.BaselinePPM)
 	if len(v.errs) == 0 && uint64(c)+uint64(b) > PPMScale {
-		v.add("canaryWeight + baselineWeight", fmt.Sprintf("%s + %s is above 100%%", v1alpha1.Weight(c), v1alpha1.Weight(b)))
+		v.add("canaryWeight + baselineWeight", fmt.Sprintf("%s + %s is above 100%%", c, b))
 	}
 	if len(v.errs) == 0 {
 		rel := a.release(name)
@@ -142,12 +144,12 @@ func (a *admin) putWeights(w http.ResponseWriter, req *http.Request) {
 		writeError(w, http.StatusBadRequest, "weights refused; nothing changed", v.errs)
 		return
 	}
-	if err := a.r.SetWeights(name, c, b); err != nil {
+	if err := a.r.SetWeights(name, v1alpha1.Weights{CanaryPPM: c, BaselinePPM: b}); err != nil {
 		writeError(w, http.StatusBadRequest, "weights refused; nothing changed", err)
 		return
 	}
-	c, b, _ = a.r.Weights(name)
-	jsonhttp.WriteJSON(w, http.StatusOK, viewOf(name, c, b))
+	now, _ := a.r.Weights(name)
+	jsonhttp.WriteJSON(w, http.StatusOK, viewOf(name, now))
 }
 
 // release finds a release's configuration, to see which backends it has.
@@ -163,7 +165,7 @@ func (a *admin) release(name string) *Release {
 
 // weightFrom resolves one version's new weight from a percentage or a ppm
 // count (not both), keeping the current weight when neither is given.
-func weightFrom(v *validator, version string, pct *float64, ppm *int64, cur uint32) uint32 {
+func weightFrom(v *validator, version string, pct *float64, ppm *int64, cur v1alpha1.Weight) v1alpha1.Weight {
 	field := version + "Weight"
 	switch {
 	case pct != nil && ppm != nil:
@@ -177,7 +179,7 @@ func weightFrom(v *validator, version string, pct *float64, ppm *int64, cur uint
 			v.add(field, err.Error())
 			return 0
 		}
-		return uint32(n)
+		return n
 	case ppm != nil:
 		field = version + "PPM"
 		switch {
@@ -186,7 +188,7 @@ func weightFrom(v *validator, version string, pct *float64, ppm *int64, cur uint
 		case *ppm > PPMScale:
 			v.add(field, fmt.Sprintf("%d is above %d (100%%)", *ppm, PPMScale))
 		default:
-			return uint32(*ppm)
+			return v1alpha1.Weight(*ppm)
 		}
 	default:
 		return cur

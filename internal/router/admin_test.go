@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/wire/jsonhttp"
 )
 
@@ -57,9 +58,9 @@ func call(t *testing.T, method, url, token, body string) (int, string) {
 
 func mustWeights(t *testing.T, r *Router, name string, c, b uint32) {
 	t.Helper()
-	gc, gb, ok := r.Weights(name)
-	if !ok || gc != c || gb != b {
-		t.Fatalf("weights of %s = %d, %d (%v); want %d, %d", name, gc, gb, ok, c, b)
+	got, ok := r.Weights(name)
+	if !ok || got != (v1alpha1.Weights{CanaryPPM: v1alpha1.Weight(c), BaselinePPM: v1alpha1.Weight(b)}) {
+		t.Fatalf("weights of %s = %d, %d (%v); want %d, %d", name, got.CanaryPPM, got.BaselinePPM, ok, c, b)
 	}
 }
 

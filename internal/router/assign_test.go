@@ -4,6 +4,8 @@ import (
 	"math"
 	"strconv"
 	"testing"
+
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 func mustCompile(t testing.TB, cfg Config) *table {
@@ -250,28 +252,28 @@ func TestWeightsValidatedAndReadBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if c, b, ok := r.Weights("shop"); !ok || c != 1000 || b != 0 {
-		t.Fatalf("Weights = %d %d %v, want 1000 0", c, b, ok)
+	if w, ok := r.Weights("shop"); !ok || w != (v1alpha1.Weights{CanaryPPM: 1000}) {
+		t.Fatalf("Weights = %d %d %v, want 1000 0", w.CanaryPPM, w.BaselinePPM, ok)
 	}
-	if err := r.SetWeights("shop", 250_000, 0); err != nil {
+	if err := r.SetWeights("shop", v1alpha1.Weights{CanaryPPM: 250_000}); err != nil {
 		t.Fatal(err)
 	}
-	if c, _, _ := r.Weights("shop"); c != 250_000 {
-		t.Errorf("after SetWeights canary = %d", c)
+	if w, _ := r.Weights("shop"); w.CanaryPPM != 250_000 {
+		t.Errorf("after SetWeights canary = %d", w.CanaryPPM)
 	}
 	if got := r.Config().Releases[0].CanaryWeight; got != percent(25) {
 		t.Errorf("Config().canaryWeight = %v, want 25", got)
 	}
-	for _, bad := range [][2]uint32{{1_000_001, 0}, {600_000, 500_000}, {0, 10}} {
-		if err := r.SetWeights("shop", bad[0], bad[1]); err == nil {
+	for _, bad := range []v1alpha1.Weights{{CanaryPPM: 1_000_001}, {CanaryPPM: 600_000, BaselinePPM: 500_000}, {BaselinePPM: 10}} {
+		if err := r.SetWeights("shop", bad); err == nil {
 			t.Errorf("SetWeights(%v) accepted (no baseline / over 100%%)", bad)
 		}
 	}
-	if err := r.SetWeights("nope", 1, 0); err == nil {
+	if err := r.SetWeights("nope", v1alpha1.Weights{CanaryPPM: 1}); err == nil {
 		t.Error("unknown release accepted")
 	}
-	if c, _, _ := r.Weights("shop"); c != 250_000 {
-		t.Errorf("a refused SetWeights changed the weights: %d", c)
+	if w, _ := r.Weights("shop"); w.CanaryPPM != 250_000 {
+		t.Errorf("a refused SetWeights changed the weights: %d", w.CanaryPPM)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 // BenchmarkDecide is the routing decision alone, the part a faster HTTP
@@ -113,7 +115,7 @@ func BenchmarkSetWeights(b *testing.B) {
 	defer r.Close()
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		if err := r.SetWeights(cfg.Releases[0].Name, uint32(i%2+1)*100_000, 0); err != nil {
+		if err := r.SetWeights(cfg.Releases[0].Name, v1alpha1.Weights{CanaryPPM: v1alpha1.Weight(i%2+1) * 100_000}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -11,8 +11,8 @@
 //	func Serve(ctx, ln, h, cfg) error            // serves h (a *Router or the admin API) on ln until ctx ends
 //	func (r *Router) ServeHTTP(w, req)            // the proxy as an http.Handler (the net/http front end)
 //	func (r *Router) Update(cfg Config) error     // validate, then one atomic table swap
-//	func (r *Router) SetWeights(release string, canaryPPM, baselinePPM uint32) error
-//	func (r *Router) Weights(release string) (canaryPPM, baselinePPM uint32, ok bool)
+//	func (r *Router) SetWeights(release string, w v1alpha1.Weights) error
+//	func (r *Router) Weights(release string) (w v1alpha1.Weights, ok bool)
 //	func (r *Router) Config() Config              // the table in force, as a Config
 //	func (r *Router) Telemetry() *Telemetry       // per-version counters, histograms, samples
 //	func (r *Router) Close() error                // stops health checks, closes idle upstream connections

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/net/websocket"
+
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 // WebSocket through the router: a raw RFC 6455 handshake and masked
@@ -195,11 +197,11 @@ func TestWeightSwapsUnderLoadFailNothing(t *testing.T) {
 		go func() { wg.Wait(); close(stop) }()
 		flips := 0
 		for ; flips < 1000 && time.Now().Before(deadline); flips++ {
-			w := uint32(0)
+			w := v1alpha1.Weights{}
 			if flips%2 == 0 {
-				w = PPMScale
+				w.CanaryPPM = PPMScale
 			}
-			if err := r.SetWeights("shop", w, 0); err != nil {
+			if err := r.SetWeights("shop", w); err != nil {
 				t.Fatal(err)
 			}
 			if flips%100 == 0 { // whole-table swaps too

@@ -6,6 +6,8 @@ import (
 	"net/http/httputil"
 	"sync"
 	"sync/atomic"
+
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 // Router is kanaria's data plane as an http.Handler. The routing table sits
@@ -77,13 +79,13 @@ func (r *Router) Update(cfg Config) error {
 	return nil
 }
 
-// SetWeights changes one release's weights (ppm) in one table swap. It
-// refuses weights above PPMScale in total and weights for a version the
-// release does not have.
-func (r *Router) SetWeights(release string, canaryPPM, baselinePPM uint32) error {
+// SetWeights changes one release's weights in one table swap. It refuses
+// weights above PPMScale in total and weights for a version the release
+// does not have.
+func (r *Router) SetWeights(release string, w v1alpha1.Weights) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	t, err := r.tbl.Load().withWeights(release, canaryPPM, baselinePPM)
+	t, err := r.tbl.Load().withWeights(release, uint32(w.CanaryPPM), uint32(w.BaselinePPM))
 	if err != nil {
 		return err
 	}
@@ -92,14 +94,14 @@ func (r *Router) SetWeights(release string, canaryPPM, baselinePPM uint32) error
 }
 
 // Weights returns the weights in force for release.
-func (r *Router) Weights(release string) (canaryPPM, baselinePPM uint32, ok bool) {
+func (r *Router) Weights(release string) (v1alpha1.Weights, bool) {
 	t := r.tbl.Load()
 	i, ok := t.byName[release]
 	if !ok {
-		return 0, 0, false
+		return v1alpha1.Weights{}, false
 	}
 	rel := t.releases[i]
-	return rel.canaryPPM, rel.baselinePPM, true
+	return v1alpha1.Weights{CanaryPPM: v1alpha1.Weight(rel.canaryPPM), BaselinePPM: v1alpha1.Weight(rel.baselinePPM)}, true
 }
 
 // Config returns the table in force, defaults applied and weights as they

@@ -104,7 +104,7 @@ func TestWatchRollout(t *testing.T) {
 	b.Do(ctx, "web", engine.Command{Kind: engine.CmdStart, Revision: "v2"})
 	all, _ := b.Events(ctx, "web", 0, 100)
 	now := time.Now().UnixMilli()
-	hb := &histBackend{Backend: b, pts: []wire.HistoryPoint{{UnixMS: now - 60_000}, {UnixMS: now + 60_000, CanaryPPM: 1000}}}
+	hb := &histBackend{Backend: b, pts: []wire.HistoryPoint{{UnixMS: now - 60_000}, {UnixMS: now + 60_000, Weights: v1alpha1.Weights{CanaryPPM: 1000}}}}
 	srv := New(hb, testToken, Options{})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
@@ -124,7 +124,7 @@ func TestWatchRollout(t *testing.T) {
 	}
 	// Only the recent point: the past is the history route's.
 	var pts []wire.HistoryPoint
-	if err := json.Unmarshal([]byte(w.next("points").data), &pts); err != nil || len(pts) != 1 || pts[0].CanaryPPM != 1000 {
+	if err := json.Unmarshal([]byte(w.next("points").data), &pts); err != nil || len(pts) != 1 || pts[0].Weights.CanaryPPM != 1000 {
 		t.Fatalf("points: %+v %v", pts, err)
 	}
 

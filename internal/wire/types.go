@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -83,14 +84,41 @@ type AnalysisRun struct {
 // HistoryPoint is one second of a rollout's traffic: the weights in force and,
 // per version ("stable", "canary", "baseline"), what the router saw finish in
 // that second. Charts and `kanaria status -w` draw from these.
+//
+// Its JSON is flat ({"t": ms, "canaryPPM": n, "baselinePPM": n, "versions":
+// {...}}), what the dashboard reads; MarshalJSON writes it.
 type HistoryPoint struct {
 	// UnixMS is the start of the second, in Unix milliseconds (what
 	// JavaScript's Date takes, so the dashboard converts nothing).
-	UnixMS      int64  `json:"t"`
-	CanaryPPM   uint32 `json:"canaryPPM"`
-	BaselinePPM uint32 `json:"baselinePPM"`
+	UnixMS int64
+	// Weights are the weights in force in the second.
+	Weights v1alpha1.Weights
 	// Versions by role; a role the release does not have is absent.
-	Versions map[string]VersionPoint `json:"versions,omitempty"`
+	Versions map[string]VersionPoint
+}
+
+// historyPointJSON is a HistoryPoint on the wire: the weights as integers
+// of ppm beside the time, not nested.
+type historyPointJSON struct {
+	UnixMS      int64                   `json:"t"`
+	CanaryPPM   uint32                  `json:"canaryPPM"`
+	BaselinePPM uint32                  `json:"baselinePPM"`
+	Versions    map[string]VersionPoint `json:"versions,omitempty"`
+}
+
+// MarshalJSON writes {"t": ms, "canaryPPM": n, "baselinePPM": n, "versions": {...}}.
+func (p HistoryPoint) MarshalJSON() ([]byte, error) {
+	return json.Marshal(historyPointJSON{p.UnixMS, uint32(p.Weights.CanaryPPM), uint32(p.Weights.BaselinePPM), p.Versions})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (p *HistoryPoint) UnmarshalJSON(b []byte) error {
+	var j historyPointJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*p = HistoryPoint{j.UnixMS, v1alpha1.Weights{CanaryPPM: v1alpha1.Weight(j.CanaryPPM), BaselinePPM: v1alpha1.Weight(j.BaselinePPM)}, j.Versions}
+	return nil
 }
 
 // VersionPoint is one version's traffic in one second.
