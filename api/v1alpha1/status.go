@@ -85,7 +85,7 @@ type RolloutStatus struct {
 	ScaleDownAt time.Time `json:"scaleDownAt,omitempty"`
 
 	// StepIndex is the current canary step; len(steps) when all are done.
-	StepIndex     int       `json:"stepIndex"`
+	StepIndex int `json:"stepIndex"`
 	// +kubebuilder:validation:Schemaless
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Format=date-time
@@ -116,7 +116,7 @@ type RolloutStatus struct {
 	// +kubebuilder:validation:Format=date-time
 	PausedAt time.Time `json:"pausedAt,omitempty"`
 
-	Message   string    `json:"message,omitempty"`
+	Message string `json:"message,omitempty"`
 	// +kubebuilder:validation:Schemaless
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Format=date-time

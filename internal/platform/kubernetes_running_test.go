@@ -28,7 +28,9 @@ func TestKubernetesRunning(t *testing.T) {
 			t.Errorf("Running: %+v, want %+v", got, want)
 		}
 	}
-	v := func(rev string, baseline bool) Instance { return Instance{Rollout: "web", Revision: rev, Baseline: baseline} }
+	v := func(rev string, baseline bool) Instance {
+		return Instance{Rollout: "web", Revision: rev, Baseline: baseline}
+	}
 
 	running() // the target is not adopted yet: it runs no revision of kanaria's
 	f.ensure("v1", false)

@@ -23,7 +23,6 @@ import (
 
 var _ server.Backend = (*Backend)(nil)
 
-
 // env is an API server with the Rollout CRD and a namespace for the test.
 type env struct {
 	t  *testing.T
