@@ -2,6 +2,7 @@ package controller_test
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -459,8 +460,13 @@ func testInvalid(t *testing.T, cl *cluster) {
 	if len(ds.Items) != 1 || len(ss.Items) != 0 {
 		t.Errorf("invalid Rollouts created objects: %d Deployments, %d Services", len(ds.Items), len(ss.Items))
 	}
-	if d := n.deployment("web"); d.ResourceVersion != before.ResourceVersion {
-		t.Errorf("an invalid Rollout changed the target: %v", d.Spec.Template.Labels)
+	// Not the resourceVersion: the test's kubelet stand-in writes the
+	// target's status at any time. A change of its spec bumps the
+	// generation; its labels and annotations are compared as they are.
+	if d := n.deployment("web"); d.Generation != before.Generation ||
+		!reflect.DeepEqual(d.Labels, before.Labels) || !reflect.DeepEqual(d.Annotations, before.Annotations) {
+		t.Errorf("an invalid Rollout changed the target: generation %d (was %d), labels %v, annotations %v",
+			d.Generation, before.Generation, d.Labels, d.Annotations)
 	}
 
 	// The missing target appears: the watch on Deployments finds the
