@@ -99,6 +99,11 @@ type RolloutStatus struct {
 	Weights         Weights  `json:"weights"`
 	ObservedWeights *Weights `json:"observedWeights,omitempty"`
 
+	// Mirrors are the setMirror routes in force, in the order they were
+	// first set; cleared when the release ends.
+	// +optional
+	Mirrors []MirrorRoute `json:"mirrors,omitempty"`
+
 	// Baseline is true while a baseline copy of stable runs beside the canary.
 	Baseline bool `json:"baseline,omitempty"`
 

@@ -1,7 +1,7 @@
 package v1alpha1
 
-// Kind names the one field a step sets: "setWeight", "pause" or "analysis";
-// "" for an invalid step.
+// Kind names the one field a step sets: "setWeight", "pause", "analysis"
+// or "setMirror"; "" for an invalid step.
 func (s Step) Kind() string {
 	switch {
 	case s.SetWeight != nil:
@@ -10,12 +10,15 @@ func (s Step) Kind() string {
 		return "pause"
 	case s.Analysis != nil:
 		return "analysis"
+	case s.SetMirror != nil:
+		return "setMirror"
 	}
 	return ""
 }
 
 // String describes the step for events and status output:
-// "setWeight 10%", "pause 10s", "pause (until promote)".
+// "setWeight 10%", "pause 10s", "pause (until promote)", "setMirror
+// reads 50%", "setMirror reads off".
 func (s Step) String() string {
 	switch {
 	case s.SetWeight != nil:
@@ -26,6 +29,10 @@ func (s Step) String() string {
 		return "pause (until promote)"
 	case s.Analysis != nil:
 		return "analysis " + s.Analysis.Duration.String()
+	case s.SetMirror != nil && s.SetMirror.Removes():
+		return "setMirror " + s.SetMirror.Name + " off"
+	case s.SetMirror != nil:
+		return "setMirror " + s.SetMirror.Name + " " + s.SetMirror.Percentage.String()
 	}
 	return "empty step"
 }

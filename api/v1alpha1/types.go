@@ -113,6 +113,11 @@ type CanaryStrategy struct {
 	// Analysis runs in the background for the whole release, from the
 	// moment the canary is ready; a Fail aborts at any step.
 	Analysis *BackgroundAnalysis `json:"analysis,omitempty"`
+	// Mirror copies a share of stable's requests to the canary for the
+	// whole release and compares the answers (docs in README, "Shadow
+	// traffic"); setMirror steps use its options.
+	// +optional
+	Mirror *Mirror `json:"mirror,omitempty"`
 }
 
 // Step is exactly one of its fields.
@@ -126,6 +131,10 @@ type Step struct {
 	// Analysis judges the canary for a duration: Pass moves on, Fail
 	// aborts, Inconclusive pauses for a human.
 	Analysis *AnalysisStep `json:"analysis,omitempty"`
+	// SetMirror adds, changes or (without a percentage) removes a named
+	// mirror route and moves on at once.
+	// +optional
+	SetMirror *MirrorRoute `json:"setMirror,omitempty"`
 }
 
 // Pause is a step that waits.

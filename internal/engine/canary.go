@@ -2,13 +2,14 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 // enterSteps runs the canary's steps from StepIndex until one has to wait:
-// a setWeight applies at once and moves on; a timed pause waits until
+// a setWeight or setMirror applies at once and moves on; a timed pause waits until
 // StepStartedAt + duration (canaryTick checks); an empty pause makes the
 // phase Paused until promote. Past the last step the canary is promoted.
 func (t *tx) enterSteps() {
@@ -39,6 +40,9 @@ func (t *tx) enterSteps() {
 			}
 			t.st.Message = fmt.Sprintf("%s; continues at %s", label, t.clock(d))
 			return
+		case s.SetMirror != nil:
+			t.setMirror(*s.SetMirror)
+			t.advance()
 		case s.Analysis != nil:
 			t.st.Message = fmt.Sprintf("%s; judging until %s", label, t.clock(s.Analysis.Duration.D()))
 			if s.Analysis.MinSamples > 0 {
@@ -147,4 +151,42 @@ func (t *tx) analysisFailure(obs Observations) *AnalysisResult {
 		return s
 	}
 	return nil
+}
+
+// setMirror adds, replaces or (without a percentage) removes a named mirror
+// route in the status, and routes: the router copies from now on.
+func (t *tx) setMirror(m v1alpha1.MirrorRoute) {
+	i := slices.IndexFunc(t.st.Mirrors, func(x v1alpha1.MirrorRoute) bool { return x.Name == m.Name })
+	switch {
+	case m.Removes() && i >= 0:
+		t.st.Mirrors = slices.Delete(slices.Clone(t.st.Mirrors), i, i+1)
+	case m.Removes():
+		return
+	case i >= 0:
+		t.st.Mirrors = slices.Clone(t.st.Mirrors)
+		t.st.Mirrors[i] = m
+	default:
+		t.st.Mirrors = append(slices.Clone(t.st.Mirrors), m)
+	}
+	if len(t.st.Mirrors) == 0 {
+		t.st.Mirrors = nil
+	}
+	t.route()
+}
+
+// mirroring is the mirror the router applies, or nil: the strategy's
+// mirror and the setMirror routes, once the canary is ready.
+func (t *tx) mirroring() (*v1alpha1.Mirror, []v1alpha1.MirrorRoute) {
+	c := t.canary()
+	if c == nil || t.st.CanaryRevision == "" || !t.st.CanaryReady {
+		return nil, nil
+	}
+	if (c.Mirror == nil || c.Mirror.Percentage == 0) && len(t.st.Mirrors) == 0 {
+		return nil, nil
+	}
+	m := v1alpha1.Mirror{}
+	if c.Mirror != nil {
+		m = *c.Mirror
+	}
+	return &m, slices.Clone(t.st.Mirrors)
 }

@@ -52,6 +52,7 @@ func (t *tx) route() {
 	if t.st.Baseline {
 		tr.BaselineRevision = t.st.StableRevision
 	}
+	tr.Mirror, tr.MirrorRoutes = t.mirroring()
 	t.acts = append(t.acts, Action{Kind: ActSetTraffic, Traffic: tr})
 }
 
@@ -151,7 +152,10 @@ func (t *tx) progress(obs Observations) {
 		t.event(EventReady, "%s is ready", t.st.CanaryRevision)
 		if t.st.FullPromotion {
 			t.finish()
-		} else if t.canary() != nil {
+		} else if c := t.canary(); c != nil {
+			if c.Mirror != nil && c.Mirror.Percentage > 0 {
+				t.route() // the strategy's mirror starts with the canary
+			}
 			t.enterSteps()
 		} else {
 			t.greenReady()
@@ -261,4 +265,5 @@ func (t *tx) resetRelease(phase v1alpha1.Phase) {
 	t.st.StepIndex = 0
 	t.st.PausedBy, t.st.PausedAt = "", time.Time{}
 	t.st.CanaryReady, t.st.FullPromotion = false, false
+	t.st.Mirrors = nil
 }

@@ -28,7 +28,9 @@
 //     another release; a repeat for the revision being released, or a start
 //     of the stable revision, is a no-op Refusal.
 //   - Canary steps run when ready: setWeight applies at once (baseline gets
-//     min(w, 100%-w)) and moves on; pause with duration waits until
+//     min(w, 100%-w)) and moves on; setMirror adds, changes or removes a
+//     named mirror route in status.mirrors and moves on (the SetTraffic
+//     carries the mirror: the strategy's, from readiness, and the routes); pause with duration waits until
 //     StepStartedAt+duration; pause {} sets Paused (PausedBy "step"). Past
 //     the last step the canary is promoted.
 //   - Promotion (finish): one SetTraffic with StableRevision = the new
@@ -178,6 +180,11 @@ type Traffic struct {
 	CanaryRevision   string           `json:"canaryRevision,omitempty"`
 	BaselineRevision string           `json:"baselineRevision,omitempty"`
 	Weights          v1alpha1.Weights `json:"weights"`
+	// Mirror, when set, copies stable's requests to the canary (and the
+	// baseline): its options, its strategy-wide share, and MirrorRoutes,
+	// the setMirror routes in force. Set only while a ready canary runs.
+	Mirror       *v1alpha1.Mirror       `json:"mirror,omitempty"`
+	MirrorRoutes []v1alpha1.MirrorRoute `json:"mirrorRoutes,omitempty"`
 }
 
 // Event is one line of a rollout's history.

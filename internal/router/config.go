@@ -131,6 +131,14 @@ type Release struct {
 	BaselineWeight v1alpha1.Weight `json:"baselineWeight,omitempty"`
 	// Health configures passive ejection and optional active checks.
 	Health HealthConfig `json:"health,omitempty"`
+	// Mirror copies a share of the requests stable serves to the canary
+	// (and the baseline) and compares the answers (mirror.go): its
+	// percentage and match for the whole release, its options for the
+	// MirrorRoutes too. It needs a canary.
+	Mirror *v1alpha1.Mirror `json:"mirror,omitempty"`
+	// MirrorRoutes are setMirror steps' routes in force, mirrored under
+	// Mirror's options (the defaults when Mirror is absent).
+	MirrorRoutes []v1alpha1.MirrorRoute `json:"mirrorRoutes,omitempty"`
 }
 
 // Backend is a revision and the endpoints serving it (base URLs such as

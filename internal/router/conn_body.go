@@ -18,8 +18,9 @@ var errBadChunk = errors.New("malformed chunked body")
 
 // fill reads from src into dst's free space, flushing dst first when src
 // has nothing buffered (the next read may wait). It returns how many bytes
-// moved, at most max.
-func fill(dst *bufio.Writer, src *bufio.Reader, max int64) (int, error) {
+// moved, at most max. A mirrored answer's bytes are also kept in tee (nil
+// when the request is not mirrored).
+func fill(dst *bufio.Writer, src *bufio.Reader, max int64, tee *capture) (int, error) {
 	if src.Buffered() == 0 || dst.Available() == 0 {
 		if err := dst.Flush(); err != nil {
 			return 0, errDstWrite{err}
@@ -31,6 +32,7 @@ func fill(dst *bufio.Writer, src *bufio.Reader, max int64) (int, error) {
 	}
 	n, err := src.Read(buf)
 	if n > 0 {
+		tee.body(buf[:n])
 		if _, werr := dst.Write(buf[:n]); werr != nil {
 			return n, errDstWrite{werr}
 		}
@@ -46,10 +48,10 @@ func (e errDstWrite) Error() string { return "write: " + e.err.Error() }
 
 func (e errDstWrite) Unwrap() error { return e.err }
 
-// copyFixed moves exactly n bytes.
-func copyFixed(dst *bufio.Writer, src *bufio.Reader, n int64) error {
+// copyFixed moves exactly n bytes (kept in tee too, see fill).
+func copyFixed(dst *bufio.Writer, src *bufio.Reader, n int64, tee *capture) error {
 	for n > 0 {
-		k, err := fill(dst, src, n)
+		k, err := fill(dst, src, n, tee)
 		n -= int64(k)
 		if err != nil {
 			if err == io.EOF && n > 0 {
@@ -65,9 +67,9 @@ func copyFixed(dst *bufio.Writer, src *bufio.Reader, n int64) error {
 
 // copyUntilEOF moves everything until src ends (a response framed by the
 // upstream closing its connection).
-func copyUntilEOF(dst *bufio.Writer, src *bufio.Reader) error {
+func copyUntilEOF(dst *bufio.Writer, src *bufio.Reader, tee *capture) error {
 	for {
-		_, err := fill(dst, src, 1<<62)
+		_, err := fill(dst, src, 1<<62, tee)
 		if err == io.EOF {
 			return nil
 		}
@@ -80,12 +82,12 @@ func copyUntilEOF(dst *bufio.Writer, src *bufio.Reader) error {
 // copyChunked follows a chunked body from src (h1.Chunked) and writes it
 // to dst re-encoded as chunked (sizes normalised, extensions dropped,
 // trailers kept, if they are well-formed fields) or, for an HTTP/1.0
-// client, as the bare data.
-func copyChunked(dst *bufio.Writer, src *bufio.Reader, rechunk bool) error {
+// client, as the bare data. The data (not the framing) is kept in tee.
+func copyChunked(dst *bufio.Writer, src *bufio.Reader, rechunk bool, tee *capture) error {
 	var d h1.Chunked
 	for !d.Done() {
 		if n := d.Left(); n > 0 {
-			if err := copyFixed(dst, src, n); err != nil {
+			if err := copyFixed(dst, src, n, tee); err != nil {
 				return err
 			}
 			d.Skip(n)

@@ -1,7 +1,9 @@
 package router
 
 import (
+	"bufio"
 	"errors"
+	"io"
 	"time"
 
 	"github.com/kanaria-dev/kanaria/internal/router/internal/h1"
@@ -17,6 +19,7 @@ func (fc *conn) serveOne() bool {
 		return refused.keep
 	}
 	r.start = time.Now()
+	r.shadow = captureH1(&r, h) // nil unless stable serves a request chosen for mirroring
 	if b := r.pickEndpoint(); b != nil {
 		b.stats.record(r.start, 0, 0)
 	}
@@ -88,6 +91,7 @@ func (fc *conn) proxy(r *request, keep bool) bool {
 			continue
 		}
 		keep = keep && !r.hasBody // the body may be half read
+		r.shadow.abandon()
 		code, reason, msg := upstreamUnavailable(err, r.backend.revision)
 		fc.writeError(code, reason, msg, r.backend.revision, keep)
 		return keep
@@ -110,10 +114,13 @@ func (fc *conn) send(r *request, uc *upConn) error {
 		fc.rdl.set(fc.c, time.Time{}) // a body may take its time
 		r.bodySent = true
 		var err error
-		if r.chunked {
-			err = copyChunked(bw, fc.br, true)
-		} else {
-			err = copyFixed(bw, fc.br, h.Length)
+		switch {
+		case r.chunked:
+			err = copyChunked(bw, fc.br, true, nil)
+		case r.shadow != nil && r.shadow.req.Body == nil:
+			err = fc.sendKept(bw, r, h.Length)
+		default:
+			err = copyFixed(bw, fc.br, h.Length, nil)
 		}
 		if err != nil {
 			var werr errDstWrite
@@ -124,4 +131,18 @@ func (fc *conn) send(r *request, uc *upConn) error {
 		}
 	}
 	return bw.Flush()
+}
+
+// sendKept sends a mirrored request's body of n bytes (at most the
+// mirror's MaxBodyBytes: captureH1 checked) and keeps it for the copies.
+func (fc *conn) sendKept(bw *bufio.Writer, r *request, n int64) error {
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(fc.br, buf); err != nil {
+		return errClientBody{err}
+	}
+	r.shadow.requestBody(buf)
+	if _, err := bw.Write(buf); err != nil {
+		return errDstWrite{err}
+	}
+	return nil
 }

@@ -46,6 +46,7 @@ func (fc *conn) relay(r *request, uc *upConn, keep bool) bool {
 		uc.c.Close()
 		return fc.badGateway(r, keep)
 	}
+	r.shadow.answerH1(code, resp)
 	reuse := reusable(r, resp, kind)
 	if kind == h1.BodyUntilClose || kind == h1.BodyChunked && r.http10 {
 		keep = false // the end of the body is the end of the connection
@@ -58,20 +59,22 @@ func (fc *conn) relay(r *request, uc *upConn, keep bool) bool {
 	var err error
 	switch kind {
 	case h1.BodyLength:
-		err = copyFixed(fc.bw, uc.br, resp.Length)
+		err = copyFixed(fc.bw, uc.br, resp.Length, r.shadow)
 	case h1.BodyChunked:
-		err = copyChunked(fc.bw, uc.br, !r.http10)
+		err = copyChunked(fc.bw, uc.br, !r.http10, r.shadow)
 	case h1.BodyUntilClose:
-		err = copyUntilEOF(fc.bw, uc.br)
+		err = copyUntilEOF(fc.bw, uc.br, r.shadow)
 	}
 	now := time.Now()
 	r.backend.stats.record(now, now.Sub(r.start), code)
 	if err != nil {
 		// Half a response was sent: the only honest signal left is to
 		// close the client connection.
+		r.shadow.abandon()
 		uc.c.Close()
 		return false
 	}
+	r.shadow.done()
 	if reuse {
 		r.ep.pool.put(uc, now)
 	} else {
@@ -82,6 +85,7 @@ func (fc *conn) relay(r *request, uc *upConn, keep bool) bool {
 
 // badGateway answers a malformed or missing upstream response.
 func (fc *conn) badGateway(r *request, keep bool) bool {
+	r.shadow.abandon()
 	now := time.Now()
 	r.backend.stats.record(now, now.Sub(r.start), 502)
 	keep = keep && !r.hasBody

@@ -84,6 +84,7 @@ func (l *evLoop) startAnswer(u *evUpstream, end int) {
 		return
 	}
 	u.reuse = reusable(r, h, kind)
+	r.shadow.answerH1(code, h)
 	bw := l.writerFor(&c.evSock)
 	writeResponseHead(bw, r, h, code, kind, r.keep, false)
 	bw.Flush()
@@ -104,6 +105,8 @@ func (l *evLoop) finishAnswer(u *evUpstream) {
 	c := u.client
 	l.s.r.tel.loop.Served.Add(1)
 	now := l.record(c, u.code)
+	c.fr.shadow.done()
+	c.fr.shadow = nil
 	u.client, c.up = nil, nil
 	if u.reuse && u.r == u.w && !u.eof { // bytes past the answer: not to be trusted
 		u.state, u.reused, u.idleAt = uIdle, true, now
@@ -126,6 +129,8 @@ func (l *evLoop) finishAnswer(u *evUpstream) {
 func (l *evLoop) brokenAnswer(u *evUpstream) {
 	c := u.client
 	l.record(c, u.code)
+	c.fr.shadow.abandon()
+	c.fr.shadow = nil
 	u.client, c.up = nil, nil
 	l.closeUpstream(u)
 	l.finishResponse(c, false)

@@ -17,6 +17,7 @@ func (l *evLoop) relayBody(u *evUpstream, c *evClient) (done, bad bool) {
 	if !u.chunked {
 		k := min(int64(u.w-u.r), u.left)
 		c.out = append(c.out, u.in[u.r:u.r+int(k)]...)
+		c.fr.shadow.body(u.in[u.r : u.r+int(k)])
 		u.r += int(k)
 		u.left -= k
 		return u.left == 0, false
@@ -26,6 +27,7 @@ func (l *evLoop) relayBody(u *evUpstream, c *evClient) (done, bad bool) {
 		if left := d.Left(); left > 0 {
 			k := min(int64(u.w-u.r), left)
 			c.out = append(c.out, u.in[u.r:u.r+int(k)]...)
+			c.fr.shadow.body(u.in[u.r : u.r+int(k)])
 			u.r += int(k)
 			d.Skip(k)
 			continue

@@ -131,6 +131,9 @@ func (l *evLoop) startRequest(c *evClient, end int) {
 		body = c.in[c.r+end : c.r+end+int(h.Length)]
 	}
 	r.start = l.now
+	if r.shadow = captureH1(&r, h); r.shadow != nil { // nil unless stable serves a request chosen for mirroring
+		r.shadow.requestBody(body)
+	}
 	if b := r.pickEndpoint(); b != nil {
 		b.stats.record(l.now, 0, 0)
 	}
@@ -228,6 +231,10 @@ func (l *evLoop) closeClient(c *evClient) {
 		c.up = nil
 		l.closeUpstream(u)
 	}
+	if c.state == cUpstream {
+		c.fr.shadow.abandon()
+		c.fr.shadow = nil
+	}
 	l.forget(&c.evSock)
 	l.nClients--
 }
@@ -249,6 +256,8 @@ func (l *evLoop) handOff(c *evClient) {
 // upstream could take it.
 func (l *evLoop) answerError(c *evClient, code int, reason, msg, revision string) {
 	l.s.r.tel.loop.Served.Add(1)
+	c.fr.shadow.abandon()
+	c.fr.shadow = nil
 	keep := c.fr.keep
 	bw := l.writerFor(&c.evSock)
 	writeErrorTo(bw, c.fr.t.versionHeader, code, reason, msg, revision, keep)

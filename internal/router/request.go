@@ -27,7 +27,8 @@ type request struct {
 	issueID  bool              // a first visit: issue newID as the sticky cookie
 	newID    [stickyIDLen]byte // copied out of the decision so it stays on the stack
 	start    time.Time
-	bodySent bool // the client's body went (at least partly) upstream
+	bodySent bool     // the client's body went (at least partly) upstream
+	shadow   *capture // the copy kept for mirroring; nil when not mirrored (mirror.go)
 }
 
 // refusal is the answer a front end sends instead of proxying; code 0 is

@@ -20,6 +20,9 @@ type Router struct {
 	proxy  *httputil.ReverseProxy
 	health *healthSet
 	closed bool
+	// mirrors are the releases' mirrorers by name, also after a release
+	// stopped mirroring (its report stays readable); guarded by mu.
+	mirrors map[string]*mirrorer
 }
 
 // New validates cfg, compiles it and starts active health checks if any
@@ -31,6 +34,7 @@ func New(cfg Config) (*Router, error) {
 		return nil, err
 	}
 	t.transport = newTransport(t.cfg.Timeouts)
+	r.attachMirrors(t)
 	r.tbl.Store(t)
 	r.proxy = &httputil.ReverseProxy{
 		Rewrite:        r.rewrite,
@@ -68,6 +72,7 @@ func (r *Router) Update(cfg Config) error {
 	} else {
 		t.transport = newTransport(t.cfg.Timeouts)
 	}
+	r.attachMirrors(t)
 	r.tbl.Store(t)
 	if t.transport != old.transport {
 		old.transport.CloseIdleConnections() // in-flight requests keep theirs
@@ -123,6 +128,9 @@ func (r *Router) Close() error {
 	}
 	r.closed = true
 	r.health.stop()
+	for _, mr := range r.mirrors {
+		mr.stop()
+	}
 	r.tbl.Load().transport.CloseIdleConnections()
 	r.tbl.Load().closeIdlePools(nil)
 	return nil

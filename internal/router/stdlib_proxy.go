@@ -40,6 +40,7 @@ type reqState struct {
 	start      time.Time
 	status     int // response status once headers arrived
 	clientGone bool
+	shadow     *capture // the copy kept for mirroring; nil when not mirrored
 }
 
 type stateKey struct{}
@@ -95,6 +96,9 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		ep = b.any()
 	}
 	st.point(b, ep)
+	if m := d.Release.mirror; m != nil && d.Backend.version == Stable {
+		st.shadow = captureHTTP(m, d.Release, req, t)
+	}
 	defer func() {
 		if st.status != 0 {
 			now := time.Now()
@@ -122,6 +126,10 @@ func (r *Router) rewrite(pr *httputil.ProxyRequest) {
 // failover) and remembers the status for telemetry.
 func (r *Router) modifyResponse(resp *http.Response) error {
 	st := stateOf(resp.Request.Context())
+	if c := st.shadow; c != nil {
+		c.primary.Status, c.primary.Header = resp.StatusCode, resp.Header.Clone()
+		resp.Body = &teeBody{rc: resp.Body, c: c, eof: resp.ContentLength == 0}
+	}
 	resp.Header.Set(st.tbl.versionHeader, st.backend.revision)
 	st.status = resp.StatusCode
 	return nil
@@ -132,6 +140,7 @@ func (r *Router) modifyResponse(resp *http.Response) error {
 // that was tried, so the error can be attributed.
 func (r *Router) errorHandler(w http.ResponseWriter, req *http.Request, err error) {
 	st := stateOf(req.Context())
+	st.shadow.abandon()
 	w.Header().Set(st.tbl.versionHeader, st.backend.revision)
 	code := errorStatus(err)
 	http.Error(w, "kanaria: upstream "+st.backend.revision+" unavailable", code)

@@ -66,6 +66,7 @@ type release struct {
 	canaryPPM, baselinePPM uint32
 	versions               [3]*backend // indexed by versionIndex; nil when absent
 	health                 HealthConfig
+	mirror                 *mirror // nil: nothing is mirrored (mirror.go)
 }
 
 func versionIndex(v Version) int {
@@ -210,6 +211,9 @@ func compile(cfg Config, prev *table, tel *Telemetry) (*table, error) {
 
 	for i, rc := range cfg.Releases {
 		rel, err := compileRelease(rc, oldEP, tel)
+		if err == nil {
+			rel.mirror, err = compileMirror(rc, cfg.Timeouts, t.upstreamVersionHeader)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("releases[%d]: %w", i, err)
 		}

@@ -156,6 +156,13 @@ func (v *validator) release(p string, r Release) {
 		v.add(p+".baselineWeight", fmt.Sprintf("%s needs a baseline backend (%s.baseline)", r.BaselineWeight, p))
 	}
 
+	if r.Mirror != nil {
+		v.checked(p+".mirror", r.Mirror.Check())
+	}
+	for i, mr := range r.MirrorRoutes {
+		v.checked(fmt.Sprintf("%s.mirrorRoutes[%d]", p, i), mr.Check())
+	}
+
 	h := r.Health
 	if h.EjectAfter < 0 {
 		v.add(p+".health.ejectAfter", fmt.Sprintf("%d is negative", h.EjectAfter))
@@ -220,4 +227,17 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// checked adds err from a v1alpha1 Check ("field: problem") under p.
+func (v *validator) checked(p string, err error) {
+	if err == nil {
+		return
+	}
+	field, msg, ok := strings.Cut(err.Error(), ": ")
+	if !ok {
+		v.add(p, err.Error())
+		return
+	}
+	v.add(p+"."+field, msg)
 }

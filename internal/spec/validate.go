@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
@@ -233,6 +234,9 @@ func validateCanary(p path, c v1alpha1.CanaryStrategy, rs v1alpha1.RolloutSpec) 
 	for i, s := range c.Steps {
 		errs = append(errs, validateStep(p.with("steps", i), s, rs)...)
 	}
+	if c.Mirror != nil {
+		errs = append(errs, checked(p.with("mirror"), c.Mirror.Check())...)
+	}
 	if c.Analysis != nil {
 		errs = append(errs, validateRefs(p.with("analysis"), c.Analysis.Metrics, rs)...)
 	}
@@ -241,19 +245,21 @@ func validateCanary(p path, c v1alpha1.CanaryStrategy, rs v1alpha1.RolloutSpec) 
 
 func validateStep(p path, s v1alpha1.Step, rs v1alpha1.RolloutSpec) []fieldError {
 	set := 0
-	for _, ok := range []bool{s.SetWeight != nil, s.Pause != nil, s.Analysis != nil} {
+	for _, ok := range []bool{s.SetWeight != nil, s.Pause != nil, s.Analysis != nil, s.SetMirror != nil} {
 		if ok {
 			set++
 		}
 	}
 	if set != 1 {
-		return []fieldError{fieldErr(p, "a step sets exactly one of setWeight, pause, analysis; this one sets %d (write \"pause: {}\" to wait for promote)", set)}
+		return []fieldError{fieldErr(p, "a step sets exactly one of setWeight, pause, analysis, setMirror; this one sets %d (write \"pause: {}\" to wait for promote)", set)}
 	}
 	switch {
 	case s.SetWeight != nil:
 		if err := s.SetWeight.Validate(); err != nil {
 			return []fieldError{fieldErr(p.with("setWeight"), "%v", err)}
 		}
+	case s.SetMirror != nil:
+		return checked(p.with("setMirror"), s.SetMirror.Check())
 	case s.Pause != nil:
 		if d := s.Pause.Duration; d != nil && *d < 0 {
 			return []fieldError{fieldErr(p.with("pause", "duration"), "%s is negative", d)}
@@ -293,4 +299,24 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// checked turns the error of a v1alpha1 Check ("match[0].path.regex:
+// problem", the field relative to p) into a field error at that field.
+func checked(p path, err error) []fieldError {
+	if err == nil {
+		return nil
+	}
+	field, msg, ok := strings.Cut(err.Error(), ": ")
+	if !ok {
+		return []fieldError{fieldErr(p, "%s", err.Error())}
+	}
+	for _, el := range strings.Split(field, ".") {
+		name, idx, indexed := strings.Cut(strings.TrimSuffix(el, "]"), "[")
+		p = p.with(name)
+		if n, err := strconv.Atoi(idx); indexed && err == nil {
+			p = p.with(n)
+		}
+	}
+	return []fieldError{fieldErr(p, "%s", msg)}
 }
