@@ -113,10 +113,18 @@ type WebMetric struct {
 
 // AnalysisStep judges the canary for Duration and until MinSamples canary
 // requests were seen; then Pass moves on and Inconclusive pauses. A Fail at
-// any moment aborts.
+// any moment aborts. An analysis still short of samples when Timeout (from
+// the step's start) is reached ends Inconclusive with the counts it saw, so
+// a canary without traffic pauses for a human instead of waiting forever.
+// The same shape is blue/green's pre- and post-promotion analysis.
 type AnalysisStep struct {
 	Duration   Duration `json:"duration,omitempty"`
 	MinSamples int      `json:"minSamples,omitempty"`
+	// Timeout is when, counted from the start of the analysis, it ends
+	// Inconclusive if it still lacks samples (the step's minSamples or a
+	// metric's, or a metric never answered). Default: Duration plus
+	// DefaultAnalysisTimeoutAfter; it must not be shorter than Duration.
+	Timeout Duration `json:"timeout,omitempty"`
 	// Metrics by name (from spec.analysis.metrics) or inline; empty means
 	// every metric of spec.analysis.
 	// Each is a name or an inline definition, so the CRD schema leaves
@@ -224,6 +232,18 @@ func (s RolloutSpec) ComparedWith() string {
 		return "baseline"
 	}
 	return "stable"
+}
+
+// DefaultAnalysisTimeoutAfter is how long past its duration an analysis
+// without a timeout keeps waiting for samples before it ends Inconclusive.
+const DefaultAnalysisTimeoutAfter = 5 * time.Minute
+
+// EffectiveTimeout is the analysis's timeout with its default.
+func (a AnalysisStep) EffectiveTimeout() time.Duration {
+	if a.Timeout > 0 {
+		return a.Timeout.D()
+	}
+	return a.Duration.D() + DefaultAnalysisTimeoutAfter
 }
 
 // Default metric intervals: the router's samples are local and cheap;

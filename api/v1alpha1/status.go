@@ -85,6 +85,10 @@ type RolloutStatus struct {
 	ScaleDownAt time.Time `json:"scaleDownAt,omitempty"`
 
 	// StepIndex is the current canary step; len(steps) when all are done.
+	// Blue/green counts its stages the same way: 0 while the
+	// pre-promotion analysis judges green, 1 while the switch waits
+	// (auto-promotion delay or promote), 2 after the switch while the
+	// post-promotion analysis judges green and blue is still stable.
 	StepIndex int `json:"stepIndex"`
 	// +kubebuilder:validation:Schemaless
 	// +kubebuilder:validation:Type=string

@@ -151,4 +151,18 @@ type BlueGreenStrategy struct {
 	// ScaleDownDelay keeps blue running after the switch so undo is
 	// instant. Default 30s.
 	ScaleDownDelay *Duration `json:"scaleDownDelay,omitempty"`
+	// PrePromotionAnalysis judges green once it is ready, before the
+	// switch (Argo Rollouts' field of the same name): the switch waits for
+	// a Pass; a Fail aborts with blue still serving everything;
+	// Inconclusive pauses for a human. Green gets only preview traffic
+	// then, so its metrics are thresholds (a comparison needs both
+	// versions serving at once).
+	// +optional
+	PrePromotionAnalysis *AnalysisStep `json:"prePromotionAnalysis,omitempty"`
+	// PostPromotionAnalysis judges green after the switch while blue is
+	// kept warm: green becomes the stable revision (and blue's scale-down
+	// delay starts) only on a Pass; a Fail switches all traffic back to
+	// blue in one swap and aborts. Threshold metrics only, as above.
+	// +optional
+	PostPromotionAnalysis *AnalysisStep `json:"postPromotionAnalysis,omitempty"`
 }

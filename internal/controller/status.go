@@ -139,7 +139,8 @@ func (p *pass) requeue(done bool) time.Duration {
 
 // nextDeadline is the earliest time at which the engine will change st by
 // the clock alone (zero: none): the warm previous revision's scale-down, a
-// timed pause's or an analysis step's end, blue/green's auto-promotion.
+// timed pause's end, an analysis's end or timeout (canary step, blue/green
+// pre- or post-promotion), blue/green's auto-promotion.
 func nextDeadline(r v1alpha1.Rollout, st v1alpha1.RolloutStatus) time.Time {
 	var at time.Time
 	consider := func(t time.Time) {
@@ -156,8 +157,13 @@ func nextDeadline(r v1alpha1.Rollout, st v1alpha1.RolloutStatus) time.Time {
 		switch {
 		case s.Pause != nil && s.Pause.Duration != nil:
 			consider(st.StepStartedAt.Add(s.Pause.Duration.D()))
-		case s.Analysis != nil:
-			consider(st.StepStartedAt.Add(s.Analysis.Duration.D()))
+		}
+	}
+	for _, a := range engine.Analyses(r, st) {
+		if a.Settings != nil {
+			// Its end, or its timeout if it is short of samples then.
+			consider(st.StepStartedAt.Add(a.Settings.Duration.D()))
+			consider(st.StepStartedAt.Add(a.Settings.EffectiveTimeout()))
 		}
 	}
 	if bg := r.Spec.Strategy.BlueGreen; bg != nil && bg.AutoPromotion {

@@ -55,8 +55,10 @@ func TestNextDeadline(t *testing.T) {
 	}}}}}
 	bg := v1alpha1.Rollout{Spec: v1alpha1.RolloutSpec{Strategy: v1alpha1.Strategy{BlueGreen: &v1alpha1.BlueGreenStrategy{AutoPromotion: true, AutoPromotionDelay: v1alpha1.Duration(30 * time.Second)}}}}
 	progressing := func(step int) v1alpha1.RolloutStatus {
-		return v1alpha1.RolloutStatus{Phase: v1alpha1.PhaseProgressing, CanaryReady: true, StepIndex: step, StepStartedAt: t0}
+		return v1alpha1.RolloutStatus{Phase: v1alpha1.PhaseProgressing, CanaryRevision: "v2", CanaryReady: true, StepIndex: step, StepStartedAt: t0}
 	}
+	bgPre := v1alpha1.Rollout{Spec: v1alpha1.RolloutSpec{Strategy: v1alpha1.Strategy{BlueGreen: &v1alpha1.BlueGreenStrategy{
+		PrePromotionAnalysis: &v1alpha1.AnalysisStep{Duration: v1alpha1.Duration(time.Minute)}}}}}
 	for name, c := range map[string]struct {
 		r    v1alpha1.Rollout
 		st   v1alpha1.RolloutStatus
@@ -67,9 +69,10 @@ func TestNextDeadline(t *testing.T) {
 		"pause for promote": {canary, progressing(3), time.Time{}},
 		"not ready yet":     {canary, v1alpha1.RolloutStatus{Phase: v1alpha1.PhaseProgressing, StepIndex: 1, StepStartedAt: t0}, time.Time{}},
 		// A user's pause freezes the step's clock; only the scale-down runs.
-		"paused, warm previous": {canary, v1alpha1.RolloutStatus{Phase: v1alpha1.PhasePaused, CanaryReady: true, StepIndex: 1, StepStartedAt: t0, ScaleDownAt: t0.Add(5 * time.Second)}, t0.Add(5 * time.Second)},
-		"scale-down first":      {canary, func() v1alpha1.RolloutStatus { s := progressing(1); s.ScaleDownAt = t0.Add(time.Second); return s }(), t0.Add(time.Second)},
-		"auto-promotion":        {bg, progressing(0), t0.Add(30 * time.Second)},
+		"paused, warm previous":  {canary, v1alpha1.RolloutStatus{Phase: v1alpha1.PhasePaused, CanaryReady: true, StepIndex: 1, StepStartedAt: t0, ScaleDownAt: t0.Add(5 * time.Second)}, t0.Add(5 * time.Second)},
+		"scale-down first":       {canary, func() v1alpha1.RolloutStatus { s := progressing(1); s.ScaleDownAt = t0.Add(time.Second); return s }(), t0.Add(time.Second)},
+		"auto-promotion":         {bg, progressing(0), t0.Add(30 * time.Second)},
+		"pre-promotion analysis": {bgPre, progressing(0), t0.Add(time.Minute)},
 	} {
 		if got := nextDeadline(c.r, c.st); !got.Equal(c.want) {
 			t.Errorf("%s: %v, want %v", name, got, c.want)

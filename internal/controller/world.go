@@ -251,18 +251,23 @@ func (p *pass) explain(ctx context.Context) string {
 const analysisUnavailable = "not judged: kanaria controller has no metric provider yet, and no data is never a pass"
 
 // analysis stands in for the judge the controller does not have yet: the
-// analysis step in progress is reported Inconclusive, so the engine pauses
+// analysis of the stage in progress (a canary analysis step, blue/green's
+// pre- or post-promotion analysis) is reported Inconclusive, so the engine pauses
 // the release for a person once the step's duration is over. The engine
 // also waits for minSamples canary requests before it ends a step; no
 // amount of waiting brings data here, so the count is reported as reached
 // rather than leave the release waiting forever.
 func (p *pass) analysis(obs *engine.Observations) {
-	c, st := p.spec.Spec.Strategy.Canary, p.st
-	if c == nil || st.Phase != v1alpha1.PhaseProgressing || !st.CanaryReady || st.StepIndex >= len(c.Steps) || c.Steps[st.StepIndex].Analysis == nil {
+	if p.st.Phase != v1alpha1.PhaseProgressing {
 		return
 	}
-	obs.StepAnalysis = &engine.AnalysisResult{
-		Revision: st.CanaryRevision, Step: st.StepIndex, Verdict: engine.VerdictInconclusive,
-		CanaryRequests: int64(c.Steps[st.StepIndex].Analysis.MinSamples), Summary: analysisUnavailable,
+	for _, a := range engine.Analyses(p.spec, p.st) {
+		if a.Settings == nil {
+			continue // the background analysis: nothing ends it but the release
+		}
+		obs.StepAnalysis = &engine.AnalysisResult{
+			Kind: a.Kind, Revision: a.Revision, Step: a.Step, Verdict: engine.VerdictInconclusive,
+			CanaryRequests: int64(a.Settings.MinSamples), Summary: analysisUnavailable,
+		}
 	}
 }

@@ -44,10 +44,7 @@ func (t *tx) enterSteps() {
 			t.setMirror(*s.SetMirror)
 			t.advance()
 		case s.Analysis != nil:
-			t.st.Message = fmt.Sprintf("%s; judging until %s", label, t.clock(s.Analysis.Duration.D()))
-			if s.Analysis.MinSamples > 0 {
-				t.st.Message += fmt.Sprintf(" and %d canary requests", s.Analysis.MinSamples)
-			}
+			t.st.Message = t.judgingMessage(label, *s.Analysis)
 			return
 		default:
 			// Validation refuses empty steps; one that slipped through
@@ -108,49 +105,19 @@ func (t *tx) stepLabel(steps []v1alpha1.Step) string {
 	return fmt.Sprintf("step %d/%d (%s)", t.st.StepIndex+1, len(steps), steps[t.st.StepIndex])
 }
 
-// analysisTick ends an analysis step once its duration has elapsed and the
-// analysis has seen enough canary requests: Pass moves on, Inconclusive
-// pauses for a human. Until then (and without a verdict for this step) it
-// waits; a Fail never gets here (Reconcile aborts first).
+// analysisTick ends an analysis step when judgeStage says so: Pass moves
+// on, Inconclusive (or a timeout short of samples) pauses for a human.
 func (t *tx) analysisTick(a v1alpha1.AnalysisStep, v *AnalysisResult) {
-	if t.now.Before(t.st.StepStartedAt.Add(a.Duration.D())) || !t.verdictForStep(v) || v.CanaryRequests < int64(a.MinSamples) {
-		return
-	}
+	out, why := t.judgeStage(a, v)
 	label := t.stepLabel(t.canary().Steps)
-	switch v.Verdict {
-	case VerdictPass:
-		t.event(EventAnalysisPassed, "%s: %s", label, v.Summary)
+	switch out {
+	case analysisPassed:
+		t.event(EventAnalysisPassed, "%s: %s", label, why)
 		t.advance()
 		t.enterSteps()
-	case VerdictInconclusive:
-		t.st.Phase, t.st.PausedBy = v1alpha1.PhasePaused, PausedByInconclusive
-		t.st.Message = fmt.Sprintf("%s inconclusive: %s; promote to continue, abort to roll back", label, v.Summary)
-		t.event(EventAnalysisInconclusive, "%s", t.st.Message)
+	case analysisInconclusive:
+		t.pauseInconclusive(label, why)
 	}
-}
-
-// verdictForStep: v is about the current analysis step of this canary.
-func (t *tx) verdictForStep(v *AnalysisResult) bool {
-	return v != nil && v.Revision == t.st.CanaryRevision && v.Step == t.st.StepIndex
-}
-
-// analysisFailure returns the failing verdict that must abort the release,
-// or nil: the background analysis's, or the current analysis step's while
-// it runs (not once it ended inconclusive and waits for a human).
-func (t *tx) analysisFailure(obs Observations) *AnalysisResult {
-	c := t.canary()
-	if c == nil || !t.st.CanaryReady {
-		return nil
-	}
-	if b := obs.BackgroundAnalysis; c.Analysis != nil && b != nil && b.Step == -1 && b.Revision == t.st.CanaryRevision && b.Verdict == VerdictFail {
-		return b
-	}
-	s := obs.StepAnalysis
-	if t.st.StepIndex < len(c.Steps) && c.Steps[t.st.StepIndex].Analysis != nil && t.st.PausedBy != PausedByInconclusive &&
-		t.verdictForStep(s) && s.Verdict == VerdictFail {
-		return s
-	}
-	return nil
 }
 
 // setMirror adds, replaces or (without a percentage) removes a named mirror

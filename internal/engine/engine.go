@@ -168,7 +168,7 @@ func (t *tx) progress(obs Observations) {
 	case t.canary() != nil:
 		t.canaryTick(obs)
 	default:
-		t.greenTick()
+		t.greenTick(obs)
 	}
 }
 
@@ -256,6 +256,8 @@ func (t *tx) where() string {
 		return "before it was ready"
 	case t.canary() != nil && t.st.StepIndex < len(t.canary().Steps):
 		return fmt.Sprintf("at step %d/%d", t.st.StepIndex+1, len(t.canary().Steps))
+	case t.canary() == nil && t.st.StepIndex == bgPostAnalysis:
+		return "after the switch, back to blue in one swap"
 	}
 	return "before the switch"
 }

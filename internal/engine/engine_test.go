@@ -240,8 +240,8 @@ func TestBlueGreen(t *testing.T) {
 		s := newSim(t, load(t, blueGreenYAML))
 		walk(t, s, []step{
 			{do: do(start("v2")), phase: v1alpha1.PhaseProgressing, stable: "v1", events: []string{EventStarted}},
-			{name: "green ready waits", do: tick(time.Second), phase: v1alpha1.PhasePaused, pausedBy: PausedByPromotion, stable: "v1", events: []string{EventReady, EventPaused}, textHas: "override header"},
-			{do: tick(time.Hour), phase: v1alpha1.PhasePaused, pausedBy: PausedByPromotion, stable: "v1", noChange: true},
+			{name: "green ready waits", do: tick(time.Second), phase: v1alpha1.PhasePaused, pausedBy: PausedByPromotion, stepIndex: 1, stable: "v1", events: []string{EventReady, EventPaused}, textHas: "override header"},
+			{do: tick(time.Hour), phase: v1alpha1.PhasePaused, pausedBy: PausedByPromotion, stepIndex: 1, stable: "v1", noChange: true},
 			{name: "switch", do: do(promote), phase: v1alpha1.PhaseHealthy, stable: "v2", events: []string{EventPromoted, EventFinished}},
 			{name: "instant undo", do: do(undo), phase: v1alpha1.PhaseHealthy, stable: "v1", events: []string{EventUndone}},
 			{name: "v2 kept warm 20s", do: tick(20 * time.Second), phase: v1alpha1.PhaseHealthy, stable: "v1", events: []string{EventScaledDown}},
@@ -259,12 +259,12 @@ func TestBlueGreen(t *testing.T) {
 			t.Fatalf("preview traffic %+v", tr)
 		}
 		walk(t, s, []step{
-			{do: tick(time.Second), phase: v1alpha1.PhaseProgressing, stable: "v1", events: []string{EventReady}},
-			{do: tick(2 * time.Second), phase: v1alpha1.PhaseProgressing, stable: "v1", noChange: true},
-			{do: do(pause), phase: v1alpha1.PhasePaused, pausedBy: PausedByUser, stable: "v1", events: []string{EventPaused}},
-			{do: tick(time.Minute), phase: v1alpha1.PhasePaused, pausedBy: PausedByUser, stable: "v1", noChange: true},
-			{do: do(resume), phase: v1alpha1.PhaseProgressing, stable: "v1", events: []string{EventResumed}},
-			{name: "3s left", do: tick(2 * time.Second), phase: v1alpha1.PhaseProgressing, stable: "v1", noChange: true},
+			{do: tick(time.Second), phase: v1alpha1.PhaseProgressing, stepIndex: 1, stable: "v1", events: []string{EventReady}},
+			{do: tick(2 * time.Second), phase: v1alpha1.PhaseProgressing, stepIndex: 1, stable: "v1", noChange: true},
+			{do: do(pause), phase: v1alpha1.PhasePaused, pausedBy: PausedByUser, stepIndex: 1, stable: "v1", events: []string{EventPaused}},
+			{do: tick(time.Minute), phase: v1alpha1.PhasePaused, pausedBy: PausedByUser, stepIndex: 1, stable: "v1", noChange: true},
+			{do: do(resume), phase: v1alpha1.PhaseProgressing, stepIndex: 1, stable: "v1", events: []string{EventResumed}},
+			{name: "3s left", do: tick(2 * time.Second), phase: v1alpha1.PhaseProgressing, stepIndex: 1, stable: "v1", noChange: true},
 			{do: tick(time.Second), phase: v1alpha1.PhaseHealthy, stable: "v2", events: []string{EventFinished}},
 		})
 		sets := 0

@@ -116,9 +116,10 @@ type Observations struct {
 	Versions map[string]VersionState `json:"versions,omitempty"`
 	// RouterWeights were read back from the router, nil if unknown.
 	RouterWeights *v1alpha1.Weights `json:"routerWeights,omitempty"`
-	// StepAnalysis is the latest verdict of the analysis step in progress,
-	// BackgroundAnalysis that of the strategy's background analysis; nil
-	// when none has been judged yet.
+	// StepAnalysis is the latest verdict of the current stage's analysis
+	// (a canary analysis step, blue/green's pre- or post-promotion
+	// analysis), BackgroundAnalysis that of the canary strategy's
+	// background analysis; nil when none has been judged yet.
 	StepAnalysis       *AnalysisResult `json:"stepAnalysis,omitempty"`
 	BackgroundAnalysis *AnalysisResult `json:"backgroundAnalysis,omitempty"`
 }
@@ -127,15 +128,24 @@ type Observations struct {
 // the control plane observed it. The engine only needs the verdict and the
 // canary's request count; Summary carries the numbers into events.
 type AnalysisResult struct {
+	// Kind is the analysis judged (AnalysisStep, AnalysisBackground,
+	// AnalysisPrePromotion, AnalysisPostPromotion); empty means a step's,
+	// or the background's when Step is -1.
+	Kind string `json:"kind,omitempty"`
 	// Revision is the canary revision judged and Step the analysis step's
-	// index (-1 for the background analysis): a verdict about anything
-	// else is ignored.
+	// index (-1 for any other kind): a verdict about anything else is
+	// ignored.
 	Revision string `json:"revision"`
 	Step     int    `json:"step"`
 	// Verdict is VerdictPass, VerdictFail or VerdictInconclusive.
 	Verdict string `json:"verdict"`
 	// CanaryRequests is how many canary requests the analysis has seen.
 	CanaryRequests int64 `json:"canaryRequests"`
+	// NeedsData: an Inconclusive verdict that more samples may still
+	// decide (a metric has no data, fewer than its minSamples, or its
+	// provider has not answered yet). A step then keeps collecting past
+	// its duration, until its timeout.
+	NeedsData bool `json:"needsData,omitempty"`
 	// Summary is one line with the numbers behind the verdict.
 	Summary string `json:"summary"`
 }
@@ -206,8 +216,11 @@ const (
 	EventAborted     = "Aborted"  // by user, by undo during a release, or a failed canary
 	EventStopped     = "Stopped"  // stop: release ended, phase Healthy
 	EventFinished    = "Finished" // the canary became the stable revision
-	EventScaledDown  = "ScaledDown"
-	EventUndone      = "Undone"
+	// EventSwitched: blue/green switched all traffic to green, whose
+	// post-promotion analysis now judges it while blue is kept warm.
+	EventSwitched   = "Switched"
+	EventScaledDown = "ScaledDown"
+	EventUndone     = "Undone"
 	// Analysis verdicts that moved a release: a passed analysis step, a
 	// Fail (step or background) that aborts, an Inconclusive step that
 	// pauses for a human.

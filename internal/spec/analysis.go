@@ -106,6 +106,46 @@ func validateAnalysis(p path, s v1alpha1.RolloutSpec) []fieldError {
 	return errs
 }
 
+// validateAnalysisStep checks an analysis step, or a blue/green pre- or
+// post-promotion analysis (the same shape) at p.
+func validateAnalysisStep(p path, a v1alpha1.AnalysisStep, rs v1alpha1.RolloutSpec) []fieldError {
+	var errs []fieldError
+	if a.Duration < 0 {
+		errs = append(errs, fieldErr(p.with("duration"), "%s is negative", a.Duration))
+	}
+	if a.MinSamples < 0 {
+		errs = append(errs, fieldErr(p.with("minSamples"), "%d is negative", a.MinSamples))
+	}
+	if a.Duration == 0 && a.MinSamples == 0 {
+		errs = append(errs, fieldErr(p, "needs a duration (\"1m\") or minSamples, or both: the analysis ends when both are reached"))
+	}
+	switch {
+	case a.Timeout < 0:
+		errs = append(errs, fieldErr(p.with("timeout"), "%s is negative", a.Timeout))
+	case a.Timeout > 0 && a.Timeout < a.Duration:
+		errs = append(errs, fieldErr(p.with("timeout"), "%s is shorter than the duration %s: the analysis could never run its course", a.Timeout, a.Duration))
+	}
+	return append(errs, validateRefs(p, a.Metrics, rs)...)
+}
+
+// thresholdsOnly refuses comparisons in a blue/green analysis: blue and
+// green never serve users at the same time, so there is nothing to compare
+// green with; each metric must check green against a threshold.
+func thresholdsOnly(p path, a v1alpha1.AnalysisStep, rs v1alpha1.RolloutSpec) []fieldError {
+	var errs []fieldError
+	for i, m := range rs.Resolve(a.Metrics) {
+		if m.Kind == "threshold" || !metricKinds[m.Kind] {
+			continue
+		}
+		at := p
+		if len(a.Metrics) > 0 {
+			at = p.with("metrics", i)
+		}
+		errs = append(errs, fieldErr(at, "metric %q (kind %s) compares two versions, but blue/green never serves blue and green at once: its analyses take threshold metrics only", m.Name, m.Kind))
+	}
+	return errs
+}
+
 // validateRefs checks a step's or the background analysis's metric list:
 // names must exist in spec.analysis, inline ones must be valid, and there
 // must be at least one metric in the end.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
@@ -112,11 +113,65 @@ func TestAnalysisSpecErrors(t *testing.T) {
 		{"negative duration", "duration: 1m", "duration: -1m", "steps[1].analysis.duration: -1m0s is negative"},
 		{"threshold needs measure", "measure: latency, quantile", "quantile", "provider.router.measure: a threshold metric must say"},
 		{"duplicate", "      - name: p99", "      - name: errors", "metrics[1].name: duplicate metric name \"errors\""},
+		{"timeout shorter than the duration", "duration: 1m\n", "duration: 1m\n            timeout: 30s\n", "k.yaml:35:13: rollouts[0].spec.strategy.canary.steps[1].analysis.timeout: 30s is shorter than the duration 1m0s"},
+		{"negative timeout", "duration: 1m\n", "duration: 1m\n            timeout: -1s\n", "steps[1].analysis.timeout: -1s is negative"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			src := strings.Replace(withAnalysis, c.from, c.to, 1)
 			if src == withAnalysis {
+				t.Fatalf("mutation %q not applied", c.from)
+			}
+			_, err := Parse("k.yaml", []byte(src))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want %q", err, c.want)
+			}
+		})
+	}
+}
+
+const blueGreenAnalysis = `apiVersion: kanaria.dev/v1alpha1
+kind: Rollout
+metadata: {name: web}
+spec:
+  revision: v1
+  platform: {local: {command: "app {{.Port}}"}}
+  analysis:
+    metrics:
+      - {name: errors, kind: errorRate, provider: {router: {}}}
+      - {name: p99, kind: threshold, condition: "result < 250", provider: {router: {measure: latency}}}
+  strategy:
+    blueGreen:
+      prePromotionAnalysis: {duration: 30s, metrics: [p99]}
+      postPromotionAnalysis:
+        duration: 1m
+        timeout: 5m
+        metrics: [p99]
+`
+
+func TestBlueGreenAnalysisSpec(t *testing.T) {
+	rs, err := Parse("k.yaml", []byte(blueGreenAnalysis))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bg := rs[0].Spec.Strategy.BlueGreen
+	if bg.PrePromotionAnalysis == nil || bg.PrePromotionAnalysis.Duration.D() != 30*time.Second || bg.PostPromotionAnalysis.EffectiveTimeout() != 5*time.Minute ||
+		bg.PrePromotionAnalysis.EffectiveTimeout() != 30*time.Second+v1alpha1.DefaultAnalysisTimeoutAfter {
+		t.Fatalf("parsed %+v %+v", bg.PrePromotionAnalysis, bg.PostPromotionAnalysis)
+	}
+	cases := []struct{ name, from, to, want string }{
+		{"a comparison named", "prePromotionAnalysis: {duration: 30s, metrics: [p99]}", "prePromotionAnalysis: {duration: 30s, metrics: [p99, errors]}",
+			"k.yaml:13:60: rollouts[0].spec.strategy.blueGreen.prePromotionAnalysis.metrics[1]: metric \"errors\" (kind errorRate) compares two versions, but blue/green never serves blue and green at once"},
+		{"all metrics include a comparison", "        metrics: [p99]\n", "",
+			"rollouts[0].spec.strategy.blueGreen.postPromotionAnalysis: metric \"errors\" (kind errorRate) compares two versions"},
+		{"unknown metric", "metrics: [p99]}", "metrics: [p98]}", "blueGreen.prePromotionAnalysis.metrics[0]: metric \"p98\" is not defined"},
+		{"timeout", "timeout: 5m", "timeout: 5s", "blueGreen.postPromotionAnalysis.timeout: 5s is shorter than the duration 1m0s"},
+		{"nothing to wait for", "{duration: 30s, metrics: [p99]}", "{metrics: [p99]}", "blueGreen.prePromotionAnalysis: needs a duration"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			src := strings.Replace(blueGreenAnalysis, c.from, c.to, 1)
+			if src == blueGreenAnalysis {
 				t.Fatalf("mutation %q not applied", c.from)
 			}
 			_, err := Parse("k.yaml", []byte(src))

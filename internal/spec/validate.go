@@ -221,7 +221,7 @@ func validateStrategy(p path, s v1alpha1.RolloutSpec) []fieldError {
 	case st.Canary != nil && st.BlueGreen != nil:
 		return []fieldError{fieldErr(p, "needs exactly one of canary, blueGreen; both are set")}
 	case st.BlueGreen != nil:
-		return validateBlueGreen(p.with("blueGreen"), *st.BlueGreen)
+		return validateBlueGreen(p.with("blueGreen"), *st.BlueGreen, s)
 	}
 	return validateCanary(p.with("canary"), *st.Canary, s)
 }
@@ -265,24 +265,22 @@ func validateStep(p path, s v1alpha1.Step, rs v1alpha1.RolloutSpec) []fieldError
 			return []fieldError{fieldErr(p.with("pause", "duration"), "%s is negative", d)}
 		}
 	case s.Analysis != nil:
-		a, ap := s.Analysis, p.with("analysis")
-		var errs []fieldError
-		if a.Duration < 0 {
-			errs = append(errs, fieldErr(ap.with("duration"), "%s is negative", a.Duration))
-		}
-		if a.MinSamples < 0 {
-			errs = append(errs, fieldErr(ap.with("minSamples"), "%d is negative", a.MinSamples))
-		}
-		if a.Duration == 0 && a.MinSamples == 0 {
-			errs = append(errs, fieldErr(ap, "needs a duration (\"1m\") or minSamples, or both: the analysis ends when both are reached"))
-		}
-		return append(errs, validateRefs(ap, a.Metrics, rs)...)
+		return validateAnalysisStep(p.with("analysis"), *s.Analysis, rs)
 	}
 	return nil
 }
 
-func validateBlueGreen(p path, bg v1alpha1.BlueGreenStrategy) []fieldError {
+func validateBlueGreen(p path, bg v1alpha1.BlueGreenStrategy, rs v1alpha1.RolloutSpec) []fieldError {
 	var errs []fieldError
+	for _, a := range []struct {
+		field string
+		step  *v1alpha1.AnalysisStep
+	}{{"prePromotionAnalysis", bg.PrePromotionAnalysis}, {"postPromotionAnalysis", bg.PostPromotionAnalysis}} {
+		if a.step != nil {
+			errs = append(errs, validateAnalysisStep(p.with(a.field), *a.step, rs)...)
+			errs = append(errs, thresholdsOnly(p.with(a.field), *a.step, rs)...)
+		}
+	}
 	if bg.AutoPromotionDelay < 0 {
 		errs = append(errs, fieldErr(p.with("autoPromotionDelay"), "%s is negative", bg.AutoPromotionDelay))
 	}
