@@ -25,7 +25,8 @@ const (
 type Config struct {
 	// Listen is the address of the proxy listener, e.g. "127.0.0.1:8080".
 	Listen string `json:"listen,omitempty"`
-	// TLS, when set, serves HTTPS (and HTTP/2) on Listen.
+	// TLS, when set, serves HTTPS (and HTTP/2) on Listen. Router.Update
+	// (SIGHUP) reads the files again.
 	TLS *TLSConfig `json:"tls,omitempty"`
 	// Admin is the loopback address of the admin API; empty disables it.
 	Admin string `json:"admin,omitempty"`
@@ -49,8 +50,10 @@ type Config struct {
 	// the common requests served by an epoll event loop on Linux,
 	// loop_*.go, and the rest by a goroutine per connection, conn_*.go),
 	// "goroutines" (the same server without the event loop) or "stdlib"
-	// (net/http with httputil.ReverseProxy, stdlib_*.go). TLS listeners
-	// always use net/http, which brings HTTP/2.
+	// (net/http with httputil.ReverseProxy, stdlib_*.go). With TLS, "fast"
+	// and "goroutines" serve HTTP/1.1 on the goroutine path over
+	// crypto/tls and hand connections that negotiate h2 to net/http's
+	// HTTP/2 server; "stdlib" serves both with net/http.
 	HTTPServer string `json:"httpServer,omitempty"`
 
 	Routes   []Route   `json:"routes"`

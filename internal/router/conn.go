@@ -2,6 +2,7 @@ package router
 
 import (
 	"bufio"
+	"crypto/tls"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,8 @@ type conn struct {
 	rdl      readDeadline // idle and header deadlines, kept across requests
 	state    atomic.Int32
 	remoteIP string // for X-Forwarded-For, computed once per connection
+	tls      bool   // the connection is TLS (HTTP/1.1 after ALPN)
+	handedOn bool   // given to the HTTP/2 server: not this goroutine's to close
 	// resume, when set, finishes a request the event loop began (relaying
 	// an answer it handed over) before the connection's next request.
 	resume func(fc *conn) bool
@@ -52,7 +55,9 @@ var (
 func (fc *conn) serve() {
 	s := fc.s
 	defer func() {
-		fc.c.Close()
+		if !fc.handedOn {
+			fc.c.Close()
+		}
 		if fc.br != nil { // nil after a bufferless idle wait that failed
 			fc.br.Reset(nil)
 			readerPool.Put(fc.br)
@@ -65,6 +70,9 @@ func (fc *conn) serve() {
 	}()
 	if fc.remoteIP == "" {
 		fc.remoteIP = remoteHost(fc.c)
+	}
+	if tc, ok := fc.c.(*tls.Conn); ok && !fc.handshake(tc) {
+		return
 	}
 	fc.src.c = fc.c
 	fc.br = readerPool.Get().(*bufio.Reader)
@@ -140,17 +148,26 @@ func headComplete(br *bufio.Reader) bool {
 // closeGently half-closes and drains briefly before closing, so a client
 // still sending (an unread body, a refused pipeline) gets the answer
 // instead of a reset that would destroy it.
+// Over TLS a close_notify goes first, and what follows is drained from
+// the socket undecrypted.
 func (fc *conn) closeGently() {
-	if tc, ok := fc.c.(*net.TCPConn); ok {
-		tc.CloseWrite()
-		fc.rdl.set(fc.c, time.Now().Add(500*time.Millisecond))
-		var buf [4096]byte
-		for n := 0; n < 256<<10; {
-			k, err := fc.c.Read(buf[:])
-			n += k
-			if err != nil {
-				break
-			}
+	tc, ok := fc.c.(*net.TCPConn)
+	if c, isTLS := fc.c.(*tls.Conn); isTLS {
+		c.SetWriteDeadline(time.Now().Add(500 * time.Millisecond))
+		c.CloseWrite()
+		tc, ok = c.NetConn().(*net.TCPConn)
+	}
+	if !ok {
+		return
+	}
+	tc.CloseWrite()
+	fc.rdl.set(tc, time.Now().Add(500*time.Millisecond))
+	var buf [4096]byte
+	for n := 0; n < 256<<10; {
+		k, err := tc.Read(buf[:])
+		n += k
+		if err != nil {
+			break
 		}
 	}
 }
@@ -167,4 +184,23 @@ func (fc *conn) refuse(code int, reason, msg string) {
 // attributed.
 func (fc *conn) writeError(code int, reason, msg, revision string, keep bool) {
 	writeErrorTo(fc.bw, fc.s.r.tbl.Load().versionHeader, code, reason, msg, revision, keep)
+}
+
+// handshake completes the TLS handshake within the header timeout. A
+// connection that negotiated h2 goes to the HTTP/2 server. It reports
+// whether fc goes on serving HTTP/1.1.
+func (fc *conn) handshake(tc *tls.Conn) bool {
+	tc.SetDeadline(time.Now().Add(fc.s.cfg.Timeouts.ReadHeader.D()))
+	err := tc.Handshake()
+	tc.SetDeadline(time.Time{})
+	if err != nil {
+		return false
+	}
+	if tc.ConnectionState().NegotiatedProtocol == "h2" {
+		fc.handedOn = true
+		fc.s.h2.serve(tc)
+		return false
+	}
+	fc.tls = true
+	return true
 }

@@ -18,7 +18,7 @@ func (fc *conn) serveOne() bool {
 		fc.writeError(refused.code, refused.reason, refused.msg, "", refused.keep)
 		return refused.keep
 	}
-	r.start = time.Now()
+	r.start, r.tls = time.Now(), fc.tls
 	r.shadow = captureH1(&r, h) // nil unless stable serves a request chosen for mirroring
 	if b := r.pickEndpoint(); b != nil {
 		b.stats.record(r.start, 0, 0)

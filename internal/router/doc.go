@@ -31,11 +31,13 @@
 // Linux, the default), which serves the common keep-alive request itself,
 // and the goroutine path (conn_*.go), a goroutine per connection for
 // everything the loop hands over (and for every connection with
-// "goroutines"). The third is net/http with httputil.ReverseProxy
-// (stdlib_*.go), for TLS and HTTP/2 listeners, the admin API and
-// "stdlib". All three frame HTTP/1.1 with internal/h1: one head scanner,
-// one parser, one framing policy with one set of refusal reasons, one
-// chunked decoder. Every proxying test runs on all three.
+// "goroutines", and every HTTP/1.1 connection of a TLS listener, over
+// crypto/tls: tls.go). The third is net/http with httputil.ReverseProxy
+// (stdlib_*.go), for HTTP/2 (a TLS listener's connections that negotiate
+// h2), the admin API and "stdlib". All three frame HTTP/1.1 with
+// internal/h1: one head scanner, one parser, one framing policy with one
+// set of refusal reasons, one chunked decoder. Every proxying test runs on
+// all three, and over TLS in HTTP/1.1 and HTTP/2.
 //
 // # Files
 //
@@ -73,13 +75,14 @@
 //	conn_pool.go       keep-alive upstream connections per endpoint, dialling (TLS too)
 //	conn_idle.go       an idle connection waiting without a read buffer
 //	conn_deadline.go   read deadlines re-armed once per slack period, not per request
+//	tls.go             TLS listeners: the certificate (reloaded by Update), ALPN, h2 handed to net/http
 //
 // net/http:
 //
 //	stdlib.go          the http.Server and its drain
 //	stdlib_proxy.go    Router.ServeHTTP on httputil.ReverseProxy, the failover transport
 //	stdlib_guard.go    the smuggling guard on each connection: heads judged before Go reads them
-//	stdlib_tls.go      TLS terminated before the guard; HTTP/2 to the standard library
+//	stdlib_tls.go      "stdlib" with TLS: terminated before the guard; HTTP/2 to the standard library
 //
 // # One request, accept to response
 //

@@ -62,7 +62,11 @@ func writeUpstreamHead(bw *bufio.Writer, h *h1.Head, r *request, remoteIP string
 	if host != nil {
 		writeField(bw, "X-Forwarded-Host", host)
 	}
-	bw.WriteString("X-Forwarded-Proto: http\r\n")
+	if r.tls {
+		bw.WriteString("X-Forwarded-Proto: https\r\n")
+	} else {
+		bw.WriteString("X-Forwarded-Proto: http\r\n")
+	}
 	writeFieldString(bw, t.upstreamVersionHeader, r.backend.revision)
 	if r.upgrade {
 		bw.WriteString("Connection: Upgrade\r\n")
@@ -128,7 +132,11 @@ func writeResponseHead(bw *bufio.Writer, r *request, resp *h1.Head, code int, ki
 			bw.Flush()
 		}
 		bw.Write(append(bw.AvailableBuffer(), r.newID[:]...)) // r stays on the stack
-		bw.WriteString("; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax\r\n")
+		bw.WriteString("; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax")
+		if r.tls {
+			bw.WriteString("; Secure")
+		}
+		bw.WriteString("\r\n")
 	}
 	switch {
 	case upgrade:

@@ -35,7 +35,7 @@ func TestWebSocketThroughRouter(t *testing.T) {
 		rand.Read(key)
 		fmt.Fprintf(conn, "GET /echo HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
 			"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nOrigin: %s\r\nX-User: u\r\n\r\n",
-			strings.TrimPrefix(base, "http://"), base64.StdEncoding.EncodeToString(key), base)
+			base[strings.Index(base, "//")+2:], base64.StdEncoding.EncodeToString(key), base)
 		br := bufio.NewReader(conn)
 		resp, err := http.ReadResponse(br, nil)
 		if err != nil {
@@ -240,6 +240,7 @@ func TestGracefulShutdownDrains(t *testing.T) {
 		}))
 		t.Cleanup(up.Close)
 		cfg := twoVersions(up.URL, up.URL, 0)
+		fe.configure(t, &cfg)
 		r, err := New(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -259,7 +260,7 @@ func TestGracefulShutdownDrains(t *testing.T) {
 		}
 		got := make(chan result, 1)
 		go func() {
-			resp, err := client().Get("http://" + ln.Addr().String() + "/slow")
+			resp, err := client().Get(fe.baseURL(ln.Addr().String()) + "/slow")
 			if err != nil {
 				got <- result{err: err}
 				return
@@ -300,6 +301,9 @@ func TestHeaderSizeLimit(t *testing.T) {
 		req, _ := http.NewRequest("GET", base+"/", nil)
 		req.Header.Set("X-Big", strings.Repeat("a", 64<<10))
 		resp, err := client().Do(req)
+		if fe.h2 && err != nil {
+			return // HTTP/2: the header block over the advertised limit ends the connection (net/http's server)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}

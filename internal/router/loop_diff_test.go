@@ -46,8 +46,8 @@ func TestLoopAndGoroutinesAnswerAlike(t *testing.T) {
 		}
 	})
 	cfg := twoVersions(up.URL, up.URL, 50)
-	loopRouter, loopBase := serveRouter(t, frontEnd{"loop", HTTPServerFast}, cfg)
-	_, grBase := serveRouter(t, frontEnd{"goroutines", HTTPServerGoroutines}, cfg)
+	loopRouter, loopBase := serveRouter(t, frontEnd{name: "loop", server: HTTPServerFast}, cfg)
+	_, grBase := serveRouter(t, frontEnd{name: "goroutines", server: HTTPServerGoroutines}, cfg)
 	for seed := int64(1); seed <= 150; seed++ {
 		reqs := randomStream(rand.New(rand.NewSource(seed)))
 		got := exchange(t, loopBase, reqs, rand.New(rand.NewSource(seed)))

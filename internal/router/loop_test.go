@@ -40,7 +40,7 @@ func TestLoopServesCommonRequestsAndHandsOffTheRest(t *testing.T) {
 			fmt.Fprintf(w, "%s %s %d", r.Method, r.URL.Path, len(b))
 		}
 	})
-	r, base := serveRouter(t, frontEnd{"loop", HTTPServerFast}, twoVersions(up.URL, up.URL, 10))
+	r, base := serveRouter(t, frontEnd{name: "loop", server: HTTPServerFast}, twoVersions(up.URL, up.URL, 10))
 	c := client()
 	do := func(method, path, body string, hdr map[string]string) string {
 		t.Helper()
@@ -262,7 +262,7 @@ func TestIdleClientConnectionClosed(t *testing.T) {
 // are closed: nothing would take them from the pool again.
 func TestIdleUpstreamConnectionsClosedWhenEndpointRemoved(t *testing.T) {
 	eachFrontEnd(t, func(t *testing.T, fe frontEnd) {
-		if fe.server == HTTPServerStdlib {
+		if fe.onNetHTTP() {
 			t.Skip("net/http's Transport keeps its own idle connections until IdleConnTimeout")
 		}
 		closed := make(chan struct{}, 16)

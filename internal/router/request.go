@@ -29,6 +29,7 @@ type request struct {
 	start    time.Time
 	bodySent bool     // the client's body went (at least partly) upstream
 	shadow   *capture // the copy kept for mirroring; nil when not mirrored (mirror.go)
+	tls      bool     // the client connection is TLS: X-Forwarded-Proto https, a Secure cookie
 }
 
 // refusal is the answer a front end sends instead of proxying; code 0 is

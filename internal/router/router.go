@@ -19,19 +19,26 @@ type Router struct {
 	tel    *Telemetry
 	proxy  *httputil.ReverseProxy
 	health *healthSet
+	certs  certStore // the TLS listener's certificate (tls: in the table)
 	closed bool
 	// mirrors are the releases' mirrorers by name, also after a release
 	// stopped mirroring (its report stays readable); guarded by mu.
 	mirrors map[string]*mirrorer
 }
 
-// New validates cfg, compiles it and starts active health checks if any
-// release asks for them. Call Close to stop them.
+// New validates cfg, compiles it, loads its TLS certificate if it has one
+// and starts active health checks if any release asks for them. Call
+// Close to stop them.
 func New(cfg Config) (*Router, error) {
 	r := &Router{tel: NewTelemetry(0)}
 	t, err := compile(cfg, nil, r.tel)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.TLS != nil {
+		if err := r.certs.load(cfg.TLS); err != nil {
+			return nil, err
+		}
 	}
 	t.transport = newTransport(t.cfg.Timeouts)
 	r.attachMirrors(t)
@@ -55,7 +62,9 @@ func (r *Router) Telemetry() *Telemetry { return r.tel }
 
 // Update validates cfg and swaps in a table built from it. Endpoints and
 // telemetry of releases that keep their names (and revisions) carry over.
-// On error nothing changes.
+// With cfg.TLS the certificate is read again: new handshakes get it,
+// established connections keep theirs (a table without tls keeps the
+// certificate in force). On error nothing changes.
 func (r *Router) Update(cfg Config) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -66,6 +75,13 @@ func (r *Router) Update(cfg Config) error {
 	t, err := compile(cfg, old, r.tel)
 	if err != nil {
 		return err
+	}
+	if cfg.TLS != nil {
+		cert, err := loadCertificate(cfg.TLS)
+		if err != nil {
+			return err
+		}
+		defer r.certs.cert.Store(cert) // with the table, after nothing else can fail
 	}
 	if t.cfg.Timeouts == old.cfg.Timeouts {
 		t.transport = old.transport

@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -16,15 +17,17 @@ import (
 // after a clean drain, the drain's error if requests had to be cut, or the
 // listener's error if serving failed.
 //
-// A plain-HTTP listener serving a *Router gets kanaria's own HTTP/1.1
-// server (h1Server: the event loop, loop_*.go, with the goroutine path,
-// conn_*.go, for what the loop hands over; or the goroutine path alone
-// with HTTPServer "goroutines"). TLS listeners, HTTPServer "stdlib" and
-// other handlers (the admin API) use net/http (serveStdlib, stdlib_*.go).
+// A listener serving a *Router gets kanaria's own HTTP/1.1 server
+// (h1Server: the event loop, loop_*.go, with the goroutine path, conn_*.go,
+// for what the loop hands over; or the goroutine path alone with
+// HTTPServer "goroutines"). With cfg.TLS the goroutine path serves every
+// HTTP/1.1 connection over crypto/tls and net/http's HTTP/2 server those
+// that negotiate h2 (tls.go). HTTPServer "stdlib" and other handlers (the
+// admin API) use net/http for everything (serveStdlib, stdlib_*.go).
 // Every front end applies the same HTTP/1.1 framing rules, internal/h1.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, cfg Config) error {
 	cfg = cfg.WithDefaults()
-	if r, ok := h.(*Router); ok && cfg.TLS == nil && cfg.HTTPServer != HTTPServerStdlib {
+	if r, ok := h.(*Router); ok && cfg.HTTPServer != HTTPServerStdlib {
 		return serveH1(ctx, ln, r, cfg)
 	}
 	return serveStdlib(ctx, ln, h, cfg)
@@ -45,6 +48,8 @@ type h1Server struct {
 	wg        sync.WaitGroup
 	loops     []*evLoop // nil: every connection gets a goroutine
 	nextLoop  int
+	tlsCfg    *tls.Config // set: every connection is TLS (no loops)
+	h2        *h2Front    // serves the TLS connections that negotiate h2
 }
 
 // serveH1 runs h1Server on ln until ctx ends, then drains like
@@ -52,7 +57,15 @@ type h1Server struct {
 // in-flight requests finish within Timeouts.Shutdown, cut the rest.
 func serveH1(ctx context.Context, ln net.Listener, r *Router, cfg Config) error {
 	s := &h1Server{r: r, cfg: cfg, headLimit: cfg.MaxHeaderBytes + 4096, conns: map[*conn]struct{}{}}
-	if cfg.HTTPServer != HTTPServerGoroutines {
+	if cfg.TLS != nil {
+		certs, err := routerCerts(r, cfg)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		s.tlsCfg = serverTLSConfig(certs, true)
+		s.h2 = newH2Front(r, cfg)
+	} else if cfg.HTTPServer != HTTPServerGoroutines {
 		s.loops = startEvLoops(s, ln)
 	}
 	done := make(chan error, 1)
@@ -62,25 +75,45 @@ func serveH1(ctx context.Context, ln net.Listener, r *Router, cfg Config) error 
 		s.closing.Store(true)
 		s.closeConns(true)
 		s.wg.Wait()
+		if s.h2 != nil {
+			s.h2.srv.Close()
+			<-s.h2.done
+		}
 		return err
 	case <-ctx.Done():
 	}
 	s.closing.Store(true)
 	ln.Close()
 	<-done
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Timeouts.Shutdown.D())
+	defer cancel()
+	h2err := make(chan error, 1)
+	if s.h2 != nil {
+		go func() { h2err <- s.h2.shutdown(sctx) }()
+	} else {
+		h2err <- nil
+	}
+	err := s.drain(sctx)
+	if herr := <-h2err; err == nil {
+		err = herr
+	}
+	return err
+}
+
+// drain closes connections as they turn idle until all are gone or ctx
+// ends, then cuts the rest.
+func (s *h1Server) drain(ctx context.Context) error {
 	drained := make(chan struct{})
 	go func() { s.wg.Wait(); close(drained) }()
 	tick := time.NewTicker(50 * time.Millisecond) // connections turning idle are closed on the next tick
 	defer tick.Stop()
-	budget := time.NewTimer(cfg.Timeouts.Shutdown.D())
-	defer budget.Stop()
 	for {
 		s.closeConns(false)
 		select {
 		case <-drained:
 			return nil
 		case <-tick.C:
-		case <-budget.C:
+		case <-ctx.Done():
 			s.closeConns(true)
 			<-drained
 			return context.DeadlineExceeded
@@ -107,6 +140,9 @@ func (s *h1Server) accept(ln net.Listener) error {
 			return err
 		}
 		delay = 0
+		if s.tlsCfg != nil {
+			c = tls.Server(c, s.tlsCfg) // the handshake runs on the connection's goroutine
+		}
 		if len(s.loops) > 0 {
 			l := s.loops[s.nextLoop%len(s.loops)]
 			s.nextLoop++

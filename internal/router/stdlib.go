@@ -2,14 +2,13 @@ package router
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 )
 
-// serveStdlib is Serve on net/http. Every HTTP/1.x connection passes
+// serveStdlib is Serve on net/http (HTTPServer "stdlib", or a handler
+// other than *Router). Every HTTP/1.x connection passes
 // through the smuggling guard (stdlib_guard.go), which holds each request
 // head back until the framing policy (h1.Head.RequestBody) has judged it.
 // With cfg.TLS, TLS is terminated in stdlib_tls.go so the guard sees
@@ -27,16 +26,18 @@ func serveStdlib(ctx context.Context, ln net.Listener, h http.Handler, cfg Confi
 	if cfg.TLS == nil {
 		go func() { done <- srv.Serve(&guardListener{Listener: ln, maxHeader: cfg.MaxHeaderBytes}) }()
 	} else {
-		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+		certs := &certStore{} // another handler: its certificate is read once
+		var err error
+		if r, ok := h.(*Router); ok {
+			certs, err = routerCerts(r, cfg) // reloaded by Router.Update
+		} else {
+			err = certs.load(cfg.TLS)
+		}
 		if err != nil {
 			ln.Close()
-			return fmt.Errorf("tls: %w", err)
+			return err
 		}
-		srv.TLSConfig = &tls.Config{
-			Certificates: []tls.Certificate{cert},
-			MinVersion:   tls.VersionTLS12,
-			NextProtos:   []string{"h2", "http/1.1"},
-		}
+		srv.TLSConfig = serverTLSConfig(certs, true)
 		srv.ConnContext = tlsConnContext
 		srv.Handler = withTLSState(h)
 		tln := newTLSGuardListener(ln, srv.TLSConfig, cfg.MaxHeaderBytes, cfg.Timeouts.ReadHeader.D())
