@@ -1,11 +1,13 @@
 package router
 
 import (
+	"bufio"
 	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 const (
@@ -47,6 +49,53 @@ func TestSmugglingShapesRefused(t *testing.T) {
 				got := statusLines(out)
 				if len(got) != 2 || !strings.HasPrefix(got[0], "HTTP/1.1 200") || !strings.HasPrefix(got[1], "HTTP/1.1 400") || !closed {
 					t.Errorf("after a good request: responses %v, closed=%v", got, closed)
+				}
+			})
+		}
+	})
+}
+
+// Blank lines before a request line (RFC 9112 2.2: a server SHOULD ignore
+// at least one) are ignored on every front end: before the first request,
+// between pipelined ones, as CRLF or a bare LF, in the same write as the
+// request or in one of their own.
+func TestStrayCRLFBeforeRequest(t *testing.T) {
+	eachFrontEnd(t, func(t *testing.T, fe frontEnd) {
+		up := upstream(t, "v1")
+		_, base := serveRouter(t, fe, twoVersions(up.URL, up.URL, 0))
+		get := func(path string) string { return "GET " + path + " HTTP/1.1\r\nHost: a\r\nX-User: u\r\n\r\n" }
+		for name, parts := range map[string][]string{
+			"CRLF first":            {"\r\n" + get("/1")},
+			"two CRLFs and a LF":    {"\r\n\r\n\n" + get("/1")},
+			"CRLF between":          {get("/1") + "\r\n" + get("/2")},
+			"CRLF after a body":     {"POST / HTTP/1.1\r\nHost: a\r\nX-User: u\r\nContent-Length: 2\r\n\r\nab\r\n" + get("/2")},
+			"CRLF in its own write": {get("/1"), "\r\n", get("/2")},
+		} {
+			t.Run(name, func(t *testing.T) {
+				c := dialRouter(t, base)
+				br := bufio.NewReader(c)
+				n := 0
+				for _, p := range parts {
+					if _, err := io.WriteString(c, p); err != nil {
+						t.Fatal(err)
+					}
+					if strings.HasSuffix(p, "\r\n\r\n") || strings.HasSuffix(p, "ab\r\n"+get("/2")) {
+						time.Sleep(20 * time.Millisecond) // each write its own read, where it matters
+					}
+				}
+				for _, p := range parts {
+					n += strings.Count(p, " HTTP/1.1\r\n")
+				}
+				for i := 0; i < n; i++ {
+					resp, err := http.ReadResponse(br, nil)
+					if err != nil {
+						t.Fatalf("response %d of %d: %v", i+1, n, err)
+					}
+					b, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 || string(b) != "v1" {
+						t.Errorf("response %d: %d %q", i+1, resp.StatusCode, b)
+					}
 				}
 			})
 		}

@@ -32,7 +32,8 @@ import (
 // does. On a bad shape it feeds Go a one-line request that Go itself
 // answers with "400 Bad Request" and Connection: close, then reports EOF.
 // Letting Go write the answer keeps responses in order behind any pipelined
-// request still being served. Where the guard cannot follow a body (a
+// request still being served. Blank lines before a request line, which
+// net/http would refuse, are dropped: the guard's only change to the bytes. Where the guard cannot follow a body (a
 // chunk line h1 calls malformed) it steps aside: net/http refuses such a
 // body too and closes the connection.
 //
@@ -214,8 +215,10 @@ func (c *guardConn) advance(b []byte) []byte {
 				c.endOfMessage()
 			}
 		case inHeader:
+			// Blank lines before a request line are allowed (RFC 9112
+			// 2.2) and the other front ends skip them, but net/http
+			// answers 400 to one: they are dropped here, never passed on.
 			start, end := h1.FindHead(b, c.scanned)
-			c.out = append(c.out, b[:start]...) // blank lines between requests are allowed
 			if end == 0 {
 				b = b[start:]
 				if len(b) > c.limit { // Go answers 431 and closes
