@@ -52,8 +52,10 @@ requests need "Authorization: Bearer <token>" with the token from
 .kanaria/router-admin-token next to the routes file); a missing token file
 is created with a fresh token (mode 0600).
 
-SIGHUP reloads the routes file in one atomic swap; an invalid file is
-refused and the previous table keeps serving. SIGTERM or SIGINT drains
+SIGHUP reloads the routes file in one atomic swap (and with tls: its
+certificate and key: new handshakes get them, open connections carry on);
+an invalid file or certificate is refused and the previous table keeps
+serving. SIGTERM or SIGINT drains
 in-flight requests and exits.
 
 With --kubernetes the table follows the API server (--kubeconfig, else

@@ -3,10 +3,19 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"math"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -124,6 +133,54 @@ releases:
 		if got := e.revisions(t, p.proxy, 100, "hup-"); countOf(got, "v2") != 100 {
 			t.Fatalf("after a refused reload, %d of 100 keys on canary", countOf(got, "v2"))
 		}
+	})
+
+	t.Run("SIGHUP reloads the TLS certificate, keeping HTTP/1.1 and HTTP/2 connections", func(t *testing.T) {
+		certDir := t.TempDir()
+		certFile, keyFile := filepath.Join(certDir, "cert.pem"), filepath.Join(certDir, "key.pem")
+		firstPool := writeTestCert(t, certFile, keyFile, "first")
+		file := e.write("tls.yaml", routes("0")+fmt.Sprintf("tls: {certFile: %q, keyFile: %q}\n", certFile, keyFile))
+		p := e.start(t, file)
+		if !strings.HasPrefix(p.proxy, "https://") {
+			t.Fatalf("ready line says %s, want https", p.proxy)
+		}
+		clientFor := func(pool *x509.CertPool, h2 bool) *http.Client {
+			tc := &tls.Config{RootCAs: pool}
+			if !h2 {
+				tc.NextProtos = []string{"http/1.1"}
+			}
+			return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: h2}}
+		}
+		clients := map[string]*http.Client{"HTTP/1.1": clientFor(firstPool, false), "HTTP/2.0": clientFor(firstPool, true)}
+		check := func(when string) {
+			for proto, c := range clients {
+				resp, err := c.Get(p.proxy + "/")
+				if err != nil {
+					t.Fatalf("%s %s: %v", proto, when, err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.Proto != proto || string(b) != "v1" {
+					t.Errorf("%s %s: %s %q", proto, when, resp.Proto, b)
+				}
+			}
+		}
+		check("before the reload")
+
+		secondPool := writeTestCert(t, certFile, keyFile, "second")
+		p.cmd.Process.Signal(syscall.SIGHUP)
+		e.waitFor(t, func() bool { return strings.Contains(p.stderr.String(), "reloaded") }, "reload in stderr:\n"+p.stderr.String())
+		c, err := tls.Dial("tcp", strings.TrimPrefix(p.proxy, "https://"), &tls.Config{RootCAs: secondPool})
+		if err != nil {
+			t.Fatalf("a new handshake after the reload: %v", err)
+		}
+		if cn := c.ConnectionState().PeerCertificates[0].Subject.CommonName; cn != "second" {
+			t.Errorf("new handshake got certificate %q, want second", cn)
+		}
+		c.Close()
+		// These clients trust only the first certificate: they succeed only on
+		// the connections they made before the reload.
+		check("on connections made before the reload")
 	})
 
 	t.Run("admin token file is created 0600 and required", func(t *testing.T) {
@@ -251,7 +308,7 @@ func (e *routerE2E) write(name, content string) string {
 	return p
 }
 
-var readyLine = regexp.MustCompile(`^kanaria router: serving on (http://\S+) \(admin (http://\S+)\)$`)
+var readyLine = regexp.MustCompile(`^kanaria router: serving on (https?://\S+) \(admin (http://\S+)\)$`)
 
 // start runs a router on ephemeral loopback ports and waits for its ready
 // line; cleanup stops it with SIGTERM (SIGKILL if it does not exit).
@@ -396,4 +453,35 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// writeTestCert writes a self-signed P-256 certificate for 127.0.0.1 named
+// cn and returns a pool that trusts it.
+func writeTestCert(t *testing.T, certFile, keyFile, cn string) *x509.CertPool {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalECPrivateKey(key)
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return pool
 }
