@@ -109,7 +109,7 @@ func TestAnalysisSpecErrors(t *testing.T) {
 		{"bad status", `"429"`, `"42x"`, "rollouts[0].spec.analysis.metrics[0].provider.router.statuses[1]: \"42x\" must be"},
 		{"bad template", `{{.Revision}}"}[1m]`, `{{.Rev}}"}[1m]`, "spec.analysis.metrics[2].provider.prometheus.query: template uses an unknown field"},
 		{"bad json path", `jsonPath: "$.data.items[0].value"`, `jsonPath: "$.data..x"`, "provider.web.jsonPath:"},
-		{"inline unknown field", "                kind: threshold\n                condition", "                kynd: threshold\n                condition", "unknown field \"kynd\""},
+		{"inline unknown field", "                kind: threshold\n                condition", "                kynd: threshold\n                condition", "steps[1].analysis.metrics[1].kynd: unknown field; did you mean \"kind\"?"},
 		{"negative duration", "duration: 1m", "duration: -1m", "steps[1].analysis.duration: -1m0s is negative"},
 		{"threshold needs measure", "measure: latency, quantile", "quantile", "provider.router.measure: a threshold metric must say"},
 		{"duplicate", "      - name: p99", "      - name: errors", "metrics[1].name: duplicate metric name \"errors\""},

@@ -2,24 +2,37 @@ package spec
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 
-	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
+	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
+// MaxFileSize is the largest spec file kanaria reads. Loading is linear in
+// the file's size (about 1 µs per line here); the limit keeps one file from
+// holding the control plane's memory, and is far above any real spec: a
+// Rollout in a cluster must fit in an etcd request (1.5 MiB) anyway.
+const MaxFileSize = 4 << 20
+
+// maxErrors is how many problems one file reports; a file with more is
+// generated or mangled, and a reader needs the first ones.
+const maxErrors = 50
+
 // Error is one problem in a spec file, at a position, with the field path
 // when there is one:
 //
-//	kanaria.yaml:14:9: rollouts[0].spec.strategy.canary.steps[2].setWeight: 120 is above 100
+//	kanaria.yaml:14:9: rollouts[0].spec.strategy.canary.steps[2].setWeight: 120 is above 100%
 type Error struct {
 	File   string
 	Line   int
@@ -34,7 +47,10 @@ func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)
 	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d:%d", e.Line, e.Column)
+		fmt.Fprintf(&b, ":%d", e.Line)
+		if e.Column > 0 {
+			fmt.Fprintf(&b, ":%d", e.Column)
+		}
 	}
 	b.WriteString(": ")
 	if e.Path != "" {
@@ -57,22 +73,43 @@ func (l ErrorList) Error() string {
 }
 
 // LoadFile reads, validates and defaults every Rollout in the file. Errors
-// name the file as given on the command line (its base name if absolute
-// paths would be noisy is the caller's choice).
+// name the file as given on the command line. A file above MaxFileSize is
+// refused before it is read.
 func LoadFile(path string) ([]v1alpha1.Rollout, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileSize {
+		size := int64(len(data))
+		if st, err := f.Stat(); err == nil {
+			size = st.Size()
+		}
+		return nil, ErrorList{tooLarge(path, size)}
 	}
 	return Parse(path, data)
 }
 
+func tooLarge(name string, size int64) *Error {
+	return &Error{File: filepath.ToSlash(name), Message: fmt.Sprintf(
+		"the file is %.1f MiB; kanaria reads spec files up to %d MiB", float64(size)/(1<<20), MaxFileSize>>20)}
+}
+
 // Parse decodes every "---"-separated Rollout document in data, refusing
-// unknown fields, then validates and defaults them. name is used in error
-// positions. A returned error is an ErrorList.
+// unknown fields and values of the wrong kind, then validates and defaults
+// them. name is used in error positions. A returned error is an ErrorList
+// in file order; nothing is returned with it.
 func Parse(name string, data []byte) (rs []v1alpha1.Rollout, err error) {
 	if name == "" {
 		name = "kanaria.yaml"
+	}
+	if len(data) > MaxFileSize {
+		return nil, ErrorList{tooLarge(name, int64(len(data)))}
 	}
 	// The YAML library is a large parser fed untrusted text; a panic in it
 	// must become an error in `kanaria lint`, not a crash of the control
@@ -82,60 +119,42 @@ func Parse(name string, data []byte) (rs []v1alpha1.Rollout, err error) {
 			rs, err = nil, ErrorList{{File: filepath.ToSlash(name), Message: fmt.Sprintf("cannot parse: %v", p)}}
 		}
 	}()
-	var docs []*ast.DocumentNode
-	for _, chunk := range splitDocuments(data) {
-		file, perr := parser.ParseBytes(chunk, 0)
-		if perr != nil {
-			return nil, ErrorList{yamlError(name, "", perr)}
-		}
-		for _, d := range file.Docs {
-			if d != nil && d.Body != nil && !isNull(d.Body) {
-				docs = append(docs, d)
-			}
-		}
+	docs, perr := parseDocuments(name, data)
+	if perr != nil {
+		return nil, ErrorList{perr}
 	}
 	if len(docs) == 0 {
 		return nil, ErrorList{{File: name, Message: "no Rollout documents"}}
 	}
 	var errs ErrorList
-	for i, d := range docs {
-		doc := fmt.Sprintf("rollouts[%d]", i)
-		// Weights and durations decode themselves without a YAML library,
-		// so their errors are found here, with positions, before the
-		// document is decoded. A negative weight or one finer than ppm is
-		// a validation error at its field, reported with the others (as is
-		// one above 100 %, by validation); any other bad value is a
-		// decoding error, like a wrong type.
-		var weightErrs []fieldError
-		var decodeErr *Error
-		for _, ve := range CheckValues(d.Body, rolloutType) {
-			switch {
-			case ve.Weight:
-				weightErrs = append(weightErrs, fieldError{path: ve.at, msg: ve.Err.Error()})
-			case decodeErr == nil:
-				decodeErr = yamlError(name, doc, ve.Err)
-				if decodeErr.Line == 0 && ve.Token != nil && ve.Token.Position != nil {
-					decodeErr.Line, decodeErr.Column = ve.Token.Position.Line, ve.Token.Position.Column
-				}
-			}
-		}
-		if decodeErr != nil {
-			errs = append(errs, decodeErr)
+	budget := len(data) + 64
+	for i, body := range docs {
+		d := decoder{file: name, doc: fmt.Sprintf("rollouts[%d]", i), budget: budget}
+		d.value(body, rolloutType, nil)
+		budget = max(d.budget, 0)
+		errs = append(errs, d.errs...)
+		if d.hard {
 			continue
 		}
 		var r v1alpha1.Rollout
-		if derr := yaml.NodeToValue(d.Body, &r, yaml.Strict(), lenientWeights); derr != nil {
-			errs = append(errs, yamlError(name, doc, derr))
+		dec := json.NewDecoder(bytes.NewReader(d.out.Bytes()))
+		dec.DisallowUnknownFields()
+		if jerr := dec.Decode(&r); jerr != nil {
+			// The walk checks what decoding checks; this is a bug in it,
+			// still reported without a crash.
+			errs = append(errs, &Error{File: name, Line: body.Line, Column: body.Column, Path: d.doc, Message: jerr.Error()})
 			continue
 		}
 		rs = append(rs, r)
-		for _, fe := range append(weightErrs, validateRollout(r)...) {
-			errs = append(errs, positioned(name, i, d.Body, fe))
+		for _, fe := range validateRollout(r) {
+			errs = append(errs, positioned(name, i, body, fe))
 		}
 	}
-	errs = append(errs, uniqueNames(name, docs, rs)...)
+	if len(rs) == len(docs) {
+		errs = append(errs, uniqueNames(name, docs, rs)...)
+	}
 	if len(errs) > 0 {
-		return nil, errs
+		return nil, capErrors(errs)
 	}
 	for i := range rs {
 		SetDefaults(&rs[i])
@@ -145,73 +164,85 @@ func Parse(name string, data []byte) (rs []v1alpha1.Rollout, err error) {
 
 var rolloutType = reflect.TypeFor[v1alpha1.Rollout]()
 
-// lenientWeights decodes a weight that CheckValues already reported as 0,
-// so the rest of the document is still decoded and validated and every
-// problem is reported in one pass.
-var lenientWeights = yaml.CustomUnmarshaler(func(w *v1alpha1.Weight, b []byte) error {
-	if err := yaml.Unmarshal(b, w); err != nil {
-		*w = 0
-	}
-	return nil
-})
-
-// splitDocuments cuts data at "---" lines and parses each document on its
-// own, because go-yaml v1.19.2 silently drops every document after an empty
-// one ("---" followed by "---"). A "---" at column 0 always starts a document
-// in YAML, even inside a block scalar, so the cut is exact. Each piece is
-// padded with the newlines before it so positions stay those of the file.
-func splitDocuments(data []byte) [][]byte {
-	lines := bytes.SplitAfter(data, []byte("\n"))
-	var chunks [][]byte
-	start := 0
-	flush := func(end int) {
-		if end > start {
-			chunk := bytes.Repeat([]byte("\n"), start)
-			chunks = append(chunks, append(chunk, bytes.Join(lines[start:end], nil)...))
+// parseDocuments returns the root node of every document that is not empty.
+func parseDocuments(name string, data []byte) ([]*yaml.Node, *Error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var docs []*yaml.Node
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return docs, nil
 		}
-	}
-	for i, l := range lines {
-		if i > start && isDocStart(l) {
-			flush(i)
-			start = i
+		if err != nil {
+			return nil, syntaxError(name, err)
 		}
+		if len(doc.Content) == 0 {
+			continue
+		}
+		body := doc.Content[0]
+		if body.Kind == yaml.ScalarNode && body.Tag == "!!null" {
+			continue
+		}
+		docs = append(docs, body)
 	}
-	flush(len(lines))
-	return chunks
 }
 
-func isDocStart(line []byte) bool {
-	if !bytes.HasPrefix(line, []byte("---")) {
-		return false
-	}
-	rest := line[3:]
-	return len(rest) == 0 || rest[0] == ' ' || rest[0] == '\t' || rest[0] == '\n' || rest[0] == '\r'
+var lineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// parserProblems are the messages of go.yaml.in/yaml/v3's parser (as
+// opposed to its scanner). For these it reports the zero-based line of the
+// construct being parsed, so the line is one more; the message names what
+// is missing there.
+var parserProblems = map[string]bool{
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected <document start>": true,
+	"did not find expected key":              true,
+	"did not find expected node content":     true,
+	"did not find expected <stream-start>":   true,
+	"found duplicate %YAML directive":        true,
+	"found duplicate %TAG directive":         true,
+	"found incompatible YAML document":       true,
+	"found undefined tag handle":             true,
 }
 
-func isNull(n ast.Node) bool {
-	_, ok := n.(*ast.NullNode)
-	return ok
-}
-
-// yamlError turns a go-yaml error into an Error at the token's position.
-func yamlError(name, path string, err error) *Error {
-	e := &Error{File: name, Path: path, Message: err.Error()}
-	var ye yaml.Error
-	if errors.As(err, &ye) {
-		e.Message = ye.GetMessage()
-		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
-			e.Line, e.Column = tk.Position.Line, tk.Position.Column
+// syntaxError turns the YAML library's "yaml: line 6: did not find ..." into
+// an Error at that line.
+func syntaxError(name string, err error) *Error {
+	msg := err.Error()
+	e := &Error{File: name, Message: strings.TrimPrefix(msg, "yaml: ")}
+	if m := lineRe.FindStringSubmatch(msg); m != nil {
+		e.Line, _ = strconv.Atoi(m[1])
+		e.Message = m[2]
+		if parserProblems[e.Message] {
+			e.Line++
+			e.Message += " in the block that starts on this line"
 		}
 	}
 	return e
 }
 
-// uniqueNames refuses a second rollout with the same name; the error points
-// at the later one. It only sees documents that decoded.
-func uniqueNames(name string, docs []*ast.DocumentNode, rs []v1alpha1.Rollout) ErrorList {
-	if len(rs) != len(docs) {
-		return nil // indexes would not line up; decode errors are reported already
+// capErrors sorts errors into file order and keeps the first maxErrors.
+func capErrors(errs ErrorList) ErrorList {
+	sort.SliceStable(errs, func(i, j int) bool {
+		a, b := errs[i], errs[j]
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Column < b.Column
+	})
+	if len(errs) > maxErrors {
+		more := len(errs) - maxErrors
+		errs = append(errs[:maxErrors:maxErrors], &Error{File: errs[0].File, Message: fmt.Sprintf("and %d more problems", more)})
 	}
+	return errs
+}
+
+// uniqueNames refuses a second rollout with the same name; the error points
+// at the later one.
+func uniqueNames(name string, docs []*yaml.Node, rs []v1alpha1.Rollout) ErrorList {
 	var errs ErrorList
 	seen := map[string]int{}
 	for i, r := range rs {
@@ -220,7 +251,7 @@ func uniqueNames(name string, docs []*ast.DocumentNode, rs []v1alpha1.Rollout) E
 			continue
 		}
 		if j, ok := seen[n]; ok {
-			errs = append(errs, positioned(name, i, docs[i].Body, fieldErr(path{"metadata", "name"}, "duplicate name %q (also rollouts[%d])", n, j)))
+			errs = append(errs, positioned(name, i, docs[i], fieldErr(path{"metadata", "name"}, "duplicate name %q (also rollouts[%d])", n, j)))
 			continue
 		}
 		seen[n] = i
@@ -230,10 +261,10 @@ func uniqueNames(name string, docs []*ast.DocumentNode, rs []v1alpha1.Rollout) E
 
 // positioned places a validation error at the field it names, or at the
 // nearest field that exists when the field itself is missing.
-func positioned(name string, doc int, body ast.Node, fe fieldError) *Error {
+func positioned(name string, doc int, body *yaml.Node, fe fieldError) *Error {
 	e := &Error{File: name, Path: fmt.Sprintf("rollouts[%d]", doc) + fe.path.String(), Message: fe.msg}
-	if tk := locate(body, fe.path); tk != nil && tk.Position != nil {
-		e.Line, e.Column = tk.Position.Line, tk.Position.Column
+	if n := locate(body, fe.path); n != nil {
+		e.Line, e.Column = n.Line, n.Column
 	}
 	return e
 }

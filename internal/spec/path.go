@@ -4,8 +4,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/token"
+	yaml "go.yaml.in/yaml/v3"
 )
 
 // path is a field path inside one Rollout: string elements are mapping
@@ -32,84 +31,52 @@ func (p path) with(els ...any) path {
 	return append(append(q, p...), els...)
 }
 
-// locate walks the document's AST along p and returns the token of the
-// deepest element found: the key for a mapping entry (that is where a reader
-// looks), the entry itself for a sequence element.
-func locate(n ast.Node, p path) *token.Token {
-	var best *token.Token
-	if n != nil {
-		best = firstToken(n)
-	}
+// locate walks the document along p and returns the node of the deepest
+// element found: the key for a mapping entry (that is where a reader looks),
+// the first key of a mapping that is a sequence element. Each step scans one
+// mapping's keys; Parse locates a bounded number of errors, so a wide
+// mapping costs no more than linear time.
+func locate(n *yaml.Node, p path) *yaml.Node {
+	best := firstNode(n)
 	for _, el := range p {
-		n = unwrap(n)
+		for n != nil && n.Kind == yaml.AliasNode {
+			n = n.Alias
+		}
 		if n == nil {
 			return best
 		}
 		switch v := el.(type) {
 		case string:
-			kv := lookupKey(n, v)
-			if kv == nil {
+			if n.Kind != yaml.MappingNode {
 				return best
 			}
-			best = kv.Key.GetToken()
-			n = kv.Value
+			var next *yaml.Node
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if k := n.Content[i]; k.Kind == yaml.ScalarNode && k.Value == v {
+					best, next = k, n.Content[i+1]
+					break
+				}
+			}
+			if next == nil {
+				return best
+			}
+			n = next
 		case int:
-			seq, ok := n.(*ast.SequenceNode)
-			if !ok || v < 0 || v >= len(seq.Values) {
+			if n.Kind != yaml.SequenceNode || v < 0 || v >= len(n.Content) {
 				return best
 			}
-			n = seq.Values[v]
-			if tk := firstToken(n); tk != nil {
-				best = tk
-			}
+			n = n.Content[v]
+			best = firstNode(n)
 		}
 	}
 	return best
 }
 
-func unwrap(n ast.Node) ast.Node {
-	for {
-		switch v := n.(type) {
-		case *ast.AnchorNode:
-			n = v.Value
-		case *ast.TagNode:
-			n = v.Value
-		default:
-			return n
-		}
+// firstNode is where a value starts as a reader sees it: the first key of a
+// mapping rather than the mapping (a flow mapping's position is its "{").
+func firstNode(n *yaml.Node) *yaml.Node {
+	if n != nil && n.Kind == yaml.MappingNode && len(n.Content) > 0 {
+		return n.Content[0]
 	}
-}
-
-func lookupKey(n ast.Node, key string) *ast.MappingValueNode {
-	var values []*ast.MappingValueNode
-	switch m := n.(type) {
-	case *ast.MappingNode:
-		values = m.Values
-	case *ast.MappingValueNode:
-		values = []*ast.MappingValueNode{m}
-	}
-	for _, kv := range values {
-		if kv.Key != nil && kv.Key.GetToken() != nil && kv.Key.GetToken().Value == key {
-			return kv
-		}
-	}
-	return nil
-}
-
-// firstToken is where a sequence element starts as a reader sees it: the
-// first key of a mapping rather than its ':' token.
-func firstToken(n ast.Node) *token.Token {
-	switch m := unwrap(n).(type) {
-	case *ast.MappingNode:
-		if len(m.Values) > 0 && m.Values[0].Key != nil {
-			return m.Values[0].Key.GetToken()
-		}
-	case *ast.MappingValueNode:
-		if m.Key != nil {
-			return m.Key.GetToken()
-		}
-	case nil:
-		return nil
-	}
-	return n.GetToken()
+	return n
 }

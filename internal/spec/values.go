@@ -8,9 +8,10 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/token"
-
-	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
+
+// This file serves the router's routes file, which goccy/go-yaml still
+// parses; kanaria.yaml is decoded by decode.go.
 
 // ValueError is a Weight or Duration in a YAML document that does not
 // decode, with the position of the value and its field path
@@ -26,13 +27,6 @@ type ValueError struct {
 	Weight bool
 	at     path
 }
-
-var (
-	durationType   = reflect.TypeFor[v1alpha1.Duration]()
-	weightType     = reflect.TypeFor[v1alpha1.Weight]()
-	metricRefType  = reflect.TypeFor[v1alpha1.MetricRef]()
-	metricSpecType = reflect.TypeFor[v1alpha1.MetricSpec]()
-)
 
 // CheckValues decodes, one by one, the Weight and Duration values that body
 // holds when it is decoded into a value of type t, and returns those that do
@@ -51,7 +45,10 @@ func checkValues(n ast.Node, t reflect.Type, p path, out *[]ValueError) {
 		t = t.Elem()
 	}
 	n = unwrap(n)
-	if n == nil || isNull(n) {
+	if n == nil {
+		return
+	}
+	if _, null := n.(*ast.NullNode); null {
 		return
 	}
 	switch t {
@@ -71,7 +68,7 @@ func checkValues(n ast.Node, t reflect.Type, p path, out *[]ValueError) {
 		return
 	case metricRefType:
 		if _, isName := n.(*ast.StringNode); !isName {
-			checkValues(n, metricSpecType, p, out)
+			checkValues(n, metricSpec, p, out)
 		}
 		return
 	}
@@ -110,4 +107,33 @@ func checkValues(n ast.Node, t reflect.Type, p path, out *[]ValueError) {
 			}
 		}
 	}
+}
+
+func unwrap(n ast.Node) ast.Node {
+	for {
+		switch v := n.(type) {
+		case *ast.AnchorNode:
+			n = v.Value
+		case *ast.TagNode:
+			n = v.Value
+		default:
+			return n
+		}
+	}
+}
+
+func lookupKey(n ast.Node, key string) *ast.MappingValueNode {
+	var values []*ast.MappingValueNode
+	switch m := n.(type) {
+	case *ast.MappingNode:
+		values = m.Values
+	case *ast.MappingValueNode:
+		values = []*ast.MappingValueNode{m}
+	}
+	for _, kv := range values {
+		if kv.Key != nil && kv.Key.GetToken() != nil && kv.Key.GetToken().Value == key {
+			return kv
+		}
+	}
+	return nil
 }
