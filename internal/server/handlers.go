@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/wire"
 	"github.com/kanaria-dev/kanaria/internal/wire/jsonhttp"
@@ -68,9 +69,16 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cmd.Kind = kind
-	if kind == engine.CmdStart && cmd.Revision == "" {
-		jsonhttp.WriteError(w, http.StatusBadRequest, "start needs a revision")
-		return
+	if kind == engine.CmdStart {
+		// A revision that can never be valid is a bad request (400), not
+		// a command that does not apply in the rollout's state (409).
+		if err := v1alpha1.ValidateRevision(cmd.Revision); err != nil {
+			jsonhttp.WriteJSON(w, http.StatusBadRequest, jsonhttp.Error{
+				Error:    "start needs a revision: " + err.Error(),
+				Problems: []jsonhttp.Problem{{Path: "revision", Message: err.Error()}},
+			})
+			return
+		}
 	}
 	v, err := s.b.Do(r.Context(), name, cmd)
 	s.writeResult(w, name, v, err)

@@ -183,7 +183,10 @@ func TestCommandBadInput(t *testing.T) {
 		{"unknown field", "/v1/rollouts/web/start", `{"revison":"v2"}`, 400, "unknown field"},
 		{"two values", "/v1/rollouts/web/start", `{"revision":"v2"} {}`, 400, "more than one value"},
 		{"kind mismatch", "/v1/rollouts/web/pause", `{"kind":"abort"}`, 400, "path says"},
-		{"start without revision", "/v1/rollouts/web/start", ``, 400, "start needs a revision"},
+		{"start without revision", "/v1/rollouts/web/start", ``, 400, "start needs a revision: revision is empty"},
+		{"start with a space in the revision", "/v1/rollouts/web/start", `{"revision":"v 2"}`, 400, `start needs a revision: revision "v 2" must be`},
+		{"start with a path as revision", "/v1/rollouts/web/start", `{"revision":"../v2"}`, 400, `revision "../v2" must be`},
+		{"start with a too long revision", "/v1/rollouts/web/start", `{"revision":"` + strings.Repeat("v", 300) + `"}`, 400, "must be 1-"},
 		{"unknown command", "/v1/rollouts/web/explode", ``, 404, "unknown command"},
 		{"too big", "/v1/rollouts/web/start", `{"reason":"` + strings.Repeat("x", 2000) + `"}`, 413, "larger than 1024"},
 	}
@@ -195,6 +198,13 @@ func TestCommandBadInput(t *testing.T) {
 	}
 	if calls := b.Calls(); len(calls) != 0 {
 		t.Fatalf("bad input reached the backend: %v", calls)
+	}
+	// The refusal names the field, in the one error shape of every API.
+	_, _, body := call(t, ts, "POST", "/v1/rollouts/web/start", `{"revision":"v 2"}`)
+	var e jsonhttp.Error
+	if err := json.Unmarshal([]byte(body), &e); err != nil || len(e.Problems) != 1 || e.Problems[0].Path != "revision" ||
+		!strings.HasPrefix(e.Problems[0].Message, `revision "v 2" must be`) {
+		t.Fatalf("body %s: want one problem at path revision", body)
 	}
 
 	req, _ := http.NewRequest("POST", ts.URL+"/v1/rollouts/web/start", strings.NewReader("revision=v2"))

