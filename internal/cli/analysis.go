@@ -73,9 +73,12 @@ effect with its confidence limits, and the reason.`,
 
 // printRun writes one analysis as a header and a table of metrics.
 func printRun(out io.Writer, r wire.AnalysisRun) error {
-	what := "background analysis"
-	if r.Kind == "step" {
+	what := map[string]string{"prePromotion": "pre-promotion analysis", "postPromotion": "post-promotion analysis"}[r.Kind]
+	switch {
+	case r.Kind == "step":
 		what = fmt.Sprintf("analysis step %d", r.Step)
+	case what == "":
+		what = "background analysis"
 	}
 	state := "running"
 	if !r.Running {

@@ -16,143 +16,156 @@ import (
 	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
-// Analysis in the control plane: every tick, for the running analysis step
-// and the background analysis of a release, the router samples that
-// finished since the last tick are added to the analysis's own Window
-// (cumulative counts per status and a bounded latency reservoir: the
-// router's ring holds only seconds at high rates), each metric's provider
-// is asked at its interval, and the judge re-judges with Config.Look
-// counting evaluations. The verdict goes to the engine as an observation,
-// which decides (Fail aborts, a finished step passes or pauses). The latest
-// report of each run stays in memory for the API.
+// Analysis in the control plane: engine.Analyses says which analyses the
+// release's state calls for (the background one, and the current stage's:
+// a canary analysis step, blue/green's pre- or post-promotion analysis).
+// Every tick, the router samples that finished since the last tick are
+// added to each running analysis's own Window (cumulative counts per status
+// and a bounded latency reservoir: the router's ring holds only seconds at
+// high rates), router metrics are read from it at their interval, and the
+// judge re-judges with Config.Look counting evaluations. Remote providers
+// (prometheus, web) are asked beside the tick (analysis_fetch.go): a
+// provider that hangs delays no tick, no other rollout and no command; its
+// answer is judged at the first tick after it came. The verdict goes to the
+// engine as an observation, which decides (Fail aborts, a finished step
+// passes or pauses). What the judge needs is stored beside the status
+// (analysis_evidence.go), so a restarted control plane goes on with the
+// same evidence. The latest report of each run stays in memory for the API.
 
-// analysisFetchTimeout bounds one remote provider call: the rollout's tick
-// waits for it.
-const analysisFetchTimeout = 3 * time.Second
-
-// analysisRun is one analysis of one release: the step's or the background.
+// analysisRun is one analysis of one release: the background one or a
+// stage's.
 type analysisRun struct {
-	key     string // identifies the run; a new key starts afresh
+	ref     engine.AnalysisRef
 	view    wire.AnalysisRun
 	window  *provider.Window
 	metrics []judge.Metric
 	provs   []provider.Provider
+	remote  []bool
 	every   []time.Duration
 	next    []time.Time
 	inputs  map[string]judge.Input
 	running bool
+	// cursor is, per router version, the finish time (Unix ns) of the
+	// newest sample already added.
+	cursor map[router.Version]int64
+	// fetch is the state of remote fetches, shared with their goroutines.
+	fetch *remoteFetches
 }
 
 // analysisState is one rollout's analyses, guarded by the rollout's mu.
 type analysisState struct {
-	background, step *analysisRun
-	// cursor is, per router version, the newest sample already added.
-	cursor map[router.Version]int64
+	// background and stage are the running (or last) runs.
+	background, stage *analysisRun
+	// stored is the evidence read back at start-up, taken by the run whose
+	// key it has.
+	stored []v1alpha1.AnalysisEvidence
+	// savedAt is when the evidence was last written.
+	savedAt time.Time
 }
 
 // analyze runs the release's analyses for this tick and puts their
 // verdicts into obs. Called from reconcile with r.mu held.
 func (c *ControlPlane) analyze(ctx context.Context, r *rollout, obs *engine.Observations) {
-	st, now := r.status, time.Now()
+	now := time.Now()
 	a := &r.analysis
-	a.background = c.syncRun(r, a.background, backgroundKey(r.spec, st), -1, now)
-	a.step = c.syncRun(r, a.step, stepKey(r.spec, st), st.StepIndex, now)
-	if !a.background.isRunning() && !a.step.isRunning() {
+	bg, stage := splitRefs(engine.Analyses(r.spec, r.status))
+	a.background = c.syncRun(r, a.background, bg, now)
+	a.stage = c.syncRun(r, a.stage, stage, now)
+	a.stored = nil // evidence no run took up belongs to analyses that are over
+	if !a.background.isRunning() && !a.stage.isRunning() {
 		return
 	}
-	c.collect(r, now)
+	c.collect(r)
 	if run := a.background; run.isRunning() {
 		obs.BackgroundAnalysis = c.judgeRun(ctx, r, run, now)
 	}
-	if run := a.step; run.isRunning() {
+	if run := a.stage; run.isRunning() {
 		obs.StepAnalysis = c.judgeRun(ctx, r, run, now)
 	}
+	c.checkpoint(ctx, r, now)
 }
 
-// endStaleAnalyses marks runs ended as soon as a transition leaves their
-// step or release, so the API never shows a finished analysis as running.
-func (r *rollout) endStaleAnalyses() {
-	a := &r.analysis
-	if run := a.background; run.isRunning() && run.key != backgroundKey(r.spec, r.status) {
-		run.running, run.view.Running = false, false
+// splitRefs separates the background analysis from the stage's.
+func splitRefs(refs []engine.AnalysisRef) (bg, stage *engine.AnalysisRef) {
+	for i := range refs {
+		if refs[i].Kind == engine.AnalysisBackground {
+			bg = &refs[i]
+		} else {
+			stage = &refs[i]
+		}
 	}
-	if run := a.step; run.isRunning() && run.key != stepKey(r.spec, r.status) {
-		run.running, run.view.Running = false, false
+	return bg, stage
+}
+
+// endStaleAnalyses ends runs as soon as a transition leaves their step or
+// release, so the API never shows a finished analysis as running and a
+// remote fetch still in flight for it is cancelled.
+func (r *rollout) endStaleAnalyses() {
+	keys := map[string]bool{}
+	for _, ref := range engine.Analyses(r.spec, r.status) {
+		keys[ref.Key] = true
+	}
+	for _, run := range []*analysisRun{r.analysis.background, r.analysis.stage} {
+		if run.isRunning() && !keys[run.ref.Key] {
+			run.end()
+		}
 	}
 }
 
 func (run *analysisRun) isRunning() bool { return run != nil && run.running }
 
-// backgroundKey is "" when no background analysis should run.
-func backgroundKey(sp v1alpha1.Rollout, st v1alpha1.RolloutStatus) string {
-	cs := sp.Spec.Strategy.Canary
-	if cs == nil || cs.Analysis == nil || !releasing(st) {
-		return ""
-	}
-	return fmt.Sprintf("background|%s|%d", st.CanaryRevision, st.StartedAt.UnixNano())
+// end stops the run, keeping its last report for the API.
+func (run *analysisRun) end() {
+	run.running, run.view.Running = false, false
+	run.fetch.cancel()
 }
 
-// stepKey is "" unless the current step is an analysis step that is still
-// judging (not one that ended inconclusive and waits for a human).
-func stepKey(sp v1alpha1.Rollout, st v1alpha1.RolloutStatus) string {
-	cs := sp.Spec.Strategy.Canary
-	if cs == nil || !releasing(st) || st.StepIndex >= len(cs.Steps) || cs.Steps[st.StepIndex].Analysis == nil || st.PausedBy == engine.PausedByInconclusive {
-		return ""
-	}
-	return fmt.Sprintf("step|%s|%d|%d|%d", st.CanaryRevision, st.StartedAt.UnixNano(), st.StepIndex, st.StepStartedAt.UnixNano())
-}
-
-// releasing: a ready canary is in a release, so it gets traffic to judge.
-func releasing(st v1alpha1.RolloutStatus) bool {
-	return (st.Phase == v1alpha1.PhaseProgressing || st.Phase == v1alpha1.PhasePaused) && st.CanaryReady && st.CanaryRevision != ""
-}
-
-// syncRun keeps run if its key still applies, ends it (keeping its last
-// report) when no analysis should run, or starts a new one.
-func (c *ControlPlane) syncRun(r *rollout, run *analysisRun, key string, step int, now time.Time) *analysisRun {
+// syncRun keeps run if ref still names it, ends it (keeping its last
+// report) when no analysis should run, or starts a new one, from the stored
+// evidence when there is some for it.
+func (c *ControlPlane) syncRun(r *rollout, run *analysisRun, ref *engine.AnalysisRef, now time.Time) *analysisRun {
 	switch {
-	case key == "" && run != nil:
-		run.running, run.view.Running = false, false
+	case ref == nil && run.isRunning():
+		run.end()
 		return run
-	case key == "" || (run != nil && run.key == key):
+	case ref == nil || (run.isRunning() && run.ref.Key == ref.Key):
 		return run
+	case run.isRunning():
+		run.end()
 	}
 	sp, st := r.spec.Spec, r.status
-	var refs []v1alpha1.MetricRef
-	nv := wire.AnalysisRun{Kind: "background", Revision: st.CanaryRevision, ComparedWith: sp.ComparedWith(), StartedAt: now, Running: true}
-	if step >= 0 {
-		refs = sp.Strategy.Canary.Steps[step].Analysis.Metrics
-		nv.Kind, nv.Step = "step", step+1
-	} else {
-		refs = sp.Strategy.Canary.Analysis.Metrics
+	nv := wire.AnalysisRun{Kind: ref.Kind, Revision: ref.Revision, ComparedWith: sp.ComparedWith(), StartedAt: now, Running: true,
+		CompareRevision: st.StableRevision}
+	if ref.Kind == engine.AnalysisStep {
+		nv.Step = ref.Step + 1
 	}
-	nv.CompareRevision = st.StableRevision
 	h := fnv.New64a()
-	h.Write([]byte(key))
-	nr := &analysisRun{key: key, view: nv, window: provider.NewWindow(h.Sum64()), inputs: map[string]judge.Input{}, running: true}
-	for _, m := range sp.Resolve(refs) {
+	h.Write([]byte(ref.Key))
+	nr := &analysisRun{ref: *ref, view: nv, window: provider.NewWindow(h.Sum64()), inputs: map[string]judge.Input{},
+		running: true, cursor: map[router.Version]int64{}, fetch: newRemoteFetches()}
+	for _, m := range sp.Resolve(ref.Metrics) {
 		p, err := provider.New(m, nr.window)
 		nr.metrics = append(nr.metrics, judge.FromSpec(m))
 		nr.provs = append(nr.provs, p) // nil: the error is the metric's input
+		nr.remote = append(nr.remote, p != nil && p.Capabilities().Remote)
 		nr.every = append(nr.every, m.EffectiveInterval())
 		nr.next = append(nr.next, now)
 		if err != nil {
 			nr.inputs[m.Name] = judge.Input{Err: err}
 		}
 	}
+	resumed := c.restoreRun(r, nr)
 	c.log.Info("analysis started", "rollout", r.spec.Metadata.Name, "kind", nv.Kind, "revision", nv.Revision,
-		"metrics", len(nr.metrics), "comparedWith", nv.ComparedWith)
+		"metrics", len(nr.metrics), "comparedWith", nv.ComparedWith, "resumed", resumed)
 	return nr
 }
 
 // collect adds the router samples that finished since the last tick to
-// every running analysis that had begun by then. Samples of a revision
-// other than the expected one (a previous canary's leftovers) are skipped.
-func (c *ControlPlane) collect(r *rollout, now time.Time) {
+// every running analysis, counting each sample once per run and none from
+// before the run began. Samples of a revision other than the expected one
+// (a previous canary's leftovers) are skipped.
+func (c *ControlPlane) collect(r *rollout) {
 	a := &r.analysis
-	if a.cursor == nil {
-		a.cursor = map[router.Version]int64{}
-	}
 	st, name := r.status, r.spec.Metadata.Name
 	// The canary and the version it is compared with; both copies of the
 	// comparison run the stable revision.
@@ -160,50 +173,48 @@ func (c *ControlPlane) collect(r *rollout, now time.Time) {
 		v   router.Version
 		rev string
 	}{{router.Canary, st.CanaryRevision}, {router.Version(r.spec.Spec.ComparedWith()), st.StableRevision}}
-	runs := []*analysisRun{a.background, a.step}
+	runs := []*analysisRun{a.background, a.stage}
 	for _, role := range roles {
-		since := earliestStart(runs)
-		if cur := a.cursor[role.v]; cur >= since.UnixNano() {
-			since = time.Unix(0, cur+1)
+		since, any := time.Time{}, false
+		for _, run := range runs {
+			if run.isRunning() {
+				from := max(run.view.StartedAt.UnixNano(), run.cursor[role.v]+1)
+				if !any || from < since.UnixNano() {
+					since, any = time.Unix(0, from), true
+				}
+			}
 		}
-		if c.router.Counts(name, role.v).Revision != role.rev {
-			continue // the router has not served this revision yet
+		if !any || c.router.Counts(name, role.v).Revision != role.rev {
+			continue // nothing runs, or the router has not served this revision yet
 		}
 		for _, s := range c.router.Samples(name, role.v, since) {
-			a.cursor[role.v] = max(a.cursor[role.v], s.UnixNano)
 			for _, run := range runs {
-				if run.isRunning() && s.UnixNano >= run.view.StartedAt.UnixNano() {
+				if run.isRunning() && s.UnixNano >= run.view.StartedAt.UnixNano() && s.UnixNano > run.cursor[role.v] {
 					run.window.Add(string(role.v), role.rev, s.Status, s.Latency)
+					run.cursor[role.v] = s.UnixNano
 				}
 			}
 		}
 	}
 }
 
-func earliestStart(runs []*analysisRun) time.Time {
-	var t time.Time
-	for _, run := range runs {
-		if run.isRunning() && (t.IsZero() || run.view.StartedAt.Before(t)) {
-			t = run.view.StartedAt
-		}
-	}
-	return t
-}
-
-// judgeRun asks the providers that are due and re-judges when anything
-// was fetched; it returns the run's latest verdict for the engine.
+// judgeRun asks the providers that are due (remote ones beside the tick)
+// and re-judges when anything was fetched or arrived; it returns the run's
+// latest verdict for the engine.
 func (c *ControlPlane) judgeRun(ctx context.Context, r *rollout, run *analysisRun, now time.Time) *engine.AnalysisResult {
 	q := provider.Query{Rollout: r.spec.Metadata.Name, Revision: run.view.Revision, ComparedWith: run.view.ComparedWith,
 		CompareRevision: run.view.CompareRevision, Start: run.view.StartedAt, Now: now}
-	fetched := false
+	fetched := run.takeArrivals()
 	for i, p := range run.provs {
 		if p == nil || now.Before(run.next[i]) {
 			continue
 		}
-		fctx, cancel := context.WithTimeout(ctx, analysisFetchTimeout)
-		run.inputs[run.metrics[i].Name] = provider.Fetch(fctx, p, q)
-		cancel()
 		run.next[i] = now.Add(run.every[i])
+		if run.remote[i] {
+			run.fetch.start(i, p, q)
+			continue
+		}
+		run.inputs[run.metrics[i].Name] = provider.Fetch(ctx, p, q)
 		fetched = true
 	}
 	if fetched || run.view.Looks == 0 {
@@ -218,12 +229,9 @@ func (c *ControlPlane) judgeRun(ctx context.Context, r *rollout, run *analysisRu
 		od, _ := run.window.Snapshot(run.view.ComparedWith)
 		run.view.CanaryRequests, run.view.CompareRequests = cd.Total, od.Total
 	}
-	step := -1
-	if run.view.Kind == "step" {
-		step = run.view.Step - 1
-	}
-	return &engine.AnalysisResult{Revision: run.view.Revision, Step: step, Verdict: run.view.Report.Verdict.String(),
-		CanaryRequests: run.view.CanaryRequests, Summary: summarizeRun(run.view)}
+	return &engine.AnalysisResult{Kind: run.ref.Kind, Revision: run.view.Revision, Step: run.ref.Step,
+		Verdict: run.view.Report.Verdict.String(), CanaryRequests: run.view.CanaryRequests,
+		NeedsData: run.view.Report.NeedsData(), Summary: summarizeRun(run.view)}
 }
 
 // summarizeRun is one line with the numbers behind a run's verdict, for
@@ -237,8 +245,9 @@ func summarizeRun(v wire.AnalysisRun) string {
 		}
 		parts = append(parts, metricLine(m, v.ComparedWith))
 	}
-	what := "background analysis"
-	if v.Kind == "step" {
+	what := map[string]string{engine.AnalysisBackground: "background analysis", engine.AnalysisPrePromotion: "pre-promotion analysis",
+		engine.AnalysisPostPromotion: "post-promotion analysis"}[v.Kind]
+	if v.Kind == engine.AnalysisStep {
 		what = fmt.Sprintf("analysis of step %d", v.Step)
 	}
 	return fmt.Sprintf("%s of %s: %s, score %.0f (%s); %s; %d canary / %d %s requests in %s",
@@ -303,7 +312,7 @@ func (r *rollout) analysisViews() []wire.AnalysisRun {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []wire.AnalysisRun
-	for _, run := range []*analysisRun{r.analysis.background, r.analysis.step} {
+	for _, run := range []*analysisRun{r.analysis.background, r.analysis.stage} {
 		if run != nil {
 			out = append(out, run.view)
 		}

@@ -62,6 +62,7 @@ func (c *ControlPlane) openRollout(ctx context.Context, sp v1alpha1.Rollout) (*r
 	if err := json.Unmarshal(raw, &r.status); err != nil {
 		return nil, fmt.Errorf("stored status is unreadable: %w", err)
 	}
+	c.loadEvidence(ctx, r)
 	c.resume(ctx, r)
 	return r, nil
 }
@@ -138,8 +139,8 @@ func (c *ControlPlane) observe(r *rollout) engine.Observations {
 	return obs
 }
 
-// persist writes the status and the transition's events in one transaction,
-// before any action is carried out.
+// persist writes the status, the transition's events and the evidence of
+// the running analyses in one transaction, before any action is carried out.
 func (c *ControlPlane) persist(ctx context.Context, r *rollout, st v1alpha1.RolloutStatus, acts []engine.Action) error {
 	raw, err := json.Marshal(st)
 	if err != nil {
@@ -153,7 +154,8 @@ func (c *ControlPlane) persist(ctx context.Context, r *rollout, st v1alpha1.Roll
 			})
 		}
 	}
-	return c.store.SaveTransition(ctx, r.spec.Metadata.Name, st.Generation, raw, events)
+	r.analysis.savedAt = c.opts.Now()
+	return c.store.SaveTransitionAnalysis(ctx, r.spec.Metadata.Name, st.Generation, raw, events, r.evidenceJSON(r.analysis.savedAt))
 }
 
 // execute carries out actions in order. Traffic changes reach the router at

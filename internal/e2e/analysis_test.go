@@ -83,11 +83,13 @@ func (e *env) load(max int) (stop func() int64) {
 }
 
 type analysisRun struct {
-	Kind           string `json:"kind"`
-	Revision       string `json:"revision"`
-	ComparedWith   string `json:"comparedWith"`
-	Running        bool   `json:"running"`
-	CanaryRequests int64  `json:"canaryRequests"`
+	Kind           string    `json:"kind"`
+	Revision       string    `json:"revision"`
+	ComparedWith   string    `json:"comparedWith"`
+	Running        bool      `json:"running"`
+	CanaryRequests int64     `json:"canaryRequests"`
+	Looks          int       `json:"looks"`
+	StartedAt      time.Time `json:"startedAt"`
 	Report         struct {
 		Verdict string `json:"verdict"`
 		Metrics []struct {

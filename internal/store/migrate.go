@@ -31,6 +31,13 @@ var migrations = []string{
 		key   TEXT PRIMARY KEY,
 		value BLOB NOT NULL
 	);`,
+	// 2: the evidence of a rollout's running analyses (counts, latency
+	// reservoirs, looks), opaque JSON like the status, one row per rollout.
+	`CREATE TABLE analysis (
+		rollout    TEXT PRIMARY KEY,
+		evidence   BLOB NOT NULL,
+		updated_at INTEGER NOT NULL
+	);`,
 }
 
 // migrate applies the migrations the database has not seen yet, each in its

@@ -63,6 +63,13 @@ func (s *Store) Close() error { return s.db.Close() }
 // stored one is refused with ErrStale and nothing is written. An event's
 // Rollout is taken from the rollout argument; a zero Time is stored as now.
 func (s *Store) SaveTransition(ctx context.Context, rollout string, generation int64, status []byte, events []Event) error {
+	return s.SaveTransitionAnalysis(ctx, rollout, generation, status, events, nil)
+}
+
+// SaveTransitionAnalysis is SaveTransition that also replaces the rollout's
+// analysis evidence (when evidence is not nil) in the same transaction, so a
+// transition and the evidence it was decided on are stored together.
+func (s *Store) SaveTransitionAnalysis(ctx context.Context, rollout string, generation int64, status []byte, events []Event, evidence []byte) error {
 	if rollout == "" {
 		return errors.New("store: empty rollout name")
 	}
@@ -90,6 +97,11 @@ func (s *Store) SaveTransition(ctx context.Context, rollout string, generation i
 		rollout, generation, status, now.UnixNano()); err != nil {
 		return fmt.Errorf("store: write status: %w", err)
 	}
+	if evidence != nil {
+		if err := saveAnalysis(ctx, tx, rollout, evidence, now); err != nil {
+			return err
+		}
+	}
 	for _, e := range events {
 		t := e.Time
 		if t.IsZero() {
@@ -105,6 +117,52 @@ func (s *Store) SaveTransition(ctx context.Context, rollout string, generation i
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	return nil
+}
+
+// SaveAnalysis replaces a rollout's analysis evidence: a checkpoint of
+// what its running analyses measured, between transitions.
+func (s *Store) SaveAnalysis(ctx context.Context, rollout string, evidence []byte) error {
+	if rollout == "" {
+		return errors.New("store: empty rollout name")
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := saveAnalysis(ctx, tx, rollout, evidence, time.Now()); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+func saveAnalysis(ctx context.Context, tx *sql.Tx, rollout string, evidence []byte, now time.Time) error {
+	if evidence == nil {
+		evidence = []byte{} // the column is NOT NULL
+	}
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO analysis (rollout, evidence, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (rollout) DO UPDATE SET evidence = excluded.evidence, updated_at = excluded.updated_at`,
+		rollout, evidence, now.UnixNano()); err != nil {
+		return fmt.Errorf("store: write analysis: %w", err)
+	}
+	return nil
+}
+
+// Analysis returns a rollout's stored analysis evidence; ok is false if none
+// was ever saved.
+func (s *Store) Analysis(ctx context.Context, rollout string) (evidence []byte, ok bool, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT evidence FROM analysis WHERE rollout = ?`, rollout).Scan(&evidence)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("store: read analysis: %w", err)
+	}
+	return evidence, true, nil
 }
 
 // Status returns a rollout's stored status and generation; ok is false if

@@ -191,3 +191,41 @@ func TestNewerSchemaRefused(t *testing.T) {
 		t.Fatal("opened a database with a newer schema")
 	}
 }
+
+// Analysis evidence is stored with a transition (in its transaction) or on
+// its own as a checkpoint, survives a reopen, and a stale transition writes
+// none of it.
+func TestAnalysisEvidence(t *testing.T) {
+	ctx := context.Background()
+	s, path := openTemp(t)
+	if _, ok, err := s.Analysis(ctx, "web"); ok || err != nil {
+		t.Fatalf("empty store: ok=%v err=%v", ok, err)
+	}
+	if err := s.SaveTransitionAnalysis(ctx, "web", 1, []byte(`{"g":1}`), []Event{{Type: "Started"}}, []byte(`[{"key":"a","looks":1}]`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveAnalysis(ctx, "web", []byte(`[{"key":"a","looks":7}]`)); err != nil {
+		t.Fatal(err)
+	}
+	// A transition without evidence leaves the checkpoint alone.
+	if err := s.SaveTransition(ctx, "web", 2, []byte(`{"g":2}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	err := s.SaveTransitionAnalysis(ctx, "web", 2, []byte(`{"g":"stale"}`), nil, []byte(`[{"key":"stale"}]`))
+	if !errors.Is(err, ErrStale) {
+		t.Fatalf("stale transition: %v", err)
+	}
+	s.Close()
+	s2, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	ev, ok, err := s2.Analysis(ctx, "web")
+	if err != nil || !ok || string(ev) != `[{"key":"a","looks":7}]` {
+		t.Fatalf("after reopen: %q ok=%v err=%v", ev, ok, err)
+	}
+	if st, gen, _, _ := s2.Status(ctx, "web"); gen != 2 || string(st) != `{"g":2}` {
+		t.Fatalf("status %q gen %d", st, gen)
+	}
+}

@@ -1,5 +1,5 @@
-// Package store keeps kanaria's durable control state: each rollout's status
-// and its append-only event history, in an embedded SQLite database (WAL) in
+// Package store keeps kanaria's durable control state: each rollout's status,
+// its append-only event history and the evidence of its running analyses, in an embedded SQLite database (WAL) in
 // the state directory. A status and the events of the same transition are
 // written in one transaction, so a kill -9 at any moment leaves either the old
 // transition or the new one, never half of it.
@@ -10,6 +10,10 @@
 //	func (s *Store) Close() error
 //	func (s *Store) SaveTransition(ctx, rollout string, generation int64, status []byte, events []Event) error
 //	    // refuses (ErrStale) a generation not greater than the stored one
+//	func (s *Store) SaveTransitionAnalysis(ctx, rollout, generation, status, events, evidence []byte) error
+//	    // the same, also replacing the rollout's analysis evidence
+//	func (s *Store) SaveAnalysis(ctx, rollout string, evidence []byte) error // a checkpoint between transitions
+//	func (s *Store) Analysis(ctx, rollout string) (evidence []byte, ok bool, err error)
 //	func (s *Store) Status(ctx, rollout string) (status []byte, generation int64, ok bool, err error)
 //	func (s *Store) Events(ctx, rollout string, afterID int64, limit int) ([]Event, error)
 //	func (s *Store) Rollouts(ctx) ([]string, error)          // rollouts with a stored status

@@ -56,7 +56,8 @@ type Event struct {
 // AnalysisRun is one analysis of a release as the API shows it: the step's
 // or the background analysis's latest report with the numbers behind it.
 type AnalysisRun struct {
-	// Kind is "step" or "background"; Step the 1-based step number.
+	// Kind is "step", "background", "prePromotion" or "postPromotion"
+	// (blue/green); Step the 1-based step number of a step's analysis.
 	Kind string `json:"kind"`
 	Step int    `json:"step,omitempty"`
 	// Revision is the canary judged; CompareRevision the revision of the

@@ -71,6 +71,8 @@ func judgeErrorRate(m Metric, in Input, alpha float64, r *MetricResult) string {
 	r.Difference = Number(res.Difference)
 	r.Verdict = verdictOf(res.Decision)
 	r.Reason = res.Reason
+	short := int64(m.MinSamples)
+	r.NeedsData = r.Verdict == Inconclusive && (in.CanaryTotal < short || in.BaselineTotal < short)
 	return ""
 }
 

@@ -177,9 +177,9 @@ func judgeMetric(m Metric, in Input, present bool, cfg Config) MetricResult {
 		noData = judgeThreshold(m, in, &r)
 	}
 	if noData != "" {
-		r.Verdict, r.Reason = Inconclusive, noData
+		r.Verdict, r.Reason, r.NeedsData = Inconclusive, noData, true
 		if m.MustHaveData {
-			r.Verdict, r.Reason = Fail, noData+" (the metric must have data)"
+			r.Verdict, r.Reason, r.NeedsData = Fail, noData+" (the metric must have data)", false
 		}
 	}
 	return r

@@ -269,3 +269,41 @@ func TestConfigDefaults(t *testing.T) {
 		t.Errorf("marginal above pass: %+v", c)
 	}
 }
+
+// NeedsData tells an analysis that more traffic may still decide apart
+// from one that will not: no data and fewer samples than minSamples need
+// data; a provider error, or balanced evidence with enough samples, does not.
+func TestJudgeNeedsData(t *testing.T) {
+	short := map[string]Input{
+		"errors":  {CanaryErrors: 1, CanaryTotal: 300, BaselineErrors: 1, BaselineTotal: 300},
+		"latency": {Canary: []float64{1, 2, 3}, Baseline: []float64{1, 2, 3}},
+	}
+	for _, c := range []struct {
+		name   string
+		ms     []Metric
+		in     map[string]Input
+		want   bool
+		metric map[string]bool
+	}{
+		{"fewer requests than minSamples", []Metric{errMetric}, short, true, map[string]bool{"errors": true}},
+		{"fewer samples than minSamples", []Metric{latMetric}, short, true, map[string]bool{"latency": true}},
+		{"no data at all", []Metric{errMetric, thrMetric}, nil, true, map[string]bool{"errors": true, "p99": true}},
+		{"a provider error is not a lack of data", []Metric{thrMetric}, map[string]Input{"p99": {Err: errors.New("timeout")}}, false, map[string]bool{"p99": false}},
+		{"all decided", []Metric{errMetric, latMetric, thrMetric}, goodInputs(5), false, map[string]bool{"errors": false, "latency": false, "p99": false}},
+	} {
+		rep := Judge(c.ms, c.in, Config{})
+		if rep.NeedsData() != c.want {
+			t.Errorf("%s: NeedsData %v, want %v (%s: %s)", c.name, rep.NeedsData(), c.want, rep.Verdict, rep.Reason)
+		}
+		for n, want := range c.metric {
+			if got := find(t, rep, n).NeedsData; got != want {
+				t.Errorf("%s: metric %s NeedsData %v, want %v (%s)", c.name, n, got, want, find(t, rep, n).Reason)
+			}
+		}
+	}
+	// A Fail (or a Pass) never waits, whatever else is short.
+	bad := map[string]Input{"errors": {CanaryErrors: 600, CanaryTotal: 1200, BaselineErrors: 5, BaselineTotal: 1200}}
+	if rep := Judge([]Metric{errMetric, latMetric}, bad, Config{}); rep.Verdict != Fail || rep.NeedsData() {
+		t.Errorf("fail: %v needsData %v", rep.Verdict, rep.NeedsData())
+	}
+}

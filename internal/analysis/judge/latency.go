@@ -75,6 +75,7 @@ func judgeLatency(m Metric, in Input, alpha float64, look int, r *MetricResult) 
 		res.U, res.P, a, 100*tol)
 	switch {
 	case !enough:
+		r.NeedsData = true
 		r.Reason = fmt.Sprintf("waiting for %d samples per version (canary %d, baseline %d)", m.MinSamples, len(in.Canary), len(in.Baseline))
 	case significant && beyond:
 		r.Verdict, r.Reason = Fail, "worse: "+summary

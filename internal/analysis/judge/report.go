@@ -90,6 +90,10 @@ type MetricResult struct {
 	// Verdict is the metric's verdict and Reason one line on why.
 	Verdict Verdict `json:"verdict"`
 	Reason  string  `json:"reason"`
+	// NeedsData marks an Inconclusive metric short of data: none yet, or
+	// fewer requests or samples than its minSamples. More traffic may
+	// decide it, unlike a provider error or evidence that stays balanced.
+	NeedsData bool `json:"needsData,omitempty"`
 	// Query is the query as the provider ran it.
 	Query     string    `json:"query,omitempty"`
 	Direction Direction `json:"direction"`
@@ -163,4 +167,18 @@ type Report struct {
 	Groups []GroupScore `json:"groups"`
 	// Metrics holds every metric's result, in configuration order.
 	Metrics []MetricResult `json:"metrics"`
+}
+
+// NeedsData reports whether an Inconclusive analysis is waiting for data:
+// at least one of its undecided metrics is short of it.
+func (r Report) NeedsData() bool {
+	if r.Verdict != Inconclusive {
+		return false
+	}
+	for _, m := range r.Metrics {
+		if m.Verdict == Inconclusive && m.NeedsData {
+			return true
+		}
+	}
+	return false
 }

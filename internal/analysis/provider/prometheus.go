@@ -32,9 +32,10 @@ func NewPrometheus(cfg v1alpha1.PrometheusMetric) (*Prometheus, error) {
 	return &Prometheus{cfg: cfg, api: promv1.NewAPI(c)}, nil
 }
 
-// Capabilities: one value per query, so thresholds only.
+// Capabilities: one value per query, so thresholds only; a query goes to
+// the Prometheus server.
 func (p *Prometheus) Capabilities() Capabilities {
-	return Capabilities{Kinds: []judge.Kind{judge.Threshold}}
+	return Capabilities{Kinds: []judge.Kind{judge.Threshold}, Remote: true}
 }
 
 // Fetch runs the query at q.Now. An empty result is no data (no Value);

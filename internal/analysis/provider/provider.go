@@ -40,10 +40,15 @@ type Query struct {
 	Start, Now time.Time
 }
 
-// Capabilities declare what a provider can measure.
+// Capabilities declare what a provider can measure, and how.
 type Capabilities struct {
 	// Kinds are the judge kinds the provider can feed.
 	Kinds []judge.Kind
+	// Remote: Fetch asks another server and may block for as long as its
+	// timeout, so a caller with a loop to keep (the control plane's tick)
+	// runs it beside the loop and feeds the answer in when it comes. A
+	// provider that is not Remote answers from memory.
+	Remote bool
 }
 
 // Supports reports whether the provider can feed kind k.

@@ -280,3 +280,45 @@ func TestNewChecksCapabilities(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// A window restored from a snapshot (a control plane restarted mid-
+// analysis) carries on: counts add up, and the reservoir stays uniform over
+// the requests before and after the restart.
+func TestWindowRestore(t *testing.T) {
+	before := NewWindow(7)
+	for i := range 20000 {
+		before.Add("canary", "v2", 200, time.Duration(i)*time.Millisecond)
+	}
+	before.Add("canary", "v2", 503, time.Millisecond)
+	d, _ := before.Snapshot("canary")
+	after := NewWindow(7)
+	after.Restore("canary", d)
+	for i := 20000; i < 40000; i++ {
+		after.Add("canary", "v2", 200, time.Duration(i)*time.Millisecond)
+	}
+	got, _ := after.Snapshot("canary")
+	if got.Total != 40001 || got.ByStatus[503] != 1 || got.ByStatus[200] != 40000 || len(got.Latencies) != ReservoirSize || got.Revision != "v2" {
+		t.Fatalf("restored window: total %d, statuses %v, reservoir %d", got.Total, got.ByStatus, len(got.Latencies))
+	}
+	sum := 0.0
+	for _, v := range got.Latencies {
+		sum += v
+	}
+	if mean := sum / ReservoirSize; mean < 19000 || mean > 21000 {
+		t.Fatalf("reservoir mean %.0f after the restore, want about 20000 (uniform over both halves)", mean)
+	}
+	if vs := after.Versions(); len(vs) != 1 || vs[0] != "canary" {
+		t.Fatalf("versions %v", vs)
+	}
+}
+
+// Only providers that ask another server declare themselves Remote: the
+// control plane runs those beside its tick.
+func TestRemoteCapability(t *testing.T) {
+	web, _ := NewWeb(v1alpha1.WebMetric{URL: "http://127.0.0.1/", JSONPath: "a"})
+	prom, _ := NewPrometheus(v1alpha1.PrometheusMetric{Address: "http://127.0.0.1:9090", Query: "up"})
+	router := NewRouter(v1alpha1.RouterMetric{}, judge.ErrorRate, NewWindow(1))
+	if !web.Capabilities().Remote || !prom.Capabilities().Remote || router.Capabilities().Remote {
+		t.Fatalf("remote: web %v prometheus %v router %v", web.Capabilities().Remote, prom.Capabilities().Remote, router.Capabilities().Remote)
+	}
+}

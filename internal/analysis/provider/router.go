@@ -27,7 +27,8 @@ func NewRouter(cfg v1alpha1.RouterMetric, kind judge.Kind, src Source) *Router {
 	return &Router{cfg: cfg, kind: kind, src: src}
 }
 
-// Capabilities: the router has per-request data, so it can feed every kind.
+// Capabilities: the router has per-request data, so it can feed every kind;
+// it reads the Source in memory (not Remote).
 func (r *Router) Capabilities() Capabilities {
 	return Capabilities{Kinds: []judge.Kind{judge.ErrorRate, judge.Latency, judge.Threshold}}
 }

@@ -37,9 +37,10 @@ func NewWeb(cfg v1alpha1.WebMetric) (*Web, error) {
 	return &Web{cfg: cfg, path: p, client: &http.Client{Timeout: timeout}}, nil
 }
 
-// Capabilities: one value per request, so thresholds only.
+// Capabilities: one value per request, so thresholds only; the request goes
+// over the network.
 func (w *Web) Capabilities() Capabilities {
-	return Capabilities{Kinds: []judge.Kind{judge.Threshold}}
+	return Capabilities{Kinds: []judge.Kind{judge.Threshold}, Remote: true}
 }
 
 // Fetch GETs the URL. A non-2xx answer, a body that is not JSON, or a path

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"math/rand/v2"
+	"sort"
 	"sync"
 	"time"
 )
@@ -100,4 +101,34 @@ func (w *Window) Snapshot(version string) (VersionData, bool) {
 	}
 	d.Latencies = append([]float64(nil), a.data.Latencies...)
 	return d, true
+}
+
+// Restore puts one version's data back, as a Snapshot of an earlier
+// window returned it (after a restart of the control plane), replacing
+// whatever the window held for that version. The reservoir carries on with
+// the same counts: Algorithm R needs only the total seen and fresh random
+// numbers, so its sample stays uniform over everything, before the restart
+// and after.
+func (w *Window) Restore(version string, d VersionData) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	a := &versionAcc{data: d, rng: rand.New(rand.NewPCG(w.seed, uint64(d.Total)))}
+	a.data.ByStatus = make(map[int]int64, len(d.ByStatus))
+	for k, v := range d.ByStatus {
+		a.data.ByStatus[k] = v
+	}
+	a.data.Latencies = append([]float64(nil), d.Latencies[:min(len(d.Latencies), ReservoirSize)]...)
+	w.versions[version] = a
+}
+
+// Versions lists the versions the window has data for.
+func (w *Window) Versions() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]string, 0, len(w.versions))
+	for v := range w.versions {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	return out
 }
