@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -33,13 +34,14 @@ const blueGreenAnalysisStrategy = `    blueGreen:
       autoPromotion: true
       scaleDownDelay: 1m
       prePromotionAnalysis: {duration: 1s}
-      postPromotionAnalysis: {duration: 5s}`
+      postPromotionAnalysis: {duration: 20s}`
 
 // TestBlueGreenAnalysisEndToEnd: blue/green with Argo Rollouts' analyses
 // against a real web metric. A green that passes both is switched to and
 // becomes stable; one whose pre-promotion analysis fails is never switched
 // to; one whose post-promotion analysis fails after the switch is switched
-// back to the still-warm blue in one swap.
+// back to the still-warm blue in one swap, also after a kill -9 of the
+// control plane in the middle of that analysis.
 func TestBlueGreenAnalysisEndToEnd(t *testing.T) {
 	mv := &metricValues{v: map[string]float64{}}
 	srv := httptest.NewServer(mv)
@@ -96,6 +98,18 @@ func TestBlueGreenAnalysisEndToEnd(t *testing.T) {
 	}
 	if s := e.status(); s.Status.StableRevision != "v2" {
 		t.Fatalf("during the post-promotion analysis the stable revision is %q, want v2 (kept until the analysis passes)", s.Status.StableRevision)
+	}
+	// kill -9 of the control plane in the middle of it: users stay on
+	// green, and the restarted control plane is still judging, blue warm.
+	e.stopUp(syscall.SIGKILL)
+	for i := 0; i < 20; i++ {
+		if resp, _ := e.get(); resp.Header.Get("X-Kanaria-Version") != "v4" {
+			t.Fatalf("with the control plane down request %d was served by %q", i, resp.Header.Get("X-Kanaria-Version"))
+		}
+	}
+	e.startUp()
+	if s := e.status(); s.Status.Phase != "Progressing" || s.Status.StepIndex != 2 || s.Status.StableRevision != "v2" || s.Status.Weights.CanaryPPM != 1_000_000 {
+		t.Fatalf("after kill -9 mid post-promotion analysis: %+v", s.Status)
 	}
 	mv.set("v4", 5)
 	s := e.waitFor("v4 aborted", func(s status) bool { return s.Status.Phase == "Aborted" })
