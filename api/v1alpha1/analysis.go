@@ -30,7 +30,7 @@ type MetricSpec struct {
 	// against Condition.
 	Kind string `json:"kind"`
 	// Provider says where the numbers come from: exactly one of router,
-	// prometheus, web.
+	// prometheus, web, cloudwatch.
 	Provider MetricProvider `json:"provider"`
 	// Condition is the expr-lang condition of a threshold metric, over
 	// result ("result < 0.01").
@@ -65,9 +65,11 @@ type MetricProvider struct {
 	Router     *RouterMetric     `json:"router,omitempty"`
 	Prometheus *PrometheusMetric `json:"prometheus,omitempty"`
 	Web        *WebMetric        `json:"web,omitempty"`
+	CloudWatch *CloudWatchMetric `json:"cloudwatch,omitempty"`
 }
 
-// Name is "router", "prometheus", "web" or "" when none is set.
+// Name is "router", "prometheus", "web", "cloudwatch" or "" when none is
+// set.
 func (p MetricProvider) Name() string {
 	switch {
 	case p.Router != nil:
@@ -76,6 +78,8 @@ func (p MetricProvider) Name() string {
 		return "prometheus"
 	case p.Web != nil:
 		return "web"
+	case p.CloudWatch != nil:
+		return "cloudwatch"
 	}
 	return ""
 }

@@ -94,6 +94,9 @@ type Traffic struct {
 	// all pods behind the user's own Service: coarse, not sticky.
 	// +optional
 	Replicas *ReplicasTraffic `json:"replicas,omitempty"`
+	// ELB sets the weights of AWS ALB forward actions, with platform.ecs.
+	// +optional
+	ELB *ELBTraffic `json:"elb,omitempty"`
 }
 
 // RouterTraffic configures kanaria's router for this rollout. It has no

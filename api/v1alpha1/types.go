@@ -57,14 +57,18 @@ type Route struct {
 	KeyCookie string `json:"keyCookie,omitempty"`
 }
 
-// Platform is where the revisions run: exactly one of Local, Static or
-// Kubernetes.
+// Platform is where the revisions run: exactly one of Local, Static,
+// Kubernetes or ECS.
 type Platform struct {
 	Local  *LocalPlatform  `json:"local,omitempty"`
 	Static *StaticPlatform `json:"static,omitempty"`
 	// Kubernetes runs the revisions as copies of a Deployment; only in a
 	// cluster, under `kanaria controller`.
 	Kubernetes *KubernetesPlatform `json:"kubernetes,omitempty"`
+	// ECS runs the revisions as task sets of an ECS service, under
+	// `kanaria up` (docs: README, AWS ECS).
+	// +optional
+	ECS *ECSPlatform `json:"ecs,omitempty"`
 }
 
 // LocalPlatform runs each revision as supervised local processes.

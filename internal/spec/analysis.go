@@ -65,11 +65,13 @@ func ErrorStatus(patterns []string, status int) bool {
 
 var metricKinds = map[string]bool{"errorRate": true, "latency": true, "threshold": true}
 
-// providerKinds declares which judge kinds each provider can feed: only the
-// router has per-request data for comparisons; prometheus and web return
+// providerKinds declares which judge kinds each provider can feed: the
+// router has per-request data and cloudwatch counts and per-period
+// latencies per target group for comparisons; prometheus and web return
 // one value.
 var providerKinds = map[string]map[string]bool{
 	"router":     {"errorRate": true, "latency": true, "threshold": true},
+	"cloudwatch": {"errorRate": true, "latency": true, "threshold": true},
 	"prometheus": {"threshold": true},
 	"web":        {"threshold": true},
 }
@@ -189,14 +191,14 @@ func validateMetric(p path, m v1alpha1.MetricSpec) []fieldError {
 	}
 	prov := m.Provider.Name()
 	n := 0
-	for _, set := range []bool{m.Provider.Router != nil, m.Provider.Prometheus != nil, m.Provider.Web != nil} {
+	for _, set := range []bool{m.Provider.Router != nil, m.Provider.Prometheus != nil, m.Provider.Web != nil, m.Provider.CloudWatch != nil} {
 		if set {
 			n++
 		}
 	}
 	switch {
 	case n != 1:
-		add(p.with("provider"), "needs exactly one of router, prometheus, web; %d set", n)
+		add(p.with("provider"), "needs exactly one of router, prometheus, web, cloudwatch; %d set", n)
 	case metricKinds[m.Kind] && !providerKinds[prov][m.Kind]:
 		add(p.with("kind"), "the %s provider returns one value, so it supports kind threshold only", prov)
 	}
@@ -242,6 +244,8 @@ func validateMetric(p path, m v1alpha1.MetricSpec) []fieldError {
 		if _, err := ParseJSONPath(wm.JSONPath); err != nil {
 			add(pp.with("web", "jsonPath"), "%v", err)
 		}
+	case m.Provider.CloudWatch != nil:
+		errs = append(errs, validateCloudWatchMetric(pp.with("cloudwatch"), m.Kind, *m.Provider.CloudWatch)...)
 	}
 	return errs
 }

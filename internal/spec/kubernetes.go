@@ -24,16 +24,34 @@ func validateKubernetes(p path, k v1alpha1.KubernetesPlatform) []fieldError {
 	if v := k.WorkloadRef.Kind; v != "" && v != "Deployment" {
 		add(ref.with("kind"), "%q is not supported: only Deployment", v)
 	}
-	cp := p.with("containers")
-	if len(k.Containers) == 0 {
+	errs = append(errs, validateContainers(p.with("containers"), k.Containers, "a container name of the target's pod template")...)
+	if k.Port < 0 || k.Port > 65535 {
+		add(p.with("port"), "%d is not a port (1-65535)", k.Port)
+	}
+	if k.CanaryReplicas != nil && *k.CanaryReplicas < 0 {
+		add(p.with("canaryReplicas"), "%d is negative", *k.CanaryReplicas)
+	}
+	if k.BaselineReplicas != nil && *k.BaselineReplicas < 0 {
+		add(p.with("baselineReplicas"), "%d is negative", *k.BaselineReplicas)
+	}
+	return errs
+}
+
+// validateContainers checks container templates (Kubernetes and ECS):
+// named once each, an image template and env templates with only
+// .Revision; what says what the name must be.
+func validateContainers(cp path, containers []v1alpha1.ContainerTemplate, what string) []fieldError {
+	var errs []fieldError
+	add := func(q path, format string, args ...any) { errs = append(errs, fieldErr(q, format, args...)) }
+	if len(containers) == 0 {
 		add(cp, "needs at least one container, with the image template of a revision")
 	}
 	seen := map[string]bool{}
-	for i, c := range k.Containers {
+	for i, c := range containers {
 		ci := cp.with(i)
 		switch {
 		case c.Name == "":
-			add(ci.with("name"), "is required: a container name of the target's pod template")
+			add(ci.with("name"), "is required: %s", what)
 		case seen[c.Name]:
 			add(ci.with("name"), "%q is listed twice", c.Name)
 		}
@@ -51,15 +69,6 @@ func validateKubernetes(p path, k v1alpha1.KubernetesPlatform) []fieldError {
 				add(ci.with("env", j, "value"), "%v", err)
 			}
 		}
-	}
-	if k.Port < 0 || k.Port > 65535 {
-		add(p.with("port"), "%d is not a port (1-65535)", k.Port)
-	}
-	if k.CanaryReplicas != nil && *k.CanaryReplicas < 0 {
-		add(p.with("canaryReplicas"), "%d is negative", *k.CanaryReplicas)
-	}
-	if k.BaselineReplicas != nil && *k.BaselineReplicas < 0 {
-		add(p.with("baselineReplicas"), "%d is negative", *k.BaselineReplicas)
 	}
 	return errs
 }
@@ -102,8 +111,14 @@ func validateTraffic(p path, s v1alpha1.RolloutSpec) []fieldError {
 	if t.Replicas != nil {
 		set = append(set, "replicas")
 	}
+	if t.ELB != nil {
+		set = append(set, "elb")
+	}
 	if len(set) > 1 {
-		return []fieldError{fieldErr(p, "needs at most one of router, gatewayAPI, replicas; %s are set", strings.Join(set, " and "))}
+		return []fieldError{fieldErr(p, "needs at most one of router, gatewayAPI, replicas, elb; %s are set", strings.Join(set, " and "))}
+	}
+	if t.ELB != nil {
+		return validateELB(p.with("elb"), s)
 	}
 	var errs []fieldError
 	if (t.GatewayAPI != nil || t.Replicas != nil) && s.Platform.Kubernetes == nil {

@@ -55,7 +55,7 @@ func TestKubernetesPlatformErrors(t *testing.T) {
 		{"no routes", "gatewayAPI: {httpRoutes: [web]}", "gatewayAPI: {httpRoutes: []}",
 			"k.yaml:15:18: rollouts[0].spec.traffic.gatewayAPI.httpRoutes: needs at least one HTTPRoute name"},
 		{"two providers", "gatewayAPI: {httpRoutes: [web]}", "{gatewayAPI: {httpRoutes: [web]}, replicas: {}}",
-			"k.yaml:14:3: rollouts[0].spec.traffic: needs at most one of router, gatewayAPI, replicas; gatewayAPI and replicas are set"},
+			"k.yaml:14:3: rollouts[0].spec.traffic: needs at most one of router, gatewayAPI, replicas, elb; gatewayAPI and replicas are set"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -73,7 +73,7 @@ func TestParseErrors(t *testing.T) {
 		{"broken template", mutate(9, "      command: \"app {{.Port\""),
 			"k.yaml:9:7: rollouts[0].spec.platform.local.command: not a valid template"},
 		{"two platforms", mutate(8, "    static: {revisions: {v1: [\"http://a\"]}}\n    local:"),
-			"k.yaml:7:3: rollouts[0].spec.platform: needs exactly one of local, static, kubernetes; local and static are set"},
+			"k.yaml:7:3: rollouts[0].spec.platform: needs exactly one of local, static, kubernetes, ecs; local and static are set"},
 		{"two strategies", mutate(11, "    blueGreen: {}\n    canary:"),
 			"k.yaml:10:3: rollouts[0].spec.strategy: needs exactly one of canary, blueGreen; both are set"},
 		{"unknown field", mutate(11, "    canary:\n      stepz: []"),

@@ -114,7 +114,7 @@ func validHost(h string) error {
 func validatePlatform(p path, s v1alpha1.RolloutSpec) []fieldError {
 	pl := s.Platform
 	var set []string
-	for name, on := range map[string]bool{"local": pl.Local != nil, "static": pl.Static != nil, "kubernetes": pl.Kubernetes != nil} {
+	for name, on := range map[string]bool{"local": pl.Local != nil, "static": pl.Static != nil, "kubernetes": pl.Kubernetes != nil, "ecs": pl.ECS != nil} {
 		if on {
 			set = append(set, name)
 		}
@@ -122,13 +122,15 @@ func validatePlatform(p path, s v1alpha1.RolloutSpec) []fieldError {
 	sort.Strings(set)
 	switch {
 	case len(set) == 0:
-		return []fieldError{fieldErr(p, "needs exactly one of local, static, kubernetes; none is set")}
+		return []fieldError{fieldErr(p, "needs exactly one of local, static, kubernetes, ecs; none is set")}
 	case len(set) > 1:
-		return []fieldError{fieldErr(p, "needs exactly one of local, static, kubernetes; %s are set", strings.Join(set, " and "))}
+		return []fieldError{fieldErr(p, "needs exactly one of local, static, kubernetes, ecs; %s are set", strings.Join(set, " and "))}
 	case pl.Local != nil:
 		return validateLocal(p.with("local"), *pl.Local)
 	case pl.Kubernetes != nil:
 		return validateKubernetes(p.with("kubernetes"), *pl.Kubernetes)
+	case pl.ECS != nil:
+		return validateECS(p.with("ecs"), s)
 	}
 	return validateStatic(p.with("static"), *pl.Static, s.Revision)
 }
