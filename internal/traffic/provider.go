@@ -112,6 +112,14 @@ type Explainer interface {
 	Explain(ctx context.Context, namespace, rollout string) (string, error)
 }
 
+// Quantizer is implemented by providers whose weights are coarser than a
+// part per million (ELB's whole weights 0–999): Honoured is the weight
+// Observe reads back once w is in effect, so a caller compares the
+// read-back with it rather than with w, and shows both.
+type Quantizer interface {
+	Honoured(w v1alpha1.Weights) v1alpha1.Weights
+}
+
 // Has reports whether p declares c.
 func Has(p Provider, c Capability) bool { return slices.Contains(p.Capabilities(), c) }
 
