@@ -11,6 +11,8 @@
 //   - prometheus: an instant PromQL query, templated with the rollout,
 //     version and revision; thresholds.
 //   - web: an HTTP GET returning JSON and a path to one number; thresholds.
+//   - cloudwatch: the ALB's per-target-group metrics (GetMetricData), for
+//     rollouts on ECS; error rates, latency (per period) and thresholds.
 //
 // A provider error never becomes a verdict by itself: the caller puts it in
 // judge.Input.Err and the judge makes the metric Inconclusive with it.
@@ -63,9 +65,20 @@ type Provider interface {
 	Fetch(ctx context.Context, q Query) (judge.Input, error)
 }
 
-// New builds the provider of one metric definition. src feeds router
-// metrics and may be nil when the rollout has none.
-func New(m v1alpha1.MetricSpec, src Source) (Provider, error) {
+// Env is what providers need beyond their metric's definition.
+type Env struct {
+	// Router feeds router metrics; nil when the rollout has none.
+	Router Source
+	// TargetGroups says where each revision runs behind ELB (the ECS
+	// platform), for cloudwatch; nil elsewhere.
+	TargetGroups TargetGroups
+	// AWS is the platform's AWS settings, the default of cloudwatch's.
+	AWS v1alpha1.AWS
+}
+
+// New builds the provider of one metric definition.
+func New(m v1alpha1.MetricSpec, env Env) (Provider, error) {
+	src := env.Router
 	var p Provider
 	switch {
 	case m.Provider.Router != nil:
@@ -85,6 +98,12 @@ func New(m v1alpha1.MetricSpec, src Source) (Provider, error) {
 			return nil, fmt.Errorf("metric %s: %w", m.Name, err)
 		}
 		p = w
+	case m.Provider.CloudWatch != nil:
+		cw, err := NewCloudWatch(*m.Provider.CloudWatch, judge.FromSpec(m).Kind, env.AWS, env.TargetGroups)
+		if err != nil {
+			return nil, fmt.Errorf("metric %s: %w", m.Name, err)
+		}
+		p = cw
 	default:
 		return nil, fmt.Errorf("metric %s has no provider", m.Name)
 	}

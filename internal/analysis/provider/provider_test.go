@@ -275,7 +275,7 @@ func TestPrometheusProvider(t *testing.T) {
 
 // New refuses a provider asked for a kind it cannot measure.
 func TestNewChecksCapabilities(t *testing.T) {
-	_, err := New(v1alpha1.MetricSpec{Name: "x", Kind: "latency", Provider: v1alpha1.MetricProvider{Web: &v1alpha1.WebMetric{URL: "http://127.0.0.1/", JSONPath: "a"}}}, nil)
+	_, err := New(v1alpha1.MetricSpec{Name: "x", Kind: "latency", Provider: v1alpha1.MetricProvider{Web: &v1alpha1.WebMetric{URL: "http://127.0.0.1/", JSONPath: "a"}}}, Env{})
 	if err == nil || !strings.Contains(err.Error(), "cannot measure kind latency") {
 		t.Fatalf("got %v", err)
 	}
