@@ -73,6 +73,9 @@ func printStatus(w io.Writer, v wire.RolloutView) error {
 	if v.RouterURL != "" {
 		rows = append(rows, [2]string{"router", v.RouterURL})
 	}
+	if v.Traffic != "" {
+		rows = append(rows, [2]string{"traffic", v.Traffic})
+	}
 	// A cluster's controller says so when it cannot act on the Rollout.
 	for _, c := range st.Conditions {
 		if c.Type == v1alpha1.ConditionInvalid && c.Status == v1alpha1.ConditionTrue {

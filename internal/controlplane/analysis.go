@@ -144,7 +144,7 @@ func (c *ControlPlane) syncRun(r *rollout, run *analysisRun, ref *engine.Analysi
 	nr := &analysisRun{ref: *ref, view: nv, window: provider.NewWindow(h.Sum64()), inputs: map[string]judge.Input{},
 		running: true, cursor: map[router.Version]int64{}, fetch: newRemoteFetches()}
 	for _, m := range sp.Resolve(ref.Metrics) {
-		p, err := provider.New(m, nr.window)
+		p, err := provider.New(m, c.providerEnv(r, nr.window))
 		nr.metrics = append(nr.metrics, judge.FromSpec(m))
 		nr.provs = append(nr.provs, p) // nil: the error is the metric's input
 		nr.remote = append(nr.remote, p != nil && p.Capabilities().Remote)
@@ -158,6 +158,16 @@ func (c *ControlPlane) syncRun(r *rollout, run *analysisRun, ref *engine.Analysi
 	c.log.Info("analysis started", "rollout", r.spec.Metadata.Name, "kind", nv.Kind, "revision", nv.Revision,
 		"metrics", len(nr.metrics), "comparedWith", nv.ComparedWith, "resumed", resumed)
 	return nr
+}
+
+// providerEnv is what a rollout's metric providers may use: the router's
+// samples, and on ECS the target groups of the task sets.
+func (c *ControlPlane) providerEnv(r *rollout, w *provider.Window) provider.Env {
+	env := provider.Env{Router: w}
+	if e := r.spec.Spec.Platform.ECS; e != nil {
+		env.TargetGroups, env.AWS = targetGroupsOf{rollout: r.spec.Metadata.Name, pf: r.platform}, e.AWS
+	}
+	return env
 }
 
 // collect adds the router samples that finished since the last tick to
@@ -228,6 +238,12 @@ func (c *ControlPlane) judgeRun(ctx context.Context, r *rollout, run *analysisRu
 		cd, _ := run.window.Snapshot("canary")
 		od, _ := run.window.Snapshot(run.view.ComparedWith)
 		run.view.CanaryRequests, run.view.CompareRequests = cd.Total, od.Total
+		// A provider that counts requests itself (cloudwatch) says how
+		// many the canary served when the router saw none.
+		for _, in := range run.inputs {
+			run.view.CanaryRequests = max(run.view.CanaryRequests, in.CanaryTotal)
+			run.view.CompareRequests = max(run.view.CompareRequests, in.BaselineTotal)
+		}
 	}
 	return &engine.AnalysisResult{Kind: run.ref.Kind, Revision: run.view.Revision, Step: run.ref.Step,
 		Verdict: run.view.Report.Verdict.String(), CanaryRequests: run.view.CanaryRequests,

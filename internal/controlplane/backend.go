@@ -77,8 +77,14 @@ func (c *ControlPlane) Logs(ctx context.Context, name, revision string, baseline
 func (c *ControlPlane) view(r *rollout) wire.RolloutView {
 	r.mu.Lock()
 	st := r.status
+	routerURL, explain := c.opts.RouterURL, ""
+	if r.ext != nil {
+		// Users reach an ECS service through its load balancer.
+		routerURL, explain = "", r.ext.explain
+	}
 	r.mu.Unlock()
-	v := wire.NewRolloutView(r.spec, st, c.opts.RouterURL)
+	v := wire.NewRolloutView(r.spec, st, routerURL)
+	v.Traffic = explain
 	v.Analysis = r.analysisViews()
 	return v
 }

@@ -1,16 +1,38 @@
 package controlplane
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/platform"
+	"github.com/kanaria-dev/kanaria/internal/traffic"
 )
 
 // newPlatform asks the data plane for the platform a rollout's spec names.
-func (c *ControlPlane) newPlatform(sp v1alpha1.Rollout) (platform.Platform, error) {
-	return c.opts.DataPlane.Platform(sp.Metadata.Name, sp.Spec.Platform)
+// ECS task sets are not processes of the data plane: AWS keeps them, so
+// the control plane drives them itself, with the ELB traffic provider.
+func (c *ControlPlane) newPlatform(ctx context.Context, sp v1alpha1.Rollout) (platform.Platform, *external, error) {
+	e := sp.Spec.Platform.ECS
+	if e == nil {
+		p, err := c.opts.DataPlane.Platform(sp.Metadata.Name, sp.Spec.Platform)
+		return p, nil, err
+	}
+	if sp.Spec.Traffic == nil || sp.Spec.Traffic.ELB == nil {
+		return nil, nil, errors.New("platform ecs needs traffic.elb")
+	}
+	pf, err := platform.NewECS(ctx, sp.Metadata.Name, *e, platform.ECSOptions{FullScale: sp.Spec.Strategy.BlueGreen != nil, Logger: c.log})
+	if err != nil {
+		return nil, nil, err
+	}
+	tp, err := traffic.NewELB(ctx, *sp.Spec.Traffic.ELB, e.AWS, e.TargetGroups)
+	if err != nil {
+		pf.Close(ctx)
+		return nil, nil, err
+	}
+	return pf, &external{pf: pf, tp: tp}, nil
 }
 
 // logs writes a copy's output if its platform keeps any.

@@ -32,16 +32,26 @@ type rollout struct {
 	notifier *notify.Notifier
 	// analysis holds the release's running (or last) analyses (analysis.go).
 	analysis analysisState
+	// ext is set when the traffic is moved outside kanaria's router (ELB
+	// weights for ECS task sets; external.go).
+	ext *external
 }
 
 // openRollout restores a rollout from the store, or starts it fresh, and
 // re-applies the world its status implies.
 func (c *ControlPlane) openRollout(ctx context.Context, sp v1alpha1.Rollout) (*rollout, error) {
-	pf, err := c.newPlatform(sp)
+	pf, ext, err := c.newPlatform(ctx, sp)
 	if err != nil {
 		return nil, err
 	}
-	r := &rollout{spec: sp, platform: pf, running: map[string]platform.Instance{}, startErrs: map[string]string{}}
+	r := &rollout{spec: sp, platform: pf, ext: ext, running: map[string]platform.Instance{}, startErrs: map[string]string{}}
+	if ext != nil {
+		// Refused before anything is written or changed.
+		if err := ext.validate(ctx); err != nil {
+			pf.Close(ctx)
+			return nil, err
+		}
+	}
 	if r.notifier, err = c.newNotifier(r); err != nil {
 		return nil, err
 	}
@@ -84,6 +94,9 @@ func (c *ControlPlane) resume(ctx context.Context, r *rollout) {
 func (c *ControlPlane) reconcile(ctx context.Context, r *rollout) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.ext != nil {
+		c.actExternal(ctx, r)
+	}
 	obs := c.observe(r)
 	c.analyze(ctx, r, &obs)
 	st, acts := engine.Reconcile(r.spec, r.status, obs, c.opts.Now())
@@ -133,6 +146,12 @@ func (c *ControlPlane) observe(r *rollout) engine.Observations {
 		}
 		obs.Versions[key] = engine.VersionState{Ready: s.Ready, Failed: s.Failed, Reason: s.Reason}
 	}
+	if r.ext != nil {
+		if w := r.ext.observed; w != nil {
+			obs.RouterWeights = w
+		}
+		return obs
+	}
 	if w, ok := c.router.Weights(r.spec.Metadata.Name); ok {
 		obs.RouterWeights = &w
 	}
@@ -170,6 +189,11 @@ func (c *ControlPlane) execute(ctx context.Context, r *rollout, acts []engine.Ac
 			in := platform.Instance{Rollout: name, Revision: a.Revision, Baseline: a.Baseline}
 			delete(r.running, engine.VersionKey(in.Revision, in.Baseline))
 			delete(r.startErrs, engine.VersionKey(in.Revision, in.Baseline))
+			if r.ext != nil {
+				// Stopped once the traffic reads back without it
+				// (actExternal), not before.
+				continue
+			}
 			if err := r.platform.Stop(ctx, in); err != nil {
 				c.log.Warn("stop failed", "rollout", name, "version", engine.VersionKey(in.Revision, in.Baseline), "err", err)
 			}

@@ -21,8 +21,8 @@ func (c *ControlPlane) routerConfig() router.Config {
 		}
 		name := sp.Metadata.Name
 		r := c.rollouts[name]
-		if r == nil {
-			continue
+		if r == nil || r.ext != nil {
+			continue // ELB moves this one's traffic
 		}
 		rel := c.releaseOf(r)
 		if len(rel.Stable.Endpoints) == 0 {

@@ -37,6 +37,10 @@ type RolloutView struct {
 	// Analysis is the release's current or last analyses with their
 	// verdicts (AnalysisRun); absent when none ran.
 	Analysis []AnalysisRun `json:"analysis,omitempty"`
+	// Traffic is the traffic provider's account of the weights in effect
+	// when it is not kanaria's router ("ELB weights canary 1 : stable 9
+	// ... = 10%"): what it honours of the weights asked, and its limits.
+	Traffic string `json:"traffic,omitempty"`
 	// Note is set when a command was already in effect and changed nothing
 	// (e.g. pause on a paused rollout): commands are idempotent.
 	Note string `json:"note,omitempty"`

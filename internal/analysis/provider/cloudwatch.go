@@ -16,6 +16,10 @@ import (
 	"github.com/kanaria-dev/kanaria/internal/awsapi"
 )
 
+// cloudWatchTimeout bounds one Fetch (its describe and GetMetricData
+// pages, retries included).
+const cloudWatchTimeout = 30 * time.Second
+
 // TargetGroups says which ELB target group serves a revision, for
 // providers that measure at the load balancer (the ECS platform knows).
 type TargetGroups interface {
@@ -54,9 +58,9 @@ func NewCloudWatch(cfg v1alpha1.CloudWatchMetric, kind judge.Kind, platformAWS v
 }
 
 // Capabilities: counts per target group feed error rates; per-period
-// latencies feed comparisons and thresholds.
+// latencies feed comparisons and thresholds; it asks AWS (Remote).
 func (c *CloudWatch) Capabilities() Capabilities {
-	return Capabilities{Kinds: []judge.Kind{judge.ErrorRate, judge.Latency, judge.Threshold}}
+	return Capabilities{Kinds: []judge.Kind{judge.ErrorRate, judge.Latency, judge.Threshold}, Remote: true}
 }
 
 func (c *CloudWatch) measure() string {
@@ -91,6 +95,10 @@ type side struct {
 // Fetch reads the window [q.Start, q.Now) for the canary's target group
 // and, for comparisons, for the compared revision's.
 func (c *CloudWatch) Fetch(ctx context.Context, q Query) (judge.Input, error) {
+	// Bounded here: a remote fetch runs off the tick, and the SDK retries
+	// throttling with backoff within this time.
+	ctx, cancel := context.WithTimeout(ctx, cloudWatchTimeout)
+	defer cancel()
 	in := judge.Input{Query: c.describe(q)}
 	canary, err := c.side(ctx, q, q.Revision)
 	if err != nil {
