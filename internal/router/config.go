@@ -45,7 +45,7 @@ type Config struct {
 	Timeouts Timeouts `json:"timeouts,omitempty"`
 	// MaxHeaderBytes limits request header size. Default 64 KiB.
 	MaxHeaderBytes int `json:"maxHeaderBytes,omitempty"`
-	// HTTPServer chooses the front end for plain-HTTP listeners: "fast"
+	// HTTPServer chooses the front end: "fast"
 	// (the default: kanaria's own HTTP/1.1 server and upstream pool, with
 	// the common requests served by an epoll event loop on Linux,
 	// loop_*.go, and the rest by a goroutine per connection, conn_*.go),

@@ -36,8 +36,9 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, cfg Config) err
 // h1Server is kanaria's own HTTP/1.1 server, the listener side both of its
 // front ends share: accepting (beside the loops' own accepts), handing
 // each connection to an event loop or a goroutine of its own, keep-alive
-// and graceful drain. Serve chooses it for plain-HTTP listeners of a
-// *Router (see Config.HTTPServer).
+// and graceful drain, and for a TLS listener the handshake and the
+// hand-off of h2 connections. Serve chooses it for the listeners of a
+// *Router unless Config.HTTPServer is "stdlib".
 type h1Server struct {
 	r         *Router
 	cfg       Config // defaults applied
@@ -176,10 +177,22 @@ func (s *h1Server) closeConns(force bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for fc := range s.conns {
-		if force || fc.state.CompareAndSwap(connIdle, connClosed) {
+		switch {
+		case force:
+			closeSocket(fc.c)
+		case fc.state.CompareAndSwap(connIdle, connClosed):
 			fc.c.Close()
 		}
 	}
+}
+
+// closeSocket closes c's socket at once: on a TLS connection without the
+// close_notify a client that stopped reading could hold for seconds.
+func closeSocket(c net.Conn) {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	c.Close()
 }
 
 // remoteHost is c's peer address without the port, for X-Forwarded-For.
