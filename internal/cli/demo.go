@@ -35,7 +35,7 @@ func newDemoCmd() *cobra.Command {
 		Long: "demo starts a control plane with one rollout, \"demo\", whose revisions are kanaria's own demo app.\n" +
 			"With --auto it releases v1 -> v2 through every step on loopback, checks the split with real\n" +
 			"requests, promotes, undoes, lets analysis roll back a bad v3 under its own traffic, prints a summary\n" +
-			"and exits 0 when all went as expected.",
+			"and exits 0 when all went as expected; the summary states the verdict v2's analysis step got.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rollouts, err := demoRollouts(pause)

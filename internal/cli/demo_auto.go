@@ -23,6 +23,10 @@ type demoScript struct {
 	out     io.Writer
 	start   time.Time
 	results []string
+	// goodVerdict is the verdict v2's analysis step ended with, as the
+	// summary states it ("Pass", or "Inconclusive (promoted past by the
+	// script)").
+	goodVerdict string
 }
 
 // runDemoAuto starts a control plane on ephemeral loopback ports, runs the
@@ -58,7 +62,8 @@ func runDemoAuto(ctx context.Context, rollouts []v1alpha1.Rollout, stateDir stri
 	if scriptErr != nil {
 		return fmt.Errorf("demo failed: %w", scriptErr)
 	}
-	fmt.Fprintf(out, "demo: v2 released and undone, bad v3 rolled back by analysis, as expected, in %.1fs\n", time.Since(d.start).Seconds())
+	fmt.Fprintf(out, "demo: v2's analysis step ended %s; v2 released and undone; bad v3 rolled back by analysis; in %.1fs\n",
+		d.goodVerdict, time.Since(d.start).Seconds())
 	return nil
 }
 
@@ -101,7 +106,9 @@ func (d *demoScript) releaseGood(ctx context.Context, name string) error {
 		return err
 	}
 	d.noteAnalysis(v, "step")
+	d.goodVerdict = "Pass"
 	if v.Status.PausedBy == engine.PausedByInconclusive {
+		d.goodVerdict = "Inconclusive (the script promoted past it)"
 		d.note("v2's analysis step was Inconclusive: the script promotes past it, as a human would")
 		if err := d.do(ctx, name, engine.Command{Kind: engine.CmdPromote}); err != nil {
 			return err
