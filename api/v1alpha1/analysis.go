@@ -86,7 +86,12 @@ func (p MetricProvider) Name() string {
 
 // RouterMetric reads kanaria's own per-request samples.
 type RouterMetric struct {
-	// Measure is errorRate, latency (milliseconds) or requestRate (req/s).
+	// Measure is errorRate, latency (milliseconds), requestRate (req/s) or
+	// mirrorDifference: of the mirrored requests' answers, the largest
+	// rate at which a field of the canary's differs from stable's, above
+	// the noise between the two copies of stable, over the significant
+	// fields (0 when none is; threshold metrics only, e.g.
+	// "result < 0.01").
 	// Default: the metric's kind (errorRate or latency); a threshold metric
 	// must say.
 	Measure string `json:"measure,omitempty"`

@@ -162,6 +162,13 @@ func (c *Client) Analysis(ctx context.Context, name string) ([]wire.AnalysisRun,
 	return runs, c.getJSON(ctx, rolloutPath(name, "analysis"), &runs)
 }
 
+// Diff returns the comparison of a rollout's mirrored answers (shadow
+// traffic). 404 (IsNotFound) when it never mirrored.
+func (c *Client) Diff(ctx context.Context, name string) (wire.DiffReport, error) {
+	var rep wire.DiffReport
+	return rep, c.getJSON(ctx, rolloutPath(name, "diff"), &rep)
+}
+
 // History returns a rollout's per-second metrics at or after since, oldest
 // first. A control plane that keeps no history answers 404 (IsNotFound).
 func (c *Client) History(ctx context.Context, name string, since time.Time) ([]wire.HistoryPoint, error) {

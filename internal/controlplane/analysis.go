@@ -163,7 +163,7 @@ func (c *ControlPlane) syncRun(r *rollout, run *analysisRun, ref *engine.Analysi
 // providerEnv is what a rollout's metric providers may use: the router's
 // samples, and on ECS the target groups of the task sets.
 func (c *ControlPlane) providerEnv(r *rollout, w *provider.Window) provider.Env {
-	env := provider.Env{Router: w}
+	env := provider.Env{Router: diffWindow{w, c, r.spec.Metadata.Name, r.status.CanaryRevision}}
 	if e := r.spec.Spec.Platform.ECS; e != nil {
 		env.TargetGroups, env.AWS = targetGroupsOf{rollout: r.spec.Metadata.Name, pf: r.platform}, e.AWS
 	}
@@ -314,6 +314,48 @@ func num(n judge.Number) string {
 	}
 	return fmt.Sprintf("%.4g", f)
 }
+
+// Diff returns the comparison of a rollout's mirrored answers, as the data
+// plane's router keeps it (also after the release ended).
+func (c *ControlPlane) Diff(ctx context.Context, name string) (wire.DiffReport, error) {
+	if _, ok := c.rollouts[name]; !ok {
+		return wire.DiffReport{}, wire.ErrNotFound
+	}
+	rep, ok := c.router.MirrorReport(name)
+	if !ok {
+		return wire.DiffReport{}, noMirror(name)
+	}
+	return rep, nil
+}
+
+// diffWindow is an analysis's data source: the router samples it
+// accumulated, and the router's comparison of mirrored answers of the
+// canary revision.
+type diffWindow struct {
+	*provider.Window
+	c        *ControlPlane
+	rollout  string
+	revision string
+}
+
+// MirrorDifference reads the data plane's comparison; one of another
+// canary revision (a previous release's) counts as none.
+func (d diffWindow) MirrorDifference() (float64, int64, bool) {
+	rep, ok := d.c.router.MirrorReport(d.rollout)
+	if !ok || rep.Revisions.Candidate != d.revision {
+		return 0, 0, false
+	}
+	return rep.DifferenceAboveNoise, rep.Samples, true
+}
+
+// noMirror is the 404 of a rollout that never mirrored.
+type noMirror string
+
+func (n noMirror) Error() string {
+	return fmt.Sprintf("rollout %s has mirrored no traffic (a setMirror step or spec.strategy.canary.mirror starts it)", string(n))
+}
+
+func (noMirror) Is(target error) bool { return target == wire.ErrNotFound }
 
 // Analysis returns a rollout's current or last analyses.
 func (c *ControlPlane) Analysis(ctx context.Context, name string) ([]wire.AnalysisRun, error) {

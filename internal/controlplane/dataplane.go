@@ -8,6 +8,7 @@ import (
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/platform"
 	"github.com/kanaria-dev/kanaria/internal/router"
+	"github.com/kanaria-dev/kanaria/internal/router/shadow"
 )
 
 // DataPlane is where the router and the versions live: a separate process
@@ -19,6 +20,7 @@ type DataPlane interface {
 	Weights(ctx context.Context, release string) (w v1alpha1.Weights, ok bool, err error)
 	Samples(ctx context.Context, release string, v router.Version, since time.Time) ([]router.Sample, error)
 	Counts(ctx context.Context, release string, v router.Version) (router.Counts, error)
+	MirrorReport(ctx context.Context, release string) (shadow.Report, bool, error)
 	Platform(rollout string, p v1alpha1.Platform) (platform.Platform, error)
 }
 
@@ -63,6 +65,19 @@ func (v *routerView) Samples(release string, ver router.Version, since time.Time
 		return nil
 	}
 	return ss
+}
+
+// MirrorReport returns the comparison of a release's mirrored answers; ok
+// is false when it never mirrored or the data plane cannot be read.
+func (v *routerView) MirrorReport(release string) (shadow.Report, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), dataPlaneCallTimeout)
+	defer cancel()
+	rep, ok, err := v.dp.MirrorReport(ctx, release)
+	if err != nil {
+		v.log.Warn("data plane: cannot read the mirror report", "release", release, "err", err)
+		return shadow.Report{}, false
+	}
+	return rep, ok
 }
 
 // Counts returns one version's cumulative counters.

@@ -75,6 +75,14 @@ func (c *ControlPlane) releaseOf(r *rollout) router.Release {
 	if t.BaselineRevision != "" {
 		rel.Baseline, rel.BaselineWeight = c.backend(r, t.BaselineRevision, true, t.Weights.BaselinePPM)
 	}
+	if t.Mirror != nil && rel.Canary != nil && len(rel.Canary.Endpoints) > 0 {
+		// Copies go only to a canary (and a baseline) that has ready
+		// endpoints; the router compares what they answer.
+		rel.Mirror, rel.MirrorRoutes = t.Mirror, t.MirrorRoutes
+		if rel.Baseline != nil && len(rel.Baseline.Endpoints) == 0 {
+			rel.Baseline = nil
+		}
+	}
 	return rel
 }
 

@@ -51,6 +51,7 @@ func (a *api) routes() http.Handler {
 	mux.HandleFunc("GET /v1/router/weights/{release}", a.getWeights)
 	mux.HandleFunc("GET /v1/router/samples", a.getSamples)
 	mux.HandleFunc("GET /v1/router/counts", a.getCounts)
+	mux.HandleFunc("GET /v1/router/mirror/{release}", a.getMirror)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(a.router.Telemetry())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -117,6 +118,19 @@ func (a *api) getSamples(w http.ResponseWriter, r *http.Request) {
 		out = []router.Sample{}
 	}
 	jsonhttp.WriteJSON(w, http.StatusOK, out)
+}
+
+// getMirror answers GET /v1/router/mirror/{release} with the comparison
+// of the release's mirrored answers (shadow.Report); 404 when it never
+// mirrored.
+func (a *api) getMirror(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("release")
+	rep, ok := a.router.MirrorReport(name)
+	if !ok {
+		jsonhttp.WriteError(w, http.StatusNotFound, fmt.Sprintf("release %q has not mirrored anything", name))
+		return
+	}
+	jsonhttp.WriteJSON(w, http.StatusOK, rep)
 }
 
 func (a *api) getCounts(w http.ResponseWriter, r *http.Request) {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/router"
+	"github.com/kanaria-dev/kanaria/internal/router/shadow"
 	"github.com/kanaria-dev/kanaria/internal/wire"
 	"github.com/kanaria-dev/kanaria/internal/wire/jsonhttp"
 )
@@ -279,6 +280,17 @@ func (c *Client) Samples(ctx context.Context, release string, v router.Version, 
 	var out []router.Sample
 	err := c.do(ctx, http.MethodGet, query("/v1/router/samples", "release", release, "version", string(v), "since", s), nil, &out)
 	return out, err
+}
+
+// MirrorReport returns the comparison of release's mirrored answers; ok
+// is false when the release never mirrored.
+func (c *Client) MirrorReport(ctx context.Context, release string) (rep shadow.Report, ok bool, err error) {
+	err = c.do(ctx, http.MethodGet, "/v1/router/mirror/"+url.PathEscape(release), nil, &rep)
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		return shadow.Report{}, false, nil
+	}
+	return rep, err == nil, err
 }
 
 // Counts returns the router's counters of release+version.

@@ -23,6 +23,7 @@ const MaxAdminBodyBytes = 4 << 20
 //	PUT  /v1/config                    replace the table (validated whole; 400 changes nothing)
 //	GET  /v1/releases/{name}/weights   {"canaryWeight":pct,"baselineWeight":pct,"canaryPPM":n,"baselinePPM":n}
 //	PUT  /v1/releases/{name}/weights   {"canaryWeight":pct,"baselineWeight":pct} or ...PPM
+//	GET  /v1/releases/{name}/mirror    the comparison of mirrored answers (shadow.Report)
 //
 // Every route but /healthz needs "Authorization: Bearer <token>". An empty
 // token refuses every request, so a mistake cannot open the API.
@@ -33,6 +34,7 @@ func NewAdminHandler(r *Router, token string) http.Handler {
 	mux.HandleFunc("PUT /v1/config", a.putConfig)
 	mux.HandleFunc("GET /v1/releases/{name}/weights", a.getWeights)
 	mux.HandleFunc("PUT /v1/releases/{name}/weights", a.putWeights)
+	mux.HandleFunc("GET /v1/releases/{name}/mirror", a.getMirror)
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.URL.Path == "/healthz" && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -110,6 +112,16 @@ func (a *admin) getWeights(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	jsonhttp.WriteJSON(w, http.StatusOK, viewOf(name, cur))
+}
+
+func (a *admin) getMirror(w http.ResponseWriter, req *http.Request) {
+	name := req.PathValue("name")
+	rep, ok := a.r.MirrorReport(name)
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("release %q has not mirrored anything", name), nil)
+		return
+	}
+	jsonhttp.WriteJSON(w, http.StatusOK, rep)
 }
 
 func (a *admin) putWeights(w http.ResponseWriter, req *http.Request) {

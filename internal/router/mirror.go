@@ -47,7 +47,8 @@ type mirror struct {
 	compare shadow.Config
 	// versionHeader is the table's UpstreamVersionHeader: the copies are
 	// stamped with the revision they go to, as proxied requests are.
-	versionHeader string
+	// secretHeader (the override secret) is never copied.
+	versionHeader, secretHeader string
 }
 
 // mirrorOpts are the settings a mirrorer is built with; a change of them
@@ -113,7 +114,7 @@ func compileRoute(ppm v1alpha1.Weight, ms []v1alpha1.MirrorMatch) mirrorRoute {
 
 // compileMirror checks and compiles a release's mirror; nil when the
 // release mirrors nothing (no canary, or no route with a share).
-func compileMirror(rc Release, to Timeouts, versionHeader string) (*mirror, error) {
+func compileMirror(rc Release, to Timeouts, versionHeader, secretHeader string) (*mirror, error) {
 	if rc.Mirror == nil && len(rc.MirrorRoutes) == 0 {
 		return nil, nil
 	}
@@ -128,7 +129,7 @@ func compileMirror(rc Release, to Timeouts, versionHeader string) (*mirror, erro
 		return nil, fmt.Errorf("mirror.compare.%w", err)
 	}
 	m := &mirror{maxBody: opt.MaxBodyBytes, header: canonicalHeader(opt.Header), methods: opt.Methods,
-		compare: compareOf(opt), versionHeader: versionHeader}
+		compare: compareOf(opt), versionHeader: versionHeader, secretHeader: secretHeader}
 	if opt.Percentage > 0 {
 		m.routes = append(m.routes, compileRoute(opt.Percentage, opt.Match))
 	}
@@ -223,17 +224,22 @@ func (r *mirrorRoute) selects(method, path string, header func(string) (string, 
 // methods do nothing on a nil capture, so the front ends call them
 // unconditionally.
 type capture struct {
-	m         *mirror
-	host      string
-	req       shadow.Request
-	primary   shadow.Response
-	candidate *backend
-	secondary *backend // nil without a baseline
+	m       *mirror
+	host    string
+	req     shadow.Request
+	primary shadow.Response
+	// reqHead and respHead are copies of the request's and stable's
+	// answer's header blocks, kept by the event loop and the goroutine
+	// path, which do not parse them into headers: the mirror's workers do
+	// (materialize), off the primary's way.
+	reqHead, respHead []byte
+	candidate         *backend
+	secondary         *backend // nil without a baseline
 }
 
 // newCapture starts a capture for a request of rel that stable serves.
 func (m *mirror) newCapture(rel *release, method, target, host string) *capture {
-	return &capture{m: m, host: host, req: shadow.Request{Method: method, Target: target, Header: http.Header{}},
+	return &capture{m: m, host: host, req: shadow.Request{Method: method, Target: target},
 		candidate: rel.backend(Canary), secondary: rel.backend(Baseline)}
 }
 
@@ -259,25 +265,54 @@ func captureH1(r *request, h *h1.Head) *capture {
 		return nil
 	}
 	c := m.newCapture(r.rel, string(r.method), string(originForm(r.target)), "")
-	for i := range h.Fields {
-		f := &h.Fields[i]
-		name := h.Bytes(f.Name)
-		switch {
-		case f.Hop:
-		case h1.EqualFold(name, "Host"):
-			c.host = string(h.Bytes(f.Value))
-		case mirrorDropsField(bstr(name), r.t):
-		default:
-			c.req.Header.Add(string(name), string(h.Bytes(f.Value)))
-		}
-	}
+	c.reqHead = append([]byte(nil), h.Buf...)
 	return c
 }
 
-// mirrorDropsField: fields the copy does not carry (the router's own, and
+// materialize parses the header blocks the front end kept into the copy's
+// request header (without hop-by-hop and router-owned fields) and stable's
+// answer's header. It runs on a mirror worker.
+func (c *capture) materialize() error {
+	if c.reqHead != nil {
+		h := h1.Head{Buf: c.reqHead}
+		if err := h.Parse(); err != nil {
+			return err
+		}
+		c.req.Header = http.Header{}
+		for i := range h.Fields {
+			f := &h.Fields[i]
+			name := h.Bytes(f.Name)
+			switch {
+			case f.Hop:
+			case h1.EqualFold(name, "Host"):
+				c.host = string(h.Bytes(f.Value))
+			case c.m.dropsField(bstr(name)):
+			default:
+				c.req.Header.Add(string(name), string(h.Bytes(f.Value)))
+			}
+		}
+		c.reqHead = nil
+	}
+	if c.respHead != nil {
+		h := h1.Head{Buf: c.respHead}
+		if err := h.Parse(); err != nil {
+			return err
+		}
+		c.primary.Header = http.Header{}
+		for i := range h.Fields {
+			if f := &h.Fields[i]; !f.Hop {
+				c.primary.Header.Add(string(h.Bytes(f.Name)), string(h.Bytes(f.Value)))
+			}
+		}
+		c.respHead = nil
+	}
+	return nil
+}
+
+// dropsField: fields the copy does not carry (the router's own, and
 // framing, which the mirror's client sets itself).
-func mirrorDropsField(name string, t *table) bool {
-	for _, s := range []string{"Content-Length", "Transfer-Encoding", "Expect", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", t.upstreamVersionHeader, t.ovr.secretHeader} {
+func (m *mirror) dropsField(name string) bool {
+	for _, s := range []string{"Content-Length", "Transfer-Encoding", "Expect", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", m.versionHeader, m.secretHeader} {
 		if s != "" && strings.EqualFold(name, s) {
 			return true
 		}
@@ -292,16 +327,10 @@ func (c *capture) requestBody(b []byte) {
 	}
 }
 
-// answerH1 records stable's status and header fields from its head.
+// answerH1 records stable's status and keeps its header block.
 func (c *capture) answerH1(code int, h *h1.Head) {
-	if c == nil {
-		return
-	}
-	c.primary.Status, c.primary.Header = code, http.Header{}
-	for i := range h.Fields {
-		if f := &h.Fields[i]; !f.Hop {
-			c.primary.Header.Add(string(h.Bytes(f.Name)), string(h.Bytes(f.Value)))
-		}
+	if c != nil {
+		c.primary.Status, c.respHead = code, append([]byte(nil), h.Buf...)
 	}
 }
 

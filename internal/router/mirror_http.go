@@ -9,7 +9,7 @@ import (
 // captureHTTP is newCapture for the net/http front end (Router.ServeHTTP):
 // the request as net/http read it. A body the mirror may keep is read
 // whole here (it is at most MaxBodyBytes) and given back to the proxy.
-func captureHTTP(m *mirror, rel *release, req *http.Request, t *table) *capture {
+func captureHTTP(m *mirror, rel *release, req *http.Request) *capture {
 	if req.Header.Get("Upgrade") != "" || !m.want(req.Method, req.URL.Path, func(name string) (string, bool) {
 		v, ok := req.Header[name]
 		if !ok || len(v) == 0 {
@@ -25,8 +25,9 @@ func captureHTTP(m *mirror, rel *release, req *http.Request, t *table) *capture 
 		return nil
 	}
 	c := m.newCapture(rel, req.Method, req.URL.RequestURI(), req.Host)
+	c.req.Header = http.Header{}
 	for name, vs := range req.Header {
-		if hopHeader(name) || mirrorDropsField(name, t) {
+		if hopHeader(name) || m.dropsField(name) {
 			continue
 		}
 		c.req.Header[name] = append([]string(nil), vs...)

@@ -1,13 +1,6 @@
 package router
 
 import (
-	"bytes"
-	"context"
-	"errors"
-	"io"
-	"net"
-	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,10 +19,7 @@ type mirrorer struct {
 	opts    mirrorOpts
 	jobs    chan *capture
 	quit    chan struct{}
-	ctx     context.Context // cancelled by stop: copies in flight end at once
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	client  *http.Client
+	pools   mirrorPools
 
 	mu   sync.Mutex
 	coll *shadow.Collector
@@ -38,30 +28,16 @@ type mirrorer struct {
 }
 
 func newMirrorer(release string, o mirrorOpts) *mirrorer {
-	d := &net.Dialer{Timeout: min(o.dial, o.timeout), KeepAlive: 30 * time.Second}
-	tr := &http.Transport{
-		Proxy:                  nil,
-		DialContext:            d.DialContext,
-		MaxIdleConnsPerHost:    o.concurrency,
-		MaxConnsPerHost:        2 * o.concurrency, // a worker may wait on canary and baseline at once
-		IdleConnTimeout:        90 * time.Second,
-		ResponseHeaderTimeout:  o.timeout,
-		DisableCompression:     true,
-		MaxResponseHeaderBytes: 1 << 20,
-	}
-	m := &mirrorer{release: release, opts: o, jobs: make(chan *capture, o.concurrency*mirrorQueuePerWorker), quit: make(chan struct{}),
-		client: &http.Client{Transport: tr, Timeout: o.timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-	m.ctx, m.cancel = context.WithCancel(context.Background())
+	m := &mirrorer{release: release, opts: o, jobs: make(chan *capture, o.concurrency*mirrorQueuePerWorker), quit: make(chan struct{})}
 	for range o.concurrency {
-		m.wg.Add(1)
 		go m.work()
 	}
 	return m
 }
 
-// stop ends the workers, cancelling the copies in flight (so a table swap
-// never waits for a slow canary); what is still queued is dropped. The
-// report stays.
+// stop ends the workers without waiting for them (so a table swap never
+// waits for a slow canary: a copy in flight ends by its timeout); what is
+// still queued is dropped. The report stays.
 func (m *mirrorer) stop() {
 	select {
 	case <-m.quit:
@@ -69,14 +45,12 @@ func (m *mirrorer) stop() {
 	default:
 	}
 	close(m.quit)
-	m.cancel()
-	m.wg.Wait()
 	for {
 		select {
 		case <-m.jobs:
 			m.dropped.Add(1)
 		default:
-			m.client.CloseIdleConnections()
+			m.pools.closeIdle()
 			return
 		}
 	}
@@ -92,7 +66,7 @@ func (m *mirrorer) stopped() bool {
 }
 
 func (m *mirrorer) work() {
-	defer m.wg.Done()
+	idlePriority()
 	for {
 		select {
 		case <-m.quit:
@@ -108,18 +82,21 @@ func (m *mirrorer) work() {
 // compare sends c to the canary and the baseline at once and adds the
 // answers to the comparison.
 func (m *mirrorer) compare(c *capture) {
-	ctx, cancel := context.WithTimeout(m.ctx, m.opts.timeout)
-	defer cancel()
+	if c.materialize() != nil {
+		m.dropped.Add(1) // cannot happen: the front end parsed the same bytes
+		return
+	}
+	deadline := time.Now().Add(m.opts.timeout)
 	var sec *shadow.Response
 	var wg sync.WaitGroup
 	if c.secondary != nil {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sec = m.send(ctx, c, c.secondary)
+			sec = m.send(deadline, c, c.secondary)
 		}()
 	}
-	cand := m.send(ctx, c, c.candidate)
+	cand := m.send(deadline, c, c.candidate)
 	wg.Wait()
 	m.mu.Lock()
 	coll := m.coll
@@ -131,54 +108,17 @@ func (m *mirrorer) compare(c *capture) {
 }
 
 // send makes one mirrored request to b and reads its answer, at most
-// maxBody bytes of body.
-func (m *mirrorer) send(ctx context.Context, c *capture, b *backend) *shadow.Response {
+// maxBody bytes of body, within the mirror's timeout.
+func (m *mirrorer) send(deadline time.Time, c *capture, b *backend) *shadow.Response {
 	ep := b.pick()
 	if ep == nil {
 		ep = b.any()
 	}
-	url := ep.url.Scheme + "://" + ep.url.Host
-	if p := ep.url.Path; p != "" && p != "/" && strings.HasPrefix(c.req.Target, "/") {
-		url += strings.TrimSuffix(p, "/")
-	}
-	url += c.req.Target
-	var body io.Reader
-	if len(c.req.Body) > 0 {
-		body = bytes.NewReader(c.req.Body)
-	}
-	req, err := http.NewRequestWithContext(ctx, c.req.Method, url, body)
-	if err != nil {
+	r := m.exchange(c, ep, b, deadline)
+	if r.Err != "" {
 		m.shadowErrors.Add(1)
-		return &shadow.Response{Err: err.Error()}
 	}
-	req.Header = c.req.Header.Clone()
-	req.Header.Set(c.m.header, "1")
-	req.Header.Set(c.m.versionHeader, b.revision)
-	if c.host != "" {
-		req.Host = c.host
-	}
-	resp, err := m.client.Do(req)
-	if err != nil {
-		m.shadowErrors.Add(1)
-		msg := err.Error()
-		if errors.Is(err, context.DeadlineExceeded) {
-			msg = "timeout after " + m.opts.timeout.String()
-		}
-		return &shadow.Response{Err: msg}
-	}
-	defer resp.Body.Close()
-	out := &shadow.Response{Status: resp.StatusCode, Header: resp.Header}
-	buf, err := io.ReadAll(io.LimitReader(resp.Body, int64(c.m.maxBody)+1))
-	switch {
-	case err != nil:
-		m.shadowErrors.Add(1)
-		return &shadow.Response{Err: "reading the answer: " + err.Error()}
-	case len(buf) > c.m.maxBody:
-		out.Truncated = true
-	default:
-		out.Body = buf
-	}
-	return out
+	return r
 }
 
 // setRevisions points the comparison at the release's versions now: a new

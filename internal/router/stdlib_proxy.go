@@ -97,7 +97,7 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	st.point(b, ep)
 	if m := d.Release.mirror; m != nil && d.Backend.version == Stable {
-		st.shadow = captureHTTP(m, d.Release, req, t)
+		st.shadow = captureHTTP(m, d.Release, req)
 	}
 	defer func() {
 		if st.status != 0 {

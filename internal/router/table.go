@@ -212,7 +212,7 @@ func compile(cfg Config, prev *table, tel *Telemetry) (*table, error) {
 	for i, rc := range cfg.Releases {
 		rel, err := compileRelease(rc, oldEP, tel)
 		if err == nil {
-			rel.mirror, err = compileMirror(rc, cfg.Timeouts, t.upstreamVersionHeader)
+			rel.mirror, err = compileMirror(rc, cfg.Timeouts, t.upstreamVersionHeader, t.ovr.secretHeader)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("releases[%d]: %w", i, err)

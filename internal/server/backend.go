@@ -35,6 +35,14 @@ type HistoryBackend interface {
 	History(ctx context.Context, name string, since time.Time) ([]wire.HistoryPoint, error)
 }
 
+// DiffBackend is implemented by backends whose router mirrors requests.
+// Optional: without it the diff route answers 404.
+type DiffBackend interface {
+	// Diff returns the comparison of a rollout's mirrored answers;
+	// wire.ErrNotFound for an unknown rollout or one that never mirrored.
+	Diff(ctx context.Context, name string) (wire.DiffReport, error)
+}
+
 // AnalysisBackend is implemented by backends that run analyses. Optional,
 // like HistoryBackend: without it the analysis route answers 404.
 type AnalysisBackend interface {

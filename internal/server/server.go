@@ -82,6 +82,7 @@ func New(b Backend, token string, opts Options) *Server {
 	v1.HandleFunc("/v1/rollouts/{name}/logs", jsonhttp.Only(s.handleLogs, get...))
 	v1.HandleFunc("/v1/rollouts/{name}/analysis", jsonhttp.Only(s.handleAnalysis, get...))   // analysis.go
 	v1.HandleFunc("/v1/rollouts/{name}/history", jsonhttp.Only(s.handleHistory, get...))     // history.go
+	v1.HandleFunc("/v1/rollouts/{name}/diff", jsonhttp.Only(s.handleDiff, get...))           // analysis.go
 	v1.HandleFunc("/v1/rollouts/{name}/watch", jsonhttp.Only(s.handleWatch, http.MethodGet)) // sse.go
 	v1.HandleFunc("/v1/watch", jsonhttp.Only(s.handleWatchAll, http.MethodGet))
 	v1.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

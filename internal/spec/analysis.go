@@ -254,9 +254,9 @@ func validateRouterMetric(p path, kind string, r v1alpha1.RouterMetric) []fieldE
 	var errs []fieldError
 	switch {
 	case r.Measure == "" && kind == "threshold":
-		errs = append(errs, fieldErr(p.with("measure"), "a threshold metric must say what to measure: errorRate, latency or requestRate"))
-	case r.Measure != "" && r.Measure != "errorRate" && r.Measure != "latency" && r.Measure != "requestRate":
-		errs = append(errs, fieldErr(p.with("measure"), "%q must be errorRate, latency or requestRate", r.Measure))
+		errs = append(errs, fieldErr(p.with("measure"), "a threshold metric must say what to measure: errorRate, latency, requestRate or mirrorDifference"))
+	case r.Measure != "" && r.Measure != "errorRate" && r.Measure != "latency" && r.Measure != "requestRate" && r.Measure != "mirrorDifference":
+		errs = append(errs, fieldErr(p.with("measure"), "%q must be errorRate, latency, requestRate or mirrorDifference", r.Measure))
 	case r.Measure != "" && kind != "threshold" && r.Measure != kind:
 		errs = append(errs, fieldErr(p.with("measure"), "a %s comparison measures %s, not %s", kind, kind, r.Measure))
 	}

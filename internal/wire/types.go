@@ -7,7 +7,13 @@ import (
 
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/analysis/judge"
+	"github.com/kanaria-dev/kanaria/internal/router/shadow"
 )
+
+// DiffReport is GET /v1/rollouts/{name}/diff: the comparison of the
+// answers of mirrored requests (shadow traffic), per endpoint and field.
+// Its one home is the router's shadow package.
+type DiffReport = shadow.Report
 
 // ErrNotFound is an unknown rollout (404).
 var ErrNotFound = errors.New("no such rollout")

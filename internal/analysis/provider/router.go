@@ -78,6 +78,16 @@ func (r *Router) threshold(in judge.Input, canary VersionData, q Query) (judge.I
 			return in, nil
 		}
 		v = quantile(canary.Latencies, r.quantile())
+	case "mirrorDifference":
+		ds, ok := r.src.(DiffSource)
+		if !ok {
+			return in, errors.New("this router data source keeps no comparison of mirrored answers")
+		}
+		rate, n, ok := ds.MirrorDifference()
+		if !ok || n == 0 {
+			return in, nil // nothing compared: no data
+		}
+		v = rate
 	case "requestRate":
 		secs := q.Now.Sub(q.Start).Seconds()
 		if secs <= 0 {
@@ -116,6 +126,8 @@ func (r *Router) describe(q Query) string {
 		fmt.Fprintf(&b, ", p%g in ms", r.quantile()*100)
 	case r.measure() == "latency":
 		b.WriteString(", ms")
+	case r.measure() == "mirrorDifference":
+		b.WriteString(" (difference rate above noise of mirrored answers)")
 	}
 	fmt.Fprintf(&b, ", since %s", q.Start.UTC().Format("15:04:05"))
 	return b.String()

@@ -43,6 +43,17 @@ type Source interface {
 	Snapshot(version string) (VersionData, bool)
 }
 
+// DiffSource is a Source that also knows the comparison of mirrored
+// answers (shadow traffic). The control plane's analyses are one; a
+// Source without it cannot feed the mirrorDifference measure, and says so.
+type DiffSource interface {
+	Source
+	// MirrorDifference is the difference rate above noise of the canary's
+	// answers and how many requests were compared; ok is false when the
+	// rollout mirrored nothing.
+	MirrorDifference() (rate float64, samples int64, ok bool)
+}
+
 // Window accumulates the router's samples of one analysis, per version.
 // The control plane adds what it read each tick; the router's own ring
 // holds only seconds of history at high rates, so the analysis keeps

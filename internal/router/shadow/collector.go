@@ -59,12 +59,15 @@ func (c *Collector) SetComparer(cmp *Comparer) {
 // and primary against secondary (nil when there is no baseline).
 func (c *Collector) Add(req *Request, primary, candidate, secondary *Response) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	cand := c.cmp.Diff(primary, candidate)
+	cmp := c.cmp
+	c.mu.Unlock()
+	cand := cmp.Diff(primary, candidate) // outside the lock: workers compare in parallel
 	var noise []Field
 	if secondary != nil {
-		noise = c.cmp.Diff(primary, secondary)
+		noise = cmp.Diff(primary, secondary)
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	key := Endpoint(req.Method, req.Target)
 	e := c.endpoints[key]
 	if e == nil {

@@ -153,7 +153,7 @@ func (c *Comparer) Diff(a, b *Response) []Field {
 			out = append(out, Field{Kind: KindHeader, Path: h})
 		}
 	}
-	if a.Truncated || b.Truncated {
+	if a.Truncated || b.Truncated || bytes.Equal(a.Body, b.Body) {
 		return out
 	}
 	ja, aok := decodeJSON(a.Body)
