@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
+	"github.com/kanaria-dev/kanaria/internal/router/internal/h1"
 	"github.com/kanaria-dev/kanaria/internal/router/shadow"
 )
 
@@ -323,4 +324,41 @@ func TestMirrorExamplesRedacted(t *testing.T) {
 			t.Errorf("example bodies %q / %q", ex.Primary.Body, ex.Candidate.Body)
 		}
 	})
+}
+
+// A bad mirror in a routes file is refused whole, naming the field.
+func TestMirrorConfigErrorsNameTheField(t *testing.T) {
+	cfg := mirrorConfig("http://127.0.0.1:1", "http://127.0.0.1:2", "", &v1alpha1.Mirror{
+		Percentage: percent(10), Match: []v1alpha1.MirrorMatch{{Path: &v1alpha1.StringMatch{Regex: "("}}}})
+	cfg.Releases[0].MirrorRoutes = []v1alpha1.MirrorRoute{{Name: "", Percentage: ptr(percent(5))}}
+	err := cfg.Validate()
+	if err == nil || !strings.Contains(err.Error(), "releases[0].mirror.match[0].path.regex: error parsing regexp") ||
+		!strings.Contains(err.Error(), "releases[0].mirrorRoutes[0].name: a mirror route needs a name") {
+		t.Fatalf("validation: %v", err)
+	}
+	if _, err := New(cfg); err == nil {
+		t.Fatal("New accepted it")
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// Without a mirror the request path pays a nil check: nothing allocates.
+func TestNoMirrorAllocatesNothing(t *testing.T) {
+	tb, err := compile(twoVersions("http://127.0.0.1:1", "http://127.0.0.1:2", 0), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &h1.Head{Buf: []byte("GET /x HTTP/1.1\r\nHost: a\r\n\r\n")}
+	if err := h.Parse(); err != nil {
+		t.Fatal(err)
+	}
+	r := request{t: tb, method: []byte("GET"), target: []byte("/x"), rel: tb.releases[0], backend: tb.releases[0].backend(Stable)}
+	if n := testing.AllocsPerRun(100, func() {
+		c := captureH1(&r, h)
+		c.body([]byte("x"))
+		c.done()
+	}); n != 0 {
+		t.Errorf("%v allocations per request without a mirror", n)
+	}
 }

@@ -159,6 +159,9 @@ func (v *validator) release(p string, r Release) {
 	if r.Mirror != nil {
 		v.checked(p+".mirror", r.Mirror.Check())
 	}
+	if (r.Mirror != nil || len(r.MirrorRoutes) > 0) && r.Canary == nil {
+		v.add(p+".mirror", fmt.Sprintf("copies go to the canary: %s.canary is required", p))
+	}
 	for i, mr := range r.MirrorRoutes {
 		v.checked(fmt.Sprintf("%s.mirrorRoutes[%d]", p, i), mr.Check())
 	}

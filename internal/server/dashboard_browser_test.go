@@ -61,13 +61,17 @@ type dashEnv struct {
 	token     string
 }
 
-func newDashEnv(t *testing.T) *dashEnv {
+func newDashEnv(t *testing.T) *dashEnv { return newDashEnvWith(t, browserRollout) }
+
+// newDashEnvWith is newDashEnv for another rollout: rollout is a format
+// with the v1 and v2 URLs.
+func newDashEnvWith(t *testing.T, rollout string) *dashEnv {
 	t.Helper()
 	v1 := httptest.NewServer(demoapp.Handler(demoapp.Options{Revision: "v1", Latency: 2 * time.Millisecond}))
 	t.Cleanup(v1.Close)
 	v2 := httptest.NewServer(demoapp.Handler(demoapp.Options{Revision: "v2", Latency: 5 * time.Millisecond, ErrorRate: 0.05}))
 	t.Cleanup(v2.Close)
-	rs, err := spec.Parse("kanaria.yaml", fmt.Appendf(nil, browserRollout, v1.URL, v2.URL))
+	rs, err := spec.Parse("kanaria.yaml", fmt.Appendf(nil, rollout, v1.URL, v2.URL))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ function stepText(s) {
   if (s.pause && s.pause.duration) return "pause " + s.pause.duration;
   if (s.pause) return "pause (until promote)";
   if (s.analysis) return "analysis " + (s.analysis.duration || "");
+  if (s.setMirror) return "setMirror " + s.setMirror.name + (s.setMirror.percentage != null ? " " + s.setMirror.percentage + "%" : " off");
   return "?";
 }
 
@@ -186,13 +187,48 @@ function renderList(views) {
 async function openRollout(name) {
   state.name = name; state.view = null; state.points = [];
   $("r-name").textContent = name;
-  $("events").replaceChildren(); $("steps").replaceChildren(); $("analysis").replaceChildren();
+  $("events").replaceChildren(); $("steps").replaceChildren(); $("analysis").replaceChildren(); $("diff").replaceChildren();
+  $("diff-summary").textContent = "";
   show("list", false); show("rollout", true);
   const path = "/v1/rollouts/" + encodeURIComponent(name);
   openStream(path + "/watch", {rollout: renderRollout, events: addEvents, points: addPoints});
   const r = await fetch(path + "/history?since=" + (Date.now() - WINDOW_MS), {credentials: "same-origin"});
   if (r.ok && state.name === name) addPoints(await r.json());
   queueDraw();
+  loadDiff(name);
+}
+
+// loadDiff shows the comparison of mirrored answers (GET .../diff) and
+// reads it again every 2 s while this rollout is open.
+async function loadDiff(name) {
+  if (state.name !== name) return;
+  const r = await fetch("/v1/rollouts/" + encodeURIComponent(name) + "/diff", {credentials: "same-origin"}).catch(() => null);
+  if (state.name !== name) return;
+  if (r && r.ok) renderDiff(await r.json());
+  else if (r && r.status === 404) { $("diff-summary").textContent = "no shadow traffic: a setMirror step or strategy.canary.mirror starts it"; $("diff").replaceChildren(); }
+  setTimeout(() => loadDiff(name), 2000);
+}
+
+function renderDiff(d) {
+  const rv = d.revisions || {}, c = d.counters || {};
+  $("diff-summary").textContent = "canary " + rv.candidate + " vs stable " + rv.primary +
+    (rv.secondary ? ", noise from baseline " + rv.secondary : ", no baseline: noise not measured") +
+    "; compared " + d.samples + " (dropped " + c.dropped + ", shadow errors " + c.shadowErrors + "); difference above noise " +
+    (100 * d.differenceAboveNoise).toFixed(2) + "%";
+  const rate = x => (100 * x).toFixed(2) + "%";
+  const rows = [];
+  for (const e of d.endpoints || []) {
+    const fields = e.fields && e.fields.length ? e.fields : [null];
+    for (const f of fields) {
+      const tr = document.createElement("tr");
+      if (f && f.significant) tr.className = "significant";
+      tr.append(text("td", e.endpoint), text("td", f ? f.kind + (f.path ? " " + f.path : "") : "(no differences)"),
+        text("td", f ? rate(f.candidateRate) : "0.00%"), text("td", f ? rate(f.noiseRate) : "0.00%"),
+        text("td", e.samples), text("td", f && f.significant ? "yes" : ""));
+      rows.push(tr);
+    }
+  }
+  $("diff").replaceChildren(...rows);
 }
 
 function renderRollout(v) {
