@@ -21,9 +21,10 @@ type judgeSim interface {
 type judgeSpec struct {
 	name    string
 	latency bool // whether the judge looks at latency at all
-	// everySecond feeds the judge 1-second sub-ticks instead of 10-second
-	// ticks (look numbers count seconds).
-	everySecond bool
+	// productLook feeds the judge at the product's default look interval
+	// (v1alpha1.DefaultRouterInterval: the router's metrics are judged that
+	// often) instead of every tick; look numbers count those looks.
+	productLook bool
 	make        func(seed uint64) judgeSim
 }
 
@@ -84,8 +85,9 @@ func (r *reservoir) add(vs []float64) {
 	}
 }
 
-// kanariaErrors is the error-rate metric alone, looked at every second: an
-// always-valid test may be checked as often as data arrive.
+// kanariaErrors is the error-rate metric alone, looked at as often as the
+// product looks (every second by default): an always-valid test may be
+// checked as often as data arrive.
 type kanariaErrors struct {
 	in      judge.Input
 	metrics []judge.Metric

@@ -4,6 +4,9 @@ import (
 	"math"
 	"reflect"
 	"testing"
+	"time"
+
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
 
 // Fleiss' per-group size for a one-sided test at α = 1 % with 95 % power,
@@ -56,5 +59,42 @@ func TestReservoirKeepsAUniformSample(t *testing.T) {
 	// Uniform on 0..39,999: mean 20,000, sd of the mean ≈ 11,547/√4000 ≈ 183.
 	if len(r.s) != reservoirSize || math.Abs(mean-20_000) > 4*183 {
 		t.Errorf("len %d mean %.0f", len(r.s), mean)
+	}
+}
+
+// lookCounter records the looks it is given and never fails.
+type lookCounter struct {
+	looks    *[]int
+	requests *int
+}
+
+func (c lookCounter) observe(k tick, look int) bool {
+	*c.looks = append(*c.looks, look)
+	*c.requests += k.canaryN
+	return false
+}
+
+// The summary's error figures come from judges fed at the product's default
+// look interval: they must see one look per DefaultRouterInterval with all
+// the traffic since the last, the others one look per tick.
+func TestProductLookInterval(t *testing.T) {
+	tr := traffic{rps: 100, weight: 0.1, tickSec: 10, ticks: 3, sigma: 0.5}
+	var productLooks, tickLooks []int
+	var productN, tickN int
+	judges := []judgeSpec{
+		{name: "product", productLook: true, make: func(uint64) judgeSim { return lookCounter{&productLooks, &productN} }},
+		{name: "tick", make: func(uint64) judgeSim { return lookCounter{&tickLooks, &tickN} }},
+	}
+	failedAt := [][]float64{{0}, {0}}
+	runOne(1, tr, scenario{canaryErr: 0.01, baselineErr: 0.01, canaryMed: 100, baselineMed: 100}, judges, 0, failedAt)
+	lookSec := int(v1alpha1.DefaultRouterInterval / time.Second)
+	if want := 30 / lookSec; len(productLooks) != want || productLooks[want-1] != want {
+		t.Errorf("product looks %v, want 1..%d", productLooks, want)
+	}
+	if !reflect.DeepEqual(tickLooks, []int{1, 2, 3}) {
+		t.Errorf("tick looks %v, want [1 2 3]", tickLooks)
+	}
+	if productN != tickN || productN == 0 {
+		t.Errorf("product judge saw %d canary requests, tick judge %d", productN, tickN)
 	}
 }
