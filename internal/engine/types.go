@@ -33,16 +33,26 @@
 //     carries the mirror: the strategy's, from readiness, and the routes); pause with duration waits until
 //     StepStartedAt+duration; pause {} sets Paused (PausedBy "step"). Past
 //     the last step the canary is promoted.
+//   - analysis (a canary step, blue/green's pre- and post-promotion
+//     analyses; analysis.go): judged from StepStartedAt. After its
+//     duration a verdict with enough samples ends it (Pass moves on,
+//     Inconclusive sets Paused, PausedBy "inconclusive"); short of samples
+//     it keeps collecting until its timeout, then ends Inconclusive with
+//     the counts it saw. A Fail (the stage's or the background's) aborts
+//     at once. Analyses names the analyses each state calls for.
 //   - Promotion (finish): one SetTraffic with StableRevision = the new
 //     revision, then the baseline copy is stopped; the old stable becomes
 //     PreviousRevision, kept warm until ScaleDownAt (blue/green
 //     scaleDownDelay, else 30s); Reconcile stops it then. Phase Healthy.
-//   - Blue/green: green = CanaryRevision at weight 0; when ready, with
-//     autoPromotion it switches after autoPromotionDelay, else Paused
-//     (PausedBy "promotion") until promote.
+//   - Blue/green: green = CanaryRevision at weight 0; when ready (and
+//     after its pre-promotion analysis passed), with autoPromotion it
+//     switches after autoPromotionDelay, else Paused (PausedBy
+//     "promotion") until promote. With a post-promotion analysis the
+//     switch gives green 100 % as the canary, blue still stable and warm;
+//     its Pass promotes, its Fail aborts: one swap back (bluegreen.go).
 //   - promote: past the current step (pause {} or a timed pause, also
 //     ending a user pause); blue/green: the switch. Refused before the
-//     canary is ready. promote --full: straight to promotion, at once if
+//     canary is ready, and while a blue/green analysis judges. promote --full: straight to promotion, at once if
 //     ready, else as soon as it is.
 //   - pause: Progressing -> Paused (PausedBy "user"); timers freeze.
 //     resume shifts StepStartedAt by the paused time. Only a user's pause

@@ -63,8 +63,9 @@ type Event struct {
 	Message string    `json:"message"`
 }
 
-// AnalysisRun is one analysis of a release as the API shows it: the step's
-// or the background analysis's latest report with the numbers behind it.
+// AnalysisRun is one analysis of a release as the API shows it: the
+// current stage's (a canary step, blue/green's pre- or post-promotion) or
+// the background analysis's latest report with the numbers behind it.
 type AnalysisRun struct {
 	// Kind is "step", "background", "prePromotion" or "postPromotion"
 	// (blue/green); Step the 1-based step number of a step's analysis.
