@@ -112,6 +112,23 @@ func (r *rollout) endStaleAnalyses() {
 	}
 }
 
+// stopAnalyses stores the evidence of the running analyses one last time
+// and ends them when the control plane closes, so the next one goes on from
+// here and no remote fetch outlives this one.
+func (c *ControlPlane) stopAnalyses(ctx context.Context, r *rollout) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.analysis.background.isRunning() || r.analysis.stage.isRunning() {
+		r.analysis.savedAt = time.Time{}
+		c.checkpoint(ctx, r, time.Now())
+	}
+	for _, run := range []*analysisRun{r.analysis.background, r.analysis.stage} {
+		if run.isRunning() {
+			run.end()
+		}
+	}
+}
+
 func (run *analysisRun) isRunning() bool { return run != nil && run.running }
 
 // end stops the run, keeping its last report for the API.

@@ -133,12 +133,14 @@ func (c *ControlPlane) Run(ctx context.Context) error {
 	}
 }
 
-// Close releases the platforms and closes the store. What runs in the data
-// plane keeps running: stopping it is the caller's decision.
+// Close stores the running analyses' evidence, releases the platforms and
+// closes the store. What runs in the data plane keeps running: stopping it
+// is the caller's decision.
 func (c *ControlPlane) Close(ctx context.Context) error {
 	var errs []error
 	errs = append(errs, c.closeNotifiers(ctx))
 	for _, r := range c.rollouts {
+		c.stopAnalyses(ctx, r)
 		if err := r.platform.Close(ctx); err != nil {
 			errs = append(errs, err)
 		}
