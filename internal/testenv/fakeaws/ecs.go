@@ -162,7 +162,7 @@ func (s *Server) describeServices(in map[string]any) (any, *apiError) {
 		var sets []any
 		running := 0
 		for _, ts := range sv.taskSets {
-			v := s.taskSetJSON(sv, ts)
+			v := s.taskSetJSON(sv, ts, true)
 			running += v["runningCount"].(int)
 			sets = append(sets, v)
 		}
@@ -184,14 +184,14 @@ func (s *Server) describeTaskSets(in map[string]any) (any, *apiError) {
 	var sets, failures []any
 	for _, w := range want {
 		if ts := sv.taskSet(w); ts != nil {
-			sets = append(sets, s.taskSetJSON(sv, ts))
+			sets = append(sets, s.taskSetJSON(sv, ts, true))
 		} else {
 			failures = append(failures, map[string]any{"arn": w, "reason": "MISSING"})
 		}
 	}
 	if len(want) == 0 {
 		for _, ts := range sv.taskSets {
-			sets = append(sets, s.taskSetJSON(sv, ts))
+			sets = append(sets, s.taskSetJSON(sv, ts, true))
 		}
 	}
 	return map[string]any{"taskSets": sets, "failures": failures}, nil
@@ -206,13 +206,15 @@ func (sv *service) taskSet(idOrARN string) *taskSet {
 	return nil
 }
 
-// taskSetJSON describes a task set, which counts as one poll towards its
-// stability.
-func (s *Server) taskSetJSON(sv *service, ts *taskSet) map[string]any {
+// taskSetJSON describes a task set; a describe (poll) counts towards its
+// stability, the answer to a write does not.
+func (s *Server) taskSetJSON(sv *service, ts *taskSet, poll bool) map[string]any {
 	computed := int(math.Ceil(float64(sv.desired) * ts.scale / 100))
 	running, stability := computed, "STEADY_STATE"
 	if ts.pollsLeft > 0 {
-		ts.pollsLeft--
+		if poll {
+			ts.pollsLeft--
+		}
 		running, stability = computed/2, "STABILIZING"
 	}
 	return map[string]any{
@@ -249,7 +251,7 @@ func (s *Server) createTaskSet(in map[string]any) (any, *apiError) {
 		status: "ACTIVE", taskDef: s.findTaskDef(td)["taskDefinitionArn"].(string), launchType: str(in["launchType"]),
 		scale: scaleOf(in["scale"]), loadBalancers: lbs, network: in["networkConfiguration"], pollsLeft: s.stablePolls, created: now, updated: now}
 	sv.taskSets = append(sv.taskSets, ts)
-	return map[string]any{"taskSet": s.taskSetJSON(sv, ts)}, nil
+	return map[string]any{"taskSet": s.taskSetJSON(sv, ts, false)}, nil
 }
 
 func (s *Server) updateTaskSet(in map[string]any) (any, *apiError) {
@@ -264,7 +266,7 @@ func (s *Server) updateTaskSet(in map[string]any) (any, *apiError) {
 	if v := scaleOf(in["scale"]); v != ts.scale {
 		ts.scale, ts.pollsLeft, ts.updated = v, s.stablePolls, time.Now()
 	}
-	return map[string]any{"taskSet": s.taskSetJSON(sv, ts)}, nil
+	return map[string]any{"taskSet": s.taskSetJSON(sv, ts, false)}, nil
 }
 
 func (s *Server) deleteTaskSet(in map[string]any) (any, *apiError) {
@@ -279,7 +281,7 @@ func (s *Server) deleteTaskSet(in map[string]any) (any, *apiError) {
 	if ts.status == "PRIMARY" && in["force"] != true {
 		return nil, invalid("The specified task set is the primary task set of the service and cannot be deleted.")
 	}
-	v := s.taskSetJSON(sv, ts)
+	v := s.taskSetJSON(sv, ts, false)
 	v["status"] = "DRAINING"
 	for i, t := range sv.taskSets {
 		if t == ts {
@@ -305,7 +307,7 @@ func (s *Server) updatePrimary(in map[string]any) (any, *apiError) {
 		}
 	}
 	ts.status = "PRIMARY"
-	return map[string]any{"taskSet": s.taskSetJSON(sv, ts)}, nil
+	return map[string]any{"taskSet": s.taskSetJSON(sv, ts, false)}, nil
 }
 
 // register stores a task definition as the family's next revision.
