@@ -57,6 +57,7 @@ type external struct {
 
 	want       *traffic.Assignment // last assignment asked of the provider
 	set        bool                // Set succeeded for want
+	setAt      time.Time           // when it did
 	settled    bool                // the read-back equals the honoured want
 	observed   *v1alpha1.Weights
 	observedAt time.Time
@@ -116,7 +117,7 @@ func (c *ControlPlane) actExternal(ctx context.Context, r *rollout) {
 			wait("setting traffic: %v", err)
 			return
 		}
-		x.set = true
+		x.set, x.setAt = true, now
 	}
 	if !x.settled || now.Sub(x.observedAt) >= reobserveEvery {
 		w, ok, err := x.tp.Observe(ctx, "", name)
@@ -139,8 +140,12 @@ func (c *ControlPlane) actExternal(ctx context.Context, r *rollout) {
 			}
 		}
 		if !x.settled {
-			// Changed behind kanaria's back, or not applied: set again.
-			x.set = false
+			// Right after a write ELB may still show the old weights:
+			// wait for them. Still wrong after a while, they were changed
+			// behind kanaria's back (or lost): set them again.
+			if now.Sub(x.setAt) >= reobserveEvery {
+				x.set = false
+			}
 			wait("traffic read back as canary %s, want %s", w.CanaryPPM, x.honoured(x.want.Weights).CanaryPPM)
 			return
 		}
