@@ -69,16 +69,10 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cmd.Kind = kind
-	if kind == engine.CmdStart {
-		// A revision that can never be valid is a bad request (400), not
-		// a command that does not apply in the rollout's state (409).
-		if err := v1alpha1.ValidateRevision(cmd.Revision); err != nil {
-			jsonhttp.WriteJSON(w, http.StatusBadRequest, jsonhttp.Error{
-				Error:    "start needs a revision: " + err.Error(),
-				Problems: []jsonhttp.Problem{{Path: "revision", Message: err.Error()}},
-			})
-			return
-		}
+	// A revision that can never be valid is a bad request (400), not a
+	// command that does not apply in the rollout's state (409).
+	if kind == engine.CmdStart && !validRevision(w, "start needs a revision: ", cmd.Revision) {
+		return
 	}
 	v, err := s.b.Do(r.Context(), name, cmd)
 	s.writeResult(w, name, v, err)
@@ -116,8 +110,14 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	// Headers are sent on the first byte of output, so an error before any
 	// output (unknown rollout, no such revision) still gets its JSON status.
+	// The revision names log files: one that no revision can have is
+	// refused before it reaches a file path.
+	rev := q.Get("revision")
+	if rev != "" && !validRevision(w, "", rev) {
+		return
+	}
 	lw := &lazyTextWriter{w: w}
-	err := s.b.Logs(r.Context(), name, q.Get("revision"), baseline, int(tail), lw)
+	err := s.b.Logs(r.Context(), name, rev, baseline, int(tail), lw)
 	if err != nil {
 		if !lw.started {
 			s.backendError(w, name, err)
@@ -196,6 +196,20 @@ func optional[T any](s *Server, w http.ResponseWriter, why string) (T, bool) {
 		jsonhttp.WriteError(w, http.StatusNotFound, why)
 	}
 	return t, ok
+}
+
+// validRevision answers 400 naming the field "revision" when rev is not a
+// valid revision, and reports whether it is.
+func validRevision(w http.ResponseWriter, prefix, rev string) bool {
+	err := v1alpha1.ValidateRevision(rev)
+	if err == nil {
+		return true
+	}
+	jsonhttp.WriteJSON(w, http.StatusBadRequest, jsonhttp.Error{
+		Error:    prefix + err.Error(),
+		Problems: []jsonhttp.Problem{{Path: "revision", Message: err.Error()}},
+	})
+	return false
 }
 
 // backendError maps a Backend error to its HTTP status.

@@ -290,6 +290,12 @@ func TestLogs(t *testing.T) {
 	if code, _, _ = call(t, ts, "GET", "/v1/rollouts/web/logs?baseline=maybe", ""); code != 400 {
 		t.Fatalf("bad baseline: %d", code)
 	}
+	// A revision no revision can have never reaches the backend's file paths.
+	before := b.LastLogs()
+	code, _, body = call(t, ts, "GET", "/v1/rollouts/web/logs?revision=..%2F..%2Ftoken", "")
+	if code != 400 || !strings.Contains(errorOf(t, body), `revision "../../token" must be`) || b.LastLogs() != before {
+		t.Fatalf("logs of a path as revision: %d %q (backend %q)", code, body, b.LastLogs())
+	}
 }
 
 func TestBackendErrorsMapped(t *testing.T) {
