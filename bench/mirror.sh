@@ -6,7 +6,8 @@
 #
 # Two routers run side by side (pinned to CPU 0, wrk to CPU 1), each in
 # front of the same nginx stable (a 100-byte JSON answer); "mirror" copies
-# every request to a second nginx playing the canary. Rounds are
+# every request to a second nginx process playing the canary. The backends
+# are not pinned: on two cores they share the CPUs with the rest. Rounds are
 # interleaved, every other one in reverse order (plain mirror, mirror plain,
 # ...), and the ratios are taken round by round, their median reported, so
 # the drift of a shared machine hits both alike.
@@ -55,10 +56,13 @@ http {
   keepalive_requests 1000000;
   default_type application/json;
   server { listen 127.0.0.1:$STABLE; location / { return 200 '$BODY'; } }
-  server { listen 127.0.0.1:$CANARY; location / { return 200 '$BODY'; } }
 }
 CONF
+# The canary is a process of its own, as it would be: copies must not queue
+# behind the primary's requests in one backend worker.
+sed -e "s/$STABLE/$CANARY/" -e "s#backends.pid#canary.pid#" -e "s#backends.err#canary.err#" "$WORK/backends.conf" >"$WORK/canary.conf"
 nginx -c "$WORK/backends.conf" -p "$WORK" & PIDS+=($!)
+nginx -c "$WORK/canary.conf" -p "$WORK" & PIDS+=($!)
 
 go build -o "$WORK/kanaria" ./cmd/kanaria
 "$WORK/kanaria" demo-app --revision v2 --port "$SLOW" --latency 10s >"$WORK/slow.log" 2>&1 & PIDS+=($!)
