@@ -20,6 +20,11 @@ const (
 	// PhaseAborted: the canary got 0 % and was stopped; stable serves all.
 	// A new `start` (or `stop`) leaves this phase.
 	PhaseAborted Phase = "Aborted"
+	// PhaseDegraded: no release in progress and the stable revision does
+	// not serve: it cannot start or never became ready. It is started again
+	// with backoff (StableRetries, StableRetryAt); the Ready condition says
+	// why. Once it serves the phase is Healthy again.
+	PhaseDegraded Phase = "Degraded"
 )
 
 // Weights are the canary's and the baseline's shares of traffic. They are
@@ -111,9 +116,26 @@ type RolloutStatus struct {
 	// Baseline is true while a baseline copy of stable runs beside the canary.
 	Baseline bool `json:"baseline,omitempty"`
 
-	// CanaryReady: the canary (and its baseline) were observed ready, so
-	// steps run. Until then every weight stays 0.
+	// CanaryReady: the canary (and its baseline) are observed ready, so
+	// steps run. Until first ready every weight stays 0. A canary that was
+	// ready and is not any more (a crashed process being restarted, the
+	// data plane down) makes it false again, with ReadyLostAt set: steps and
+	// their timers wait until it is ready again.
 	CanaryReady bool `json:"canaryReady,omitempty"`
+	// ReadyLostAt is when a canary (or baseline) that had been ready was
+	// seen not ready; zero while it is ready or before it first was.
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
+	ReadyLostAt time.Time `json:"readyLostAt,omitempty"`
+	// StableRetries counts how often a stable revision that does not serve
+	// (phase Degraded) was started again; StableRetryAt is when it is
+	// started next (zero while an attempt is under way).
+	StableRetries int `json:"stableRetries,omitempty"`
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
+	StableRetryAt time.Time `json:"stableRetryAt,omitempty"`
 	// FullPromotion: promote --full (or an undo of a scaled-down revision)
 	// was asked for; the canary takes all traffic as soon as it is ready.
 	FullPromotion bool `json:"fullPromotion,omitempty"`
@@ -162,8 +184,10 @@ type RolloutStatus struct {
 	// publishes it for kanaria's router replicas in the cluster.
 	// +optional
 	Traffic *TrafficStatus `json:"traffic,omitempty"`
-	// Conditions: Ready (the stable revision serves), Progressing, Paused,
-	// Invalid (the spec or its target cannot be released).
+	// Conditions: Ready (the stable revision serves; False with the reason
+	// when it does not), Progressing, Paused, Invalid (the spec or its target
+	// cannot be released). On one machine the engine writes Ready; in a
+	// cluster the controller writes them all.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -233,8 +257,43 @@ const (
 
 // Condition types of a Rollout.
 const (
+	// ConditionReady is True (reason StableReady) when the stable revision
+	// serves, False (StableNotServing) when it cannot, with why.
 	ConditionReady       = "Ready"
 	ConditionProgressing = "Progressing"
 	ConditionPaused      = "Paused"
 	ConditionInvalid     = "Invalid"
 )
+
+// Reasons of the Ready condition.
+const (
+	ReasonStableReady      = "StableReady"
+	ReasonStableNotServing = "StableNotServing"
+)
+
+// FindCondition returns the condition of a type, nil when there is none.
+func FindCondition(conds []Condition, typ string) *Condition {
+	for i := range conds {
+		if conds[i].Type == typ {
+			return &conds[i]
+		}
+	}
+	return nil
+}
+
+// SetCondition returns conds with c in its type's place (added when new);
+// LastTransitionTime is now when the status changes, kept otherwise. conds
+// itself is not modified.
+func SetCondition(conds []Condition, c Condition, now time.Time) []Condition {
+	out := append([]Condition(nil), conds...)
+	if old := FindCondition(out, c.Type); old != nil {
+		c.LastTransitionTime = old.LastTransitionTime
+		if old.Status != c.Status || c.LastTransitionTime.IsZero() {
+			c.LastTransitionTime = now
+		}
+		*old = c
+		return out
+	}
+	c.LastTransitionTime = now
+	return append(out, c)
+}

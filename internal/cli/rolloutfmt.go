@@ -82,6 +82,12 @@ func printStatus(w io.Writer, v wire.RolloutView) error {
 			rows = append(rows, [2]string{"invalid", c.Reason + ": " + c.Message})
 		}
 	}
+	if c := v1alpha1.FindCondition(st.Conditions, v1alpha1.ConditionReady); c != nil && c.Status == v1alpha1.ConditionFalse {
+		rows = append(rows, [2]string{"serving", "no (" + c.Reason + "): " + c.Message})
+	}
+	if !st.ReadyLostAt.IsZero() {
+		rows = append(rows, [2]string{"canaryReady", "no, since " + st.ReadyLostAt.Local().Format("15:04:05") + ": steps wait"})
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])
@@ -216,6 +222,9 @@ func renderLive(s liveState) string {
 	fmt.Fprintf(tw, "revisions:\tstable %s, canary %s\n", orDash(st.StableRevision), orDash(st.CanaryRevision))
 	fmt.Fprintf(tw, "step:\t%s\n", stepProgress(v))
 	fmt.Fprintf(tw, "weights:\t%s\n", weightsLine(st.Weights))
+	if c := v1alpha1.FindCondition(st.Conditions, v1alpha1.ConditionReady); c != nil && c.Status == v1alpha1.ConditionFalse {
+		fmt.Fprintf(tw, "serving:\tno: %s\n", c.Message)
+	}
 	tw.Flush()
 	if s.Metrics == nil {
 		b.WriteString("traffic:    no metrics history from this control plane\n")

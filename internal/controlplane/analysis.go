@@ -182,7 +182,7 @@ func (c *ControlPlane) syncRun(r *rollout, run *analysisRun, ref *engine.Analysi
 func (c *ControlPlane) providerEnv(r *rollout, w *provider.Window) provider.Env {
 	env := provider.Env{Router: diffWindow{w, c, r.spec.Metadata.Name, r.status.CanaryRevision}}
 	if e := r.spec.Spec.Platform.ECS; e != nil {
-		env.TargetGroups, env.AWS = targetGroupsOf{rollout: r.spec.Metadata.Name, pf: r.platform}, e.AWS
+		env.TargetGroups, env.AWS = targetGroupsOf{rollout: r.spec.Metadata.Name, pf: r.pf()}, e.AWS
 	}
 	return env
 }

@@ -45,6 +45,14 @@ func (c *ControlPlane) Do(ctx context.Context, name string, cmd engine.Command) 
 	if !ok {
 		return wire.RolloutView{}, wire.ErrNotFound
 	}
+	if err := c.refuseWhileDown(r, cmd); err != nil {
+		return c.view(r), err
+	}
+	if cmd.Kind == engine.CmdStart {
+		if err := c.startable(ctx, r, cmd.Revision); err != nil {
+			return c.view(r), err
+		}
+	}
 	_, err := c.command(ctx, r, cmd)
 	return wire.CommandOutcome(name, c.view(r), err)
 }

@@ -63,6 +63,8 @@ type ControlPlane struct {
 
 	historyOnce sync.Once
 	history     *historyStore // per-version metrics over time, for charts
+
+	health health // of the data plane (heal.go)
 }
 
 // New opens the state directory, restores every rollout's status (or starts
@@ -101,6 +103,7 @@ func New(ctx context.Context, opts Options) (*ControlPlane, error) {
 	if cfg, err := opts.DataPlane.RouterConfig(ctx); err == nil && len(cfg.Releases) > 0 {
 		c.lastApplied = &cfg
 	}
+	c.health.id = opts.DataPlane.ID()
 	for _, sp := range opts.Rollouts {
 		r, err := c.openRollout(ctx, sp)
 		if err != nil {
@@ -124,6 +127,7 @@ func (c *ControlPlane) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+			c.checkDataPlane(ctx)
 			for _, name := range c.names {
 				c.reconcile(ctx, c.rollouts[name])
 			}
@@ -141,7 +145,7 @@ func (c *ControlPlane) Close(ctx context.Context) error {
 	errs = append(errs, c.closeNotifiers(ctx))
 	for _, r := range c.rollouts {
 		c.stopAnalyses(ctx, r)
-		if err := r.platform.Close(ctx); err != nil {
+		if err := r.pf().Close(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}

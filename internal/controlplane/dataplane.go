@@ -2,7 +2,9 @@ package controlplane
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
@@ -22,6 +24,13 @@ type DataPlane interface {
 	Counts(ctx context.Context, release string, v router.Version) (router.Counts, error)
 	MirrorReport(ctx context.Context, release string) (shadow.Report, bool, error)
 	Platform(rollout string, p v1alpha1.Platform) (platform.Platform, error)
+	// Alive asks the data plane who it is; an error wrapping
+	// dataplane.ErrNotRunning means nothing serves it any more. ID is the
+	// answer last known; Restart starts a new data plane when none answers
+	// (heal.go).
+	Alive(ctx context.Context) (id string, err error)
+	ID() string
+	Restart(ctx context.Context) error
 }
 
 // dataPlaneCallTimeout bounds every call the reconcile loop makes, so a data
@@ -33,10 +42,19 @@ const dataPlaneCallTimeout = 5 * time.Second
 type routerView struct {
 	dp  DataPlane
 	log *slog.Logger
+	// down: the data plane is lost (heal.go). Nothing is asked, nothing is
+	// logged: one line said so, not five a second.
+	down atomic.Bool
 }
+
+// errDown is what Update says while the data plane is lost.
+var errDown = errors.New("the data plane is down")
 
 // Update swaps the data plane's routing table.
 func (v *routerView) Update(cfg router.Config) error {
+	if v.down.Load() {
+		return errDown
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), dataPlaneCallTimeout)
 	defer cancel()
 	return v.dp.UpdateRouter(ctx, cfg)
@@ -44,6 +62,9 @@ func (v *routerView) Update(cfg router.Config) error {
 
 // Weights reads back the weights in force; ok is false when unknown.
 func (v *routerView) Weights(release string) (v1alpha1.Weights, bool) {
+	if v.down.Load() {
+		return v1alpha1.Weights{}, false
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), dataPlaneCallTimeout)
 	defer cancel()
 	w, ok, err := v.dp.Weights(ctx, release)
@@ -57,6 +78,9 @@ func (v *routerView) Weights(release string) (v1alpha1.Weights, bool) {
 // Samples returns the requests one version served since a time (nil when
 // the data plane cannot be read).
 func (v *routerView) Samples(release string, ver router.Version, since time.Time) []router.Sample {
+	if v.down.Load() {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), dataPlaneCallTimeout)
 	defer cancel()
 	ss, err := v.dp.Samples(ctx, release, ver, since)
@@ -82,6 +106,9 @@ func (v *routerView) MirrorReport(release string) (shadow.Report, bool) {
 
 // Counts returns one version's cumulative counters.
 func (v *routerView) Counts(release string, ver router.Version) router.Counts {
+	if v.down.Load() {
+		return router.Counts{}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), dataPlaneCallTimeout)
 	defer cancel()
 	cs, err := v.dp.Counts(ctx, release, ver)

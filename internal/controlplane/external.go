@@ -199,7 +199,7 @@ func (c *ControlPlane) externalAssignment(r *rollout, t engine.Traffic) (traffic
 	// A canary is left out until it is ready while its weight is 0, so
 	// a test listener is not pointed at tasks that do not answer yet.
 	side := func(rev string, share v1alpha1.Weight, optional bool) *traffic.Backend {
-		s, ok := r.platform.State(platform.Instance{Rollout: name, Revision: rev})
+		s, ok := r.pf().State(platform.Instance{Rollout: name, Revision: rev})
 		switch {
 		case optional && share == 0 && (!ok || !s.Ready):
 			return nil

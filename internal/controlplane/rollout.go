@@ -16,9 +16,13 @@ import (
 // rollout is one rollout's live state. mu serializes commands and ticks, so
 // the engine always sees the status the last transition left.
 type rollout struct {
-	mu       sync.Mutex
-	spec     v1alpha1.Rollout
-	status   v1alpha1.RolloutStatus
+	mu     sync.Mutex
+	spec   v1alpha1.Rollout
+	status v1alpha1.RolloutStatus
+	// platform is where the versions run; a new data plane replaces it
+	// (heal.go), hence its own lock: the router table is rebuilt from it
+	// outside mu.
+	pfMu     sync.RWMutex
 	platform platform.Platform
 	// traffic is the last assignment the engine asked for; the router table
 	// is rebuilt from it and the platform's live endpoints.
@@ -28,6 +32,12 @@ type rollout struct {
 	// startErrs are copies the platform refused to start, reported to the
 	// engine as failed so a release never waits on them forever.
 	startErrs map[string]string
+	// restarts are the copies' restart counts last observed, so each
+	// crash-and-restart becomes one event.
+	restarts map[string]int
+	// notes are events the edges noticed, recorded with the next
+	// transition (engine.Observations.Events).
+	notes []engine.Event
 	// notifier sends events to the spec's receivers; nil sends nothing.
 	notifier *notify.Notifier
 	// analysis holds the release's running (or last) analyses (analysis.go).
@@ -44,7 +54,7 @@ func (c *ControlPlane) openRollout(ctx context.Context, sp v1alpha1.Rollout) (*r
 	if err != nil {
 		return nil, err
 	}
-	r := &rollout{spec: sp, platform: pf, ext: ext, running: map[string]platform.Instance{}, startErrs: map[string]string{}}
+	r := &rollout{spec: sp, platform: pf, ext: ext, running: map[string]platform.Instance{}, startErrs: map[string]string{}, restarts: map[string]int{}}
 	if ext != nil {
 		// Refused before anything is written or changed.
 		if err := ext.validate(ctx); err != nil {
@@ -77,6 +87,20 @@ func (c *ControlPlane) openRollout(ctx context.Context, sp v1alpha1.Rollout) (*r
 	return r, nil
 }
 
+// pf is the rollout's platform.
+func (r *rollout) pf() platform.Platform {
+	r.pfMu.RLock()
+	defer r.pfMu.RUnlock()
+	return r.platform
+}
+
+// setPlatform replaces the platform (a new data plane runs the versions).
+func (r *rollout) setPlatform(p platform.Platform) {
+	r.pfMu.Lock()
+	r.platform = p
+	r.pfMu.Unlock()
+}
+
 // resume re-creates the world the stored status implies: the versions it
 // needs are started again and the router gets the weights it had.
 func (c *ControlPlane) resume(ctx context.Context, r *rollout) {
@@ -85,8 +109,20 @@ func (c *ControlPlane) resume(ctx context.Context, r *rollout) {
 		c.ensure(ctx, r, in)
 	}
 	c.setTraffic(r, trafficOf(st))
-	c.log.Info("resumed", "rollout", st.Rollout, "phase", st.Phase, "step", st.StepIndex,
+	c.log.Info("resumed", "rollout", st.Rollout, "phase", st.Phase, "step", stepOf(r.spec, st),
 		"canary", st.Weights.CanaryPPM.String())
+}
+
+// stepOf is the step as `kanaria status` shows it ("2/4", counted from 1),
+// "-" with no release in progress or no steps, so the log and the status
+// never disagree.
+func stepOf(sp v1alpha1.Rollout, st v1alpha1.RolloutStatus) string {
+	c := sp.Spec.Strategy.Canary
+	if c == nil || len(c.Steps) == 0 || st.CanaryRevision == "" ||
+		(st.Phase != v1alpha1.PhaseProgressing && st.Phase != v1alpha1.PhasePaused) {
+		return "-"
+	}
+	return fmt.Sprintf("%d/%d", min(st.StepIndex+1, len(c.Steps)), len(c.Steps))
 }
 
 // reconcile feeds the engine what the platform and router report, and acts on
@@ -99,6 +135,7 @@ func (c *ControlPlane) reconcile(ctx context.Context, r *rollout) {
 	}
 	obs := c.observe(r)
 	c.analyze(ctx, r, &obs)
+	obs.Events = r.notes
 	st, acts := engine.Reconcile(r.spec, r.status, obs, c.opts.Now())
 	if st.Generation == r.status.Generation && len(acts) == 0 {
 		return
@@ -107,6 +144,7 @@ func (c *ControlPlane) reconcile(ctx context.Context, r *rollout) {
 		c.log.Error("cannot persist a transition, not acting on it", "rollout", r.spec.Metadata.Name, "err", err)
 		return
 	}
+	r.notes = nil
 	r.status = st
 	r.endStaleAnalyses()
 	c.execute(ctx, r, acts)
@@ -132,18 +170,26 @@ func (c *ControlPlane) command(ctx context.Context, r *rollout, cmd engine.Comma
 }
 
 // observe asks the platform about every copy it was asked to run, and the
-// router about the weights in force.
+// router about the weights in force. While the data plane is down nothing
+// can be asked: every copy is not ready, the weights unknown.
 func (c *ControlPlane) observe(r *rollout) engine.Observations {
 	obs := engine.Observations{Versions: map[string]engine.VersionState{}}
+	if why := c.health.downReason(); why != "" && r.ext == nil {
+		for key := range r.running {
+			obs.Versions[key] = engine.VersionState{Reason: why}
+		}
+		return obs
+	}
 	for key, in := range r.running {
 		if reason, failed := r.startErrs[key]; failed {
 			obs.Versions[key] = engine.VersionState{Failed: true, Reason: reason}
 			continue
 		}
-		s, ok := r.platform.State(in)
+		s, ok := r.pf().State(in)
 		if !ok {
 			continue
 		}
+		c.noteRestarts(r, key, s)
 		obs.Versions[key] = engine.VersionState{Ready: s.Ready, Failed: s.Failed, Reason: s.Reason}
 	}
 	if r.ext != nil {
@@ -189,14 +235,21 @@ func (c *ControlPlane) execute(ctx context.Context, r *rollout, acts []engine.Ac
 			in := platform.Instance{Rollout: name, Revision: a.Revision, Baseline: a.Baseline}
 			delete(r.running, engine.VersionKey(in.Revision, in.Baseline))
 			delete(r.startErrs, engine.VersionKey(in.Revision, in.Baseline))
+			delete(r.restarts, engine.VersionKey(in.Revision, in.Baseline))
 			if r.ext != nil {
 				// Stopped once the traffic reads back without it
 				// (actExternal), not before.
 				continue
 			}
-			if err := r.platform.Stop(ctx, in); err != nil {
+			if err := r.pf().Stop(ctx, in); err != nil {
 				c.log.Warn("stop failed", "rollout", name, "version", engine.VersionKey(in.Revision, in.Baseline), "err", err)
 			}
+		case engine.ActRestartVersion:
+			in := platform.Instance{Rollout: name, Revision: a.Revision, Baseline: a.Baseline}
+			if err := r.pf().Stop(ctx, in); err != nil {
+				c.log.Warn("stop before a restart failed", "rollout", name, "version", engine.VersionKey(in.Revision, in.Baseline), "err", err)
+			}
+			c.ensure(ctx, r, in)
 		case engine.ActSetTraffic:
 			if a.Traffic != nil {
 				c.setTraffic(r, *a.Traffic)
@@ -215,8 +268,39 @@ func (c *ControlPlane) ensure(ctx context.Context, r *rollout, in platform.Insta
 	key := engine.VersionKey(in.Revision, in.Baseline)
 	r.running[key] = in
 	delete(r.startErrs, key)
-	if err := r.platform.Ensure(ctx, in); err != nil {
+	if err := r.pf().Ensure(ctx, in); err != nil {
 		r.startErrs[key] = err.Error()
 		c.log.Warn("start failed", "rollout", in.Rollout, "version", key, "err", err)
 	}
+}
+
+// noteRestarts turns a copy's grown restart count into one Restarted event:
+// the platform restarted a crashed process on its own, which no transition
+// would otherwise record. The first count seen (after a control-plane
+// restart, say) is only remembered.
+func (c *ControlPlane) noteRestarts(r *rollout, key string, s platform.State) {
+	last, seen := r.restarts[key]
+	r.restarts[key] = s.Restarts
+	if !seen || s.Restarts <= last {
+		return
+	}
+	why := s.LastExit
+	if why == "" {
+		why = "it exited"
+	}
+	r.notes = append(r.notes, engine.Event{Type: engine.EventRestarted,
+		Message: fmt.Sprintf("%s %s crashed and was restarted (restart %d): %s", roleOf(r.status, key), key, s.Restarts, why)})
+}
+
+// roleOf names what a copy is in a status, for events.
+func roleOf(st v1alpha1.RolloutStatus, key string) string {
+	switch key {
+	case st.CanaryRevision:
+		return "canary"
+	case st.StableRevision:
+		return "stable"
+	case engine.VersionKey(st.StableRevision, true):
+		return "baseline copy"
+	}
+	return "version"
 }

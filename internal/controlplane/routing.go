@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"errors"
 	"reflect"
 
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
@@ -86,18 +87,20 @@ func (c *ControlPlane) releaseOf(r *rollout) router.Release {
 	return rel
 }
 
-// backend is the canary's or the baseline copy's backend with its weight,
-// which stays 0 while it has no ready endpoint (see routerConfig).
+// backend is the canary's or the baseline copy's backend with its weight.
+// Until the copy has a ready endpoint it is left out of the table (nil,
+// weight 0): the router refuses a backend without endpoints, and a copy
+// that is still starting must not be routed to anyway (see routerConfig).
 func (c *ControlPlane) backend(r *rollout, revision string, baseline bool, w v1alpha1.Weight) (*router.Backend, v1alpha1.Weight) {
 	eps := c.endpoints(r, revision, baseline)
 	if len(eps) == 0 {
-		w = 0
+		return nil, 0
 	}
 	return &router.Backend{Revision: revision, Endpoints: eps}, w
 }
 
 func (c *ControlPlane) endpoints(r *rollout, revision string, baseline bool) []string {
-	s, ok := r.platform.State(platform.Instance{Rollout: r.spec.Metadata.Name, Revision: revision, Baseline: baseline})
+	s, ok := r.pf().State(platform.Instance{Rollout: r.spec.Metadata.Name, Revision: revision, Baseline: baseline})
 	if !ok || !s.Ready {
 		return nil
 	}
@@ -112,7 +115,9 @@ func (c *ControlPlane) syncRouter() {
 	if c.lastApplied != nil && reflect.DeepEqual(*c.lastApplied, cfg) {
 		return
 	}
-	if err := c.router.Update(cfg); err != nil {
+	if err := c.router.Update(cfg); errors.Is(err, errDown) {
+		return // applied by adopt once a new data plane runs
+	} else if err != nil {
 		c.log.Error("the data plane refused the routing table", "err", err)
 		return
 	}

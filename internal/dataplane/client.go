@@ -44,10 +44,13 @@ type Client struct {
 	stateDir string
 	sock     string
 	hc       *http.Client
-	info     Info
 
 	mu    sync.Mutex
 	token string
+	info  Info
+	// start is how Ensure started (or found) the data plane; Restart
+	// starts the next one the same way. nil for a client of Connect.
+	start *StartOptions
 }
 
 // APIError is a refusal by the data plane (a non-2xx answer).
@@ -81,10 +84,12 @@ func Connect(stateDir string) (*Client, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	if err := c.do(ctx, http.MethodGet, "/v1/info", nil, &c.info); err != nil {
+	var info Info
+	if err := c.do(ctx, http.MethodGet, "/v1/info", nil, &info); err != nil {
 		c.Close()
 		return nil, err
 	}
+	c.info = info
 	return c, nil
 }
 
@@ -103,11 +108,16 @@ func (c *Client) loadToken() error {
 	return nil
 }
 
-// Info is what the data plane said about itself when the client connected.
-func (c *Client) Info() Info { return c.info }
+// Info is what the data plane said about itself when the client connected
+// (or when Restart started the next one).
+func (c *Client) Info() Info {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.info
+}
 
 // RouterURL is where the data plane's router serves ("http://127.0.0.1:8080").
-func (c *Client) RouterURL() string { return c.info.RouterURL }
+func (c *Client) RouterURL() string { return c.Info().RouterURL }
 
 // StateDir is the (absolute) state directory of the data plane.
 func (c *Client) StateDir() string { return c.stateDir }
@@ -314,7 +324,7 @@ func (c *Client) Shutdown(ctx context.Context) (stopped int, err error) {
 	// The lock is released by the kernel when the process is gone.
 	for i := 0; locked(c.stateDir); i++ {
 		if i >= 200 || ctx.Err() != nil {
-			return res.Stopped, fmt.Errorf("data plane pid %d answered the shutdown but has not exited", c.info.PID)
+			return res.Stopped, fmt.Errorf("data plane pid %d answered the shutdown but has not exited", c.Info().PID)
 		}
 		time.Sleep(25 * time.Millisecond)
 	}

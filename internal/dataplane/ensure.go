@@ -44,6 +44,16 @@ func Ensure(ctx context.Context, stateDir string, o StartOptions) (*Client, erro
 	if o.Listen == "" {
 		o.Listen = DefaultListen
 	}
+	c, err := ensure(ctx, stateDir, o)
+	if err != nil {
+		return nil, err
+	}
+	c.start = &o
+	return c, nil
+}
+
+// ensure is Ensure without remembering how.
+func ensure(ctx context.Context, stateDir string, o StartOptions) (*Client, error) {
 	c, err := Connect(stateDir)
 	if err == nil {
 		return reuse(c, o.Listen)

@@ -117,6 +117,9 @@ func (t *tx) analysisLabel(kind string) string {
 // promote accepts); after the switch, the end of an inconclusive
 // post-promotion analysis.
 func (t *tx) promoteGreen() error {
+	if !t.st.ReadyLostAt.IsZero() {
+		return t.notReadyAgain()
+	}
 	if !t.st.CanaryReady {
 		return &Refusal{Reason: fmt.Sprintf("green %s is not ready yet; promote --full switches as soon as it is", t.st.CanaryRevision)}
 	}

@@ -87,6 +87,9 @@ func (t *tx) canaryTick(obs Observations) {
 // step, whether that is a pause waiting for promote, a timed pause, or a
 // user's pause (which it also ends).
 func (t *tx) promoteCanary() error {
+	if !t.st.ReadyLostAt.IsZero() {
+		return t.notReadyAgain()
+	}
 	if !t.st.CanaryReady {
 		return &Refusal{Reason: fmt.Sprintf("%s is not ready yet, so no step has started; promote --full gives it all traffic as soon as it is ready", t.st.CanaryRevision)}
 	}

@@ -99,6 +99,7 @@ func (t *tx) beginRelease(rev string) {
 	t.st.StepIndex, t.st.StepStartedAt = 0, t.now
 	t.st.PausedBy, t.st.PausedAt = "", time.Time{}
 	t.st.CanaryReady, t.st.FullPromotion = false, false
+	t.st.ReadyLostAt = time.Time{}
 	t.st.Weights = v1alpha1.Weights{}
 	t.st.StartedAt = t.now
 }

@@ -85,8 +85,8 @@ func Initial(r v1alpha1.Rollout, now time.Time) (v1alpha1.RolloutStatus, []Actio
 	t := begin(r, v1alpha1.RolloutStatus{Rollout: r.Metadata.Name, Phase: v1alpha1.PhaseHealthy, StableRevision: r.Spec.Revision}, now)
 	t.ensure(r.Spec.Revision, false)
 	t.route()
-	t.st.Message = fmt.Sprintf("%s serves all traffic", r.Spec.Revision)
-	t.event(EventInitialized, "stable revision %s serves all traffic", r.Spec.Revision)
+	t.st.Message = fmt.Sprintf("%s gets all traffic once it is ready", r.Spec.Revision)
+	t.event(EventInitialized, "stable revision %s started; it gets all traffic once it is ready", r.Spec.Revision)
 	return t.commit(v1alpha1.RolloutStatus{})
 }
 
@@ -97,22 +97,38 @@ func Initial(r v1alpha1.Rollout, now time.Time) (v1alpha1.RolloutStatus, []Actio
 // user's pause freezes everything but failure detection and scale-down.
 func Reconcile(r v1alpha1.Rollout, st v1alpha1.RolloutStatus, obs Observations, now time.Time) (v1alpha1.RolloutStatus, []Action) {
 	t := begin(r, st, now)
-	if w := obs.RouterWeights; w != nil && (st.ObservedWeights == nil || *st.ObservedWeights != *w) {
-		c := *w
-		t.st.ObservedWeights = &c
+	for _, e := range obs.Events {
+		t.event(e.Type, "%s", e.Message)
 	}
+	t.observeWeights(obs.RouterWeights)
 	t.scaleDownPrevious()
+	t.stableHealth(obs)
 	if inRelease(t.st) {
 		if why := failure(t.st, obs); why != "" {
 			t.endRelease(v1alpha1.PhaseAborted, EventAborted, why)
 		} else if a := t.analysisFailure(obs); a != nil {
 			t.event(EventAnalysisFailed, "%s", a.Summary)
 			t.endRelease(v1alpha1.PhaseAborted, EventAborted, "analysis failed: "+a.Summary)
-		} else if t.st.Phase == v1alpha1.PhaseProgressing {
-			t.progress(obs)
+		} else {
+			t.readiness(obs)
+			if t.st.Phase == v1alpha1.PhaseProgressing {
+				t.progress(obs)
+			}
 		}
 	}
 	return t.commit(st)
+}
+
+// observeWeights records the weights read back from the router; unknown
+// (nil) clears them, so a status never shows weights nobody serves.
+func (t *tx) observeWeights(w *v1alpha1.Weights) {
+	switch {
+	case w == nil:
+		t.st.ObservedWeights = nil
+	case t.st.ObservedWeights == nil || *t.st.ObservedWeights != *w:
+		c := *w
+		t.st.ObservedWeights = &c
+	}
 }
 
 // failure says why the canary or its baseline failed, or "".
@@ -252,7 +268,7 @@ func (t *tx) endRelease(phase v1alpha1.Phase, typ, why string) {
 // where names the release's position for messages ("at step 3/8").
 func (t *tx) where() string {
 	switch {
-	case !t.st.CanaryReady:
+	case !t.st.CanaryReady && t.st.ReadyLostAt.IsZero():
 		return "before it was ready"
 	case t.canary() != nil && t.st.StepIndex < len(t.canary().Steps):
 		return fmt.Sprintf("at step %d/%d", t.st.StepIndex+1, len(t.canary().Steps))
@@ -268,4 +284,5 @@ func (t *tx) resetRelease(phase v1alpha1.Phase) {
 	t.st.PausedBy, t.st.PausedAt = "", time.Time{}
 	t.st.CanaryReady, t.st.FullPromotion = false, false
 	t.st.Mirrors = nil
+	t.st.ReadyLostAt = time.Time{}
 }

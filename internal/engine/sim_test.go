@@ -70,8 +70,13 @@ type sim struct {
 	// control plane's role, played by the test.
 	stepVerdict, bgVerdict *AnalysisResult
 	routed                 *Traffic // the last SetTraffic carried out
-	last                   []Action // actions of the last call
-	all                    []Action
+	restarts               int      // RestartVersion actions carried out
+	// routerWeights are read back from the router (nil: unknown); notes
+	// are the edges' events for the next tick.
+	routerWeights *v1alpha1.Weights
+	notes         []Event
+	last          []Action // actions of the last call
+	all           []Action
 }
 
 func newSim(t testing.TB, r v1alpha1.Rollout) *sim {
@@ -79,6 +84,9 @@ func newSim(t testing.TB, r v1alpha1.Rollout) *sim {
 	st, acts := Initial(r, t0)
 	s.st = st
 	s.carry(acts)
+	// The first observation: the stable is ready and serves (event
+	// Serving), so that the rows of a test start from a quiet status.
+	s.tick(0)
 	return s
 }
 
@@ -96,6 +104,12 @@ func (s *sim) carry(acts []Action) {
 				s.t.Fatalf("stops %s while the router still sends it traffic: %+v", VersionKey(a.Revision, a.Baseline), tr)
 			}
 			delete(s.running, VersionKey(a.Revision, a.Baseline))
+		case ActRestartVersion:
+			if !s.running[VersionKey(a.Revision, a.Baseline)] {
+				s.t.Fatalf("restarts %s, which does not run", VersionKey(a.Revision, a.Baseline))
+			}
+			s.restarts++
+			delete(s.failed, VersionKey(a.Revision, a.Baseline))
 		case ActSetTraffic:
 			checkTraffic(s.t, a.Traffic, s.running)
 			s.routed = a.Traffic
@@ -162,6 +176,8 @@ func (s *sim) obs() Observations {
 		o.Versions[k] = VersionState{Failed: true, Reason: why}
 	}
 	o.StepAnalysis, o.BackgroundAnalysis = s.stepVerdict, s.bgVerdict
+	o.RouterWeights, o.Events = s.routerWeights, s.notes
+	s.notes = nil
 	return o
 }
 

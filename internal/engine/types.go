@@ -8,7 +8,9 @@
 //
 // The status type lives with the API types because it is also the status of
 // the Kubernetes Rollout object; the engine reads and writes only its
-// release fields, never the cluster's (conditions, observed revision, ...).
+// release fields and the Ready condition, never the cluster's own fields
+// (the other conditions, observed revision, ...). In a cluster the
+// controller writes every condition itself.
 //
 // Apply handles a user's command (start, promote, pause, ...); an error means
 // the command does not apply in this state (the status is returned unchanged
@@ -132,6 +134,11 @@ type Observations struct {
 	// background analysis; nil when none has been judged yet.
 	StepAnalysis       *AnalysisResult `json:"stepAnalysis,omitempty"`
 	BackgroundAnalysis *AnalysisResult `json:"backgroundAnalysis,omitempty"`
+	// Events are what the edges noticed that belongs in the history but is
+	// no decision of the engine's: a process that crashed and was
+	// restarted, the data plane lost and started again. Reconcile records
+	// each (Type and Message; Time is now), ahead of its own events.
+	Events []Event `json:"events,omitempty"`
 }
 
 // AnalysisResult is the judge's latest verdict on a running analysis, as
@@ -177,6 +184,10 @@ const (
 	ActEnsureVersion ActionKind = "ensureVersion"
 	// ActStopVersion: stop Revision (its baseline copy if Baseline).
 	ActStopVersion ActionKind = "stopVersion"
+	// ActRestartVersion: stop Revision and start it again, for a stable
+	// revision that does not serve (phase Degraded). Its place in the
+	// routing table is kept: nothing else could serve instead.
+	ActRestartVersion ActionKind = "restartVersion"
 	// ActSetTraffic: route as Traffic says, as one atomic router swap.
 	ActSetTraffic ActionKind = "setTraffic"
 	// ActRecordEvent: append Event to the rollout's history.
@@ -237,6 +248,22 @@ const (
 	EventAnalysisPassed       = "AnalysisPassed"
 	EventAnalysisFailed       = "AnalysisFailed"
 	EventAnalysisInconclusive = "AnalysisInconclusive"
+	// EventNotReady: a canary (or baseline) that was ready is not; the
+	// release waits where it is (EventReady when it is back).
+	EventNotReady = "NotReady"
+	// EventServing: the stable revision was observed ready (first, or after
+	// it had failed during a release).
+	EventServing = "Serving"
+	// EventDegraded: the stable revision does not serve (phase Degraded);
+	// EventRecovered: it serves again.
+	EventDegraded  = "Degraded"
+	EventRecovered = "Recovered"
+	// Recorded from Observations.Events, as the edges name them: a process
+	// that crashed and was restarted; the data plane lost, and a new one
+	// started with the routing table and the versions it needs.
+	EventRestarted          = "Restarted"
+	EventDataPlaneLost      = "DataPlaneLost"
+	EventDataPlaneRestarted = "DataPlaneRestarted"
 )
 
 // PausedBy values.

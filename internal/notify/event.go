@@ -35,6 +35,12 @@ const (
 	EventAborted              = "Aborted"
 	EventPromoted             = "Promoted"
 	EventFinished             = "Finished"
+	// The stable revision does not serve (Degraded) or serves again
+	// (Recovered); the data plane was lost and a new one started.
+	EventDegraded           = "Degraded"
+	EventRecovered          = "Recovered"
+	EventDataPlaneLost      = "DataPlaneLost"
+	EventDataPlaneRestarted = "DataPlaneRestarted"
 )
 
 // Severity says how an event should look to a person: formats pick colour
@@ -55,11 +61,11 @@ const (
 func SeverityOf(eventType string) Severity {
 	t := strings.ToLower(eventType)
 	switch t {
-	case "analysisfailed", "aborted":
+	case "analysisfailed", "aborted", "degraded", "dataplanelost":
 		return SeverityFailure
-	case "analysisinconclusive", "paused":
+	case "analysisinconclusive", "paused", "notready", "restarted":
 		return SeverityWarning
-	case "promoted", "finished":
+	case "promoted", "finished", "recovered", "dataplanerestarted":
 		return SeveritySuccess
 	case "started", "stepreached":
 		return SeverityInfo

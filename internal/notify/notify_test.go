@@ -119,6 +119,9 @@ func TestSlackEmojiBySeverity(t *testing.T) {
 		EventAnalysisInconclusive: ":large_yellow_circle:",
 		EventPromoted:             ":large_green_circle:", EventFinished: ":large_green_circle:",
 		EventStarted: ":rocket:", "SomethingNew": ":information_source:",
+		EventDegraded: ":red_circle:", EventDataPlaneLost: ":red_circle:",
+		EventRecovered: ":large_green_circle:", EventDataPlaneRestarted: ":large_green_circle:",
+		"Restarted": ":large_yellow_circle:", "NotReady": ":large_yellow_circle:",
 	} {
 		if got := slackEmoji(Event{Type: typ}); got != want {
 			t.Errorf("%s: %s, want %s", typ, got, want)

@@ -246,7 +246,8 @@ func stopAll(ctx context.Context, procs []*proc) error {
 // State reports a version: Endpoints lists its ready instances only; Ready
 // means every instance is ready; Failed means one of them failed (a
 // crashing canary is a failed canary), with that instance's Reason;
-// Restarts sums all instances' restarts.
+// Restarts sums all instances' restarts, LastExit says how a restarted
+// one's last run ended.
 func (l *Local) State(in Instance) (State, bool) {
 	l.mu.Lock()
 	v, ok := l.versions[engine.VersionKey(in.Revision, in.Baseline)]
@@ -267,6 +268,9 @@ func (l *Local) State(in Instance) (State, bool) {
 			st.Reason = fmt.Sprintf("instance %d: %s", p.index, s.reason)
 		}
 		st.Restarts += s.restarts
+		if s.lastExit != "" {
+			st.LastExit = fmt.Sprintf("instance %d: %s", p.index, s.lastExit)
+		}
 	}
 	if st.Failed {
 		st.Ready = false

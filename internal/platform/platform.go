@@ -38,6 +38,9 @@ type State struct {
 	Failed   bool   `json:"failed,omitempty"`
 	Reason   string `json:"reason,omitempty"`
 	Restarts int    `json:"restarts,omitempty"`
+	// LastExit says how the last crashed run of an instance ended ("instance
+	// 0: exited with status 2; last log line: ..."), for the history.
+	LastExit string `json:"lastExit,omitempty"`
 }
 
 // Platform is where revisions run.

@@ -59,6 +59,7 @@ type procState struct {
 	failed    bool
 	reason    string
 	restarts  int
+	lastExit  string // how the last crashed run ended
 }
 
 func (p *proc) snapshot() procState {
@@ -136,7 +137,7 @@ func (p *proc) supervise() {
 			return
 		case <-time.After(backoff):
 		}
-		p.update(func(s *procState) { s.restarts++ })
+		p.update(func(s *procState) { s.restarts++; s.lastExit = reason })
 	}
 	p.fail(fmt.Sprintf("restarted %d times; giving up", tune.maxStarts))
 }

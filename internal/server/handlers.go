@@ -215,6 +215,8 @@ func validRevision(w http.ResponseWriter, prefix, rev string) bool {
 // backendError maps a Backend error to its HTTP status.
 func (s *Server) backendError(w http.ResponseWriter, name string, err error) {
 	var conflict *wire.ConflictError
+	var invalid *wire.InvalidError
+	var unavailable *wire.UnavailableError
 	switch {
 	case errors.Is(err, wire.ErrNotFound):
 		msg := err.Error()
@@ -224,6 +226,10 @@ func (s *Server) backendError(w http.ResponseWriter, name string, err error) {
 		jsonhttp.WriteError(w, http.StatusNotFound, msg)
 	case errors.As(err, &conflict):
 		jsonhttp.WriteError(w, http.StatusConflict, conflict.Reason)
+	case errors.As(err, &invalid):
+		jsonhttp.WriteError(w, http.StatusBadRequest, invalid.Reason)
+	case errors.As(err, &unavailable):
+		jsonhttp.WriteError(w, http.StatusServiceUnavailable, unavailable.Reason)
 	default:
 		s.log.Error("backend failed", "rollout", name, "err", err)
 		jsonhttp.WriteError(w, http.StatusInternalServerError, err.Error())

@@ -22,7 +22,9 @@
 //	GET  /v1/rollouts/{name}/watch?after=ID    Server-Sent Events (see WatchRollout)
 //	GET  /v1/watch                             Server-Sent Events (see WatchRollouts)
 //
-// Errors are JSON {"error": "..."} (jsonhttp.Error) with 400 (bad input), 401
-// (no or wrong token), 404 (unknown rollout, ErrNotFound), 409 (the command
-// does not apply now, ConflictError).
+// Errors are JSON {"error": "..."} (jsonhttp.Error) with 400 (bad input, or a
+// request that can never be carried out, InvalidError), 401 (no or wrong
+// token), 404 (unknown rollout, ErrNotFound), 409 (the command does not apply
+// now, ConflictError), 503 (a part kanaria needs is being restarted,
+// UnavailableError).
 package wire

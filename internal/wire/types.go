@@ -23,6 +23,20 @@ type ConflictError struct{ Reason string }
 
 func (e *ConflictError) Error() string { return e.Reason }
 
+// InvalidError says a request can never be carried out as asked, whatever
+// the rollout's state, such as a start of a revision its platform has no
+// endpoints for (400). Nothing was changed.
+type InvalidError struct{ Reason string }
+
+func (e *InvalidError) Error() string { return e.Reason }
+
+// UnavailableError says a command cannot be carried out now because a part
+// kanaria needs is down and being restarted, such as the data plane (503).
+// Nothing was changed; the same command succeeds once it is back.
+type UnavailableError struct{ Reason string }
+
+func (e *UnavailableError) Error() string { return e.Reason }
+
 // Info describes the control plane (GET /v1/info).
 type Info struct {
 	Version      string `json:"version"`

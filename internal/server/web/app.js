@@ -242,6 +242,11 @@ function renderRollout(v) {
   $("stable-rev").textContent = st.stableRevision || "-";
   $("canary-rev").textContent = st.canaryRevision || "-";
   $("message").textContent = st.message || "";
+  // The Ready condition says when the stable revision does not serve.
+  const ready = (st.conditions || []).find(c => c.type === "Ready");
+  const notServing = !!ready && ready.status === "False";
+  $("not-serving").textContent = notServing ? "Not serving (" + ready.reason + "): " + ready.message : "";
+  show("not-serving", notServing);
   const rel = releasing(st);
   $("btn-promote").disabled = !rel;
   $("btn-pause").disabled = st.phase !== "Progressing";
