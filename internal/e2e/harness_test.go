@@ -67,6 +67,9 @@ type env struct {
 	router   string
 	api      string
 	up       *upProcess
+	// bin is the kanaria binary `up` runs (and so its data plane and apps);
+	// default kanariaBin.
+	bin string
 }
 
 func newEnv(t *testing.T, specYAML string) *env {
@@ -89,7 +92,11 @@ func newEnv(t *testing.T, specYAML string) *env {
 // startUp runs `kanaria up` and waits until it says it is ready.
 func (e *env) startUp() {
 	e.t.Helper()
-	cmd := exec.Command(kanariaBin, "up", "-f", e.specFile, "--listen", e.router, "--api", e.api,
+	bin := e.bin
+	if bin == "" {
+		bin = kanariaBin
+	}
+	cmd := exec.Command(bin, "up", "-f", e.specFile, "--listen", e.router, "--api", e.api,
 		"--state-dir", filepath.Join(e.dir, "state"), "--tick", "50ms")
 	cmd.Dir = e.dir
 	p := &upProcess{cmd: cmd, done: make(chan struct{})}
@@ -182,6 +189,18 @@ type status struct {
 			CanaryPPM   uint32 `json:"canaryPPM"`
 			BaselinePPM uint32 `json:"baselinePPM"`
 		} `json:"weights"`
+		ObservedWeights *struct {
+			CanaryPPM uint32 `json:"canaryPPM"`
+		} `json:"observedWeights"`
+		CanaryReady   bool   `json:"canaryReady"`
+		Message       string `json:"message"`
+		StableRetries int    `json:"stableRetries"`
+		Conditions    []struct {
+			Type    string `json:"type"`
+			Status  string `json:"status"`
+			Reason  string `json:"reason"`
+			Message string `json:"message"`
+		} `json:"conditions"`
 	} `json:"status"`
 }
 

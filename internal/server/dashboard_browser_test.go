@@ -402,3 +402,53 @@ func TestDashboardTokenLinkInChromium(t *testing.T) {
 		t.Fatalf("GET after a wrong link: %d, want 401", got)
 	}
 }
+
+// A stable revision that cannot run shows as Degraded, with the Ready
+// condition's reason in plain view, on the rollout's page.
+func TestDashboardShowsNotServingInChromium(t *testing.T) {
+	rs, err := spec.Parse("kanaria.yaml", []byte(`apiVersion: kanaria.dev/v1alpha1
+kind: Rollout
+metadata:
+  name: web
+spec:
+  revision: v1
+  platform:
+    local:
+      command: "kanaria-no-such-command --port {{.Port}}"
+  strategy:
+    canary:
+      steps:
+        - setWeight: 10
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dp := startDataPlane(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cp, err := controlplane.New(ctx, controlplane.Options{StateDir: t.TempDir(), DataPlane: dp, Rollouts: rs, Tick: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); cp.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; cp.Close(context.Background()) })
+	const token = "degraded-token-0123"
+	srv := server.New(cp, token, server.Options{Gatherer: prometheus.NewRegistry()})
+	api := httptest.NewServer(srv)
+	t.Cleanup(api.Close)
+	t.Cleanup(srv.CloseStreams)
+
+	bctx := newBrowser(t)
+	within(t, bctx, 20*time.Second, "open the rollout",
+		chromedp.Navigate(api.URL+"/dashboard/#token="+token+"&/rollouts/web"),
+		chromedp.WaitVisible(chromedp.CSS("#weight")))
+	waitText(t, bctx, "#phase", "Degraded")
+	within(t, bctx, 10*time.Second, "the alert", chromedp.WaitVisible(chromedp.CSS("#not-serving")))
+	got := eval[string](t, bctx, `document.querySelector("#not-serving").textContent`)
+	if !strings.HasPrefix(got, "Not serving (StableNotServing): stable revision v1 does not serve:") || !strings.Contains(got, "executable file not found") {
+		t.Fatalf("#not-serving says %q", got)
+	}
+	if c := eval[string](t, bctx, `getComputedStyle(document.querySelector("#phase")).color`); c != "rgb(176, 0, 32)" {
+		t.Errorf("Degraded shown in %s, want the alarm colour", c)
+	}
+}
