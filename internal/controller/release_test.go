@@ -146,9 +146,7 @@ func testCanary(t *testing.T, cl *cluster) {
 	if d := n.deployment("web"); d.Annotations["kanaria.dev/revision"] != "v2" || env(d, "REVISION") != "v2" {
 		t.Errorf("target after promotion: annotations %v env %q", d.Annotations, env(d, "REVISION"))
 	}
-	// Serving: the stable is ready, first v1, then v2 once the target is
-	// rolled to it after the scale-down.
-	want := []string{"Initialized", "Serving", "Started", "Ready", "StepReached", "StepReached", "StepReached", "StepReached", "Paused", "Promoted", "Finished", "ScaledDown", "Serving"}
+	want := []string{"Initialized", "Started", "Ready", "StepReached", "StepReached", "StepReached", "StepReached", "Paused", "Promoted", "Finished", "ScaledDown"}
 	if got := reasons(n.events("web")); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("events:\n got %v\nwant %v", got, want)
 	}

@@ -176,7 +176,7 @@ func (c *ControlPlane) observe(r *rollout) engine.Observations {
 	obs := engine.Observations{Versions: map[string]engine.VersionState{}}
 	if why := c.health.downReason(); why != "" && r.ext == nil {
 		for key := range r.running {
-			obs.Versions[key] = engine.VersionState{Reason: why}
+			obs.Versions[key] = engine.VersionState{Reason: why, Unavailable: true}
 		}
 		return obs
 	}
@@ -190,7 +190,8 @@ func (c *ControlPlane) observe(r *rollout) engine.Observations {
 			continue
 		}
 		c.noteRestarts(r, key, s)
-		obs.Versions[key] = engine.VersionState{Ready: s.Ready, Failed: s.Failed, Reason: s.Reason}
+		obs.Versions[key] = engine.VersionState{Ready: s.Ready, Failed: s.Failed, Reason: s.Reason,
+			Unavailable: !s.Ready && len(s.Endpoints) == 0}
 	}
 	if r.ext != nil {
 		if w := r.ext.observed; w != nil {

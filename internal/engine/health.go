@@ -24,16 +24,18 @@ func stableRetryDelay(n int) time.Duration {
 }
 
 // readiness keeps CanaryReady true to what is observed once a release's
-// steps run. A canary (or baseline) that was ready and is not any more (a
-// crashed process being restarted, the data plane down and being started
-// again) makes it false, with ReadyLostAt: nothing moves and promote is
-// refused until it is ready again. Then the release goes on where it was,
+// steps run. A canary (or baseline) that was ready and serves nothing any
+// more (Unavailable: its only process crashed and is being restarted, the
+// data plane is down and being started again) makes it false, with
+// ReadyLostAt: nothing moves and promote is refused until it is ready
+// again. One that serves with part of its instances (a Deployment scaling
+// up) does not. Then the release goes on where it was,
 // its step clock shifted by the time lost, as after a user's pause, so a
 // timed pause or an analysis does not count time nobody was served.
 func (t *tx) readiness(obs Observations) {
 	rev := t.st.CanaryRevision
 	switch {
-	case t.st.CanaryReady && !ready(t.st, obs):
+	case t.st.CanaryReady && unavailable(t.st, obs):
 		t.st.CanaryReady, t.st.ReadyLostAt = false, t.now
 		t.st.Message = fmt.Sprintf("%s; the release waits %s until it is ready again", notReadyReason(t.st, obs), t.where())
 		t.event(EventNotReady, "%s", t.st.Message)
@@ -49,10 +51,18 @@ func (t *tx) readiness(obs Observations) {
 	}
 }
 
+// unavailable: the canary, or its baseline copy, serves nothing now.
+func unavailable(st v1alpha1.RolloutStatus, obs Observations) bool {
+	if obs.Versions[VersionKey(st.CanaryRevision, false)].Unavailable {
+		return true
+	}
+	return st.Baseline && obs.Versions[VersionKey(st.StableRevision, true)].Unavailable
+}
+
 // notReadyReason says which copy is not ready and why, as far as known.
 func notReadyReason(st v1alpha1.RolloutStatus, obs Observations) string {
 	what, key := "canary "+st.CanaryRevision, VersionKey(st.CanaryRevision, false)
-	if st.Baseline && obs.Versions[key].Ready {
+	if st.Baseline && !obs.Versions[key].Unavailable {
 		what, key = "baseline copy "+VersionKey(st.StableRevision, true), VersionKey(st.StableRevision, true)
 	}
 	v, seen := obs.Versions[key]
@@ -93,7 +103,6 @@ func (t *tx) stableHealth(obs Observations) {
 		}
 		t.setReady(v1alpha1.ConditionTrue, v1alpha1.ReasonStableReady, "the stable revision serves")
 		if !degraded {
-			t.event(EventServing, "stable revision %s is ready and serves", rev)
 			return
 		}
 		n := t.st.StableRetries

@@ -184,3 +184,17 @@ func TestStableFailureDuringARelease(t *testing.T) {
 		t.Fatalf("condition %+v", c)
 	}
 }
+
+// A canary that serves with part of its instances (a Deployment scaling
+// up: not Ready, not Unavailable) does not hold a release that runs.
+func TestPartlyServingCanaryDoesNotHold(t *testing.T) {
+	s := newSim(t, load(t, canaryYAML))
+	s.must(start("v2"))
+	s.tick(time.Second)
+	st, acts := Reconcile(s.r, s.st, Observations{Versions: map[string]VersionState{
+		"v1": {Ready: true}, "v2": {Reason: "2 of 3 replicas ready"},
+	}}, s.now.Add(10*time.Second))
+	if !st.CanaryReady || st.StepIndex != 3 || len(acts) == 0 {
+		t.Fatalf("a partly serving canary held the release: ready %v step %d (%s)", st.CanaryReady, st.StepIndex, st.Message)
+	}
+}

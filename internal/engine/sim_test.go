@@ -84,8 +84,8 @@ func newSim(t testing.TB, r v1alpha1.Rollout) *sim {
 	st, acts := Initial(r, t0)
 	s.st = st
 	s.carry(acts)
-	// The first observation: the stable is ready and serves (event
-	// Serving), so that the rows of a test start from a quiet status.
+	// The first observation: the stable is ready and serves (condition
+	// Ready True), so that the rows of a test start from a quiet status.
 	s.tick(0)
 	return s
 }
@@ -170,7 +170,8 @@ func (s *sim) must(cmd Command) {
 func (s *sim) obs() Observations {
 	o := Observations{Versions: map[string]VersionState{}}
 	for k := range s.running {
-		o.Versions[k] = VersionState{Ready: !s.notReady[k]}
+		// A copy that is not ready in the simulation serves nothing.
+		o.Versions[k] = VersionState{Ready: !s.notReady[k], Unavailable: s.notReady[k]}
 	}
 	for k, why := range s.failed {
 		o.Versions[k] = VersionState{Failed: true, Reason: why}

@@ -70,7 +70,20 @@
 //     promotes it fully as soon as it is ready.
 //   - Every change bumps Generation once and sets UpdatedAt; a Reconcile
 //     with nothing to do returns the status unchanged and no actions.
-//     ObservedWeights follow obs.RouterWeights (no actions).
+//     ObservedWeights follow obs.RouterWeights, nil when unknown (no
+//     actions).
+//   - Readiness: once steps run, a canary (or baseline) observed
+//     Unavailable (a crash being restarted, the data plane down) makes
+//     CanaryReady false (ReadyLostAt, event NotReady): no step moves,
+//     timers are frozen and promote is refused (promote --full waits) until
+//     it is ready again (event Ready), where it was.
+//   - Stable health: the stable revision observed ready sets the Ready
+//     condition True. From Healthy or Aborted, a stable observed Failed
+//     makes the phase Degraded (event Degraded, condition Ready False
+//     StableNotServing with the reason); RestartVersion of it after 1 s,
+//     then 2 s, 4 s, ... up to a minute; ready again: Healthy (event
+//     Recovered, Ready True). The engine writes no other condition.
+//   - obs.Events are recorded as they are, ahead of the engine's own.
 //   - Refused commands return *Refusal; NoOp marks a repeat whose intent
 //     already holds ("already paused").
 package engine
@@ -120,6 +133,12 @@ type VersionState struct {
 	// is a failed release.
 	Failed bool   `json:"failed,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// Unavailable: nothing of it serves now (no instance ready, or the
+	// data plane that runs it is down), unlike a copy that serves with part
+	// of its instances. A canary or baseline that was ready and becomes
+	// Unavailable holds the release until it is Ready again. Platforms that
+	// cannot tell leave it false.
+	Unavailable bool `json:"unavailable,omitempty"`
 }
 
 // Observations are what the edges saw since the last step.
@@ -251,9 +270,6 @@ const (
 	// EventNotReady: a canary (or baseline) that was ready is not; the
 	// release waits where it is (EventReady when it is back).
 	EventNotReady = "NotReady"
-	// EventServing: the stable revision was observed ready (first, or after
-	// it had failed during a release).
-	EventServing = "Serving"
 	// EventDegraded: the stable revision does not serve (phase Degraded);
 	// EventRecovered: it serves again.
 	EventDegraded  = "Degraded"
