@@ -109,7 +109,10 @@ spec:
         - setWeight: 10
 `)
 	e.startUp()
-	before := e.waitFor("v1 healthy", func(s status) bool { return s.Status.Phase == "Healthy" && e.serves("v1") })
+	before := e.waitFor("v1 healthy and ready", func(s status) bool {
+		st, _, _ := s.ready()
+		return s.Status.Phase == "Healthy" && st == "True" && e.serves("v1")
+	})
 	out, err := e.kanaria("start", "v3")
 	if err == nil || !strings.Contains(out, `no endpoints for revision "v3"`) {
 		t.Fatalf("start v3: %v\n%s", err, out)
