@@ -182,11 +182,12 @@ func (m *MetricRef) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// UnmarshalYAML reads a name or an inline definition. unmarshal decodes
-// the same node with the loader's options, so unknown fields of an inline
-// metric are refused at their position like the rest of the file. The
-// signature is goccy/go-yaml's InterfaceUnmarshaler, so this package needs no
-// YAML library.
+// UnmarshalYAML reads a name or an inline definition for YAML libraries
+// with goccy/go-yaml's InterfaceUnmarshaler signature, so this package needs
+// no YAML library; unmarshal decodes the same node with the caller's
+// options. kanaria.yaml does not come through here: internal/spec walks the
+// document along the types itself, to report every problem with its field
+// path.
 func (m *MetricRef) UnmarshalYAML(unmarshal func(any) error) error {
 	var raw any
 	if err := unmarshal(&raw); err != nil {

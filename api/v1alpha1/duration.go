@@ -45,8 +45,9 @@ func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
 // UnmarshalYAML reads a Go duration string; null and a bare 0 are zero, any
 // other number lacks its unit. The signature is goccy/go-yaml's
 // InterfaceUnmarshaler (and gopkg.in/yaml.v2's Unmarshaler), so this package
-// needs no YAML library; the error carries no position, which the loaders
-// (internal/spec, the router's routes file) add.
+// needs no YAML library; the error carries no position, which the routes
+// file's loader adds. kanaria.yaml is checked by internal/spec's own walk
+// (the same rules, with field paths) and decoded from JSON.
 func (d *Duration) UnmarshalYAML(unmarshal func(any) error) error {
 	var raw any
 	if err := unmarshal(&raw); err != nil {

@@ -101,7 +101,8 @@ func (w Weight) MarshalYAML() (any, error) {
 // so that this package needs no YAML library: unmarshal decodes the node
 // into a float64, so a non-number fails at its line and column; the range
 // and precision errors returned from here carry no position, and the
-// loaders (internal/spec, the router's routes file) add it.
+// routes file's loader adds it. kanaria.yaml is checked by internal/spec's
+// own walk (the same rules, with field paths) and decoded from JSON.
 func (w *Weight) UnmarshalYAML(unmarshal func(any) error) error {
 	var f float64
 	if err := unmarshal(&f); err != nil {
