@@ -177,3 +177,26 @@ func mustToken(t *testing.T, dir string) string {
 	}
 	return tok
 }
+
+// A stable that does not serve and a canary that is not ready any more are
+// said in plain words, as is a weight nobody can read back.
+func TestPrintStatusSaysNotServing(t *testing.T) {
+	lost := time.Date(2026, 12, 2, 7, 0, 0, 0, time.Local)
+	v := wire.RolloutView{Name: "web", Status: v1alpha1.RolloutStatus{
+		Phase: v1alpha1.PhaseDegraded, StableRevision: "v1",
+		Conditions: []v1alpha1.Condition{{Type: v1alpha1.ConditionReady, Status: v1alpha1.ConditionFalse,
+			Reason: v1alpha1.ReasonStableNotServing, Message: "stable revision v1 does not serve: command: not found"}},
+		ReadyLostAt: lost,
+	}}
+	var b strings.Builder
+	if err := printStatus(&b, v); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"phase:", "Degraded", "observed:     unknown",
+		"serving:      no (StableNotServing): stable revision v1 does not serve: command: not found",
+		"canaryReady:  no, since 07:00:00"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, b.String())
+		}
+	}
+}
