@@ -62,8 +62,22 @@ func validateECS(p path, s v1alpha1.RolloutSpec) []fieldError {
 	if c := s.Strategy.Canary; c != nil && c.Baseline {
 		add(path{"spec", "strategy", "canary", "baseline"}, "is not available on ECS: the forward action carries two target groups, stable's and the canary's")
 	}
-	if a := s.Analysis; a != nil && a.ComparedWith == "baseline" {
-		add(path{"spec", "analysis", "comparedWith"}, "baseline is not available on ECS; compare with stable")
+	if c := s.Strategy.Canary; c != nil {
+		for i, st := range c.Steps {
+			if st.SetMirror != nil {
+				add(path{"spec", "strategy", "canary", "steps", i, "setMirror"}, "is not available on ECS: ELB carries the traffic, not kanaria's router")
+			}
+		}
+	}
+	if a := s.Analysis; a != nil {
+		if a.ComparedWith == "baseline" {
+			add(path{"spec", "analysis", "comparedWith"}, "baseline is not available on ECS; compare with stable")
+		}
+		for i, m := range a.Metrics {
+			if m.Provider.Router != nil {
+				add(path{"spec", "analysis", "metrics", i, "provider", "router"}, "has no data on ECS: requests go through ELB, not kanaria's router; use cloudwatch")
+			}
+		}
 	}
 	return errs
 }
