@@ -202,6 +202,14 @@ func TestECSCanaryRelease(t *testing.T) {
 	if describesBetween < 2 {
 		t.Fatalf("traffic moved before ECS said STEADY_STATE (%d describes in between): %v", describesBetween, calls[lastScale:])
 	}
+
+	// While v1 is kept warm for undo both target groups are in use: a new
+	// release cannot start, and says why.
+	e.must("start", "v3")
+	v = e.waitECS("v3 to be refused", func(v ecsView) bool { return v.Status.Phase == "Aborted" })
+	if !strings.Contains(v.Status.Message, "both target groups are in use") || !weightsAre(w, 0, 1) {
+		t.Fatalf("v3 while v1 is warm: %q", v.Status.Message)
+	}
 }
 
 func lastIndex(xs []string, x string) int {
