@@ -29,8 +29,10 @@ type AnalysisEvidence struct {
 	// Versions are the router's data per version (canary and the version
 	// it is compared with).
 	Versions []VersionEvidence `json:"versions,omitempty"`
-	// Metrics are the last answers of the metrics whose providers are
-	// asked over the network (prometheus, web).
+	// Metrics are the last answers of the threshold metrics whose
+	// providers are asked over the network (prometheus, web, cloudwatch).
+	// A remote comparison is asked again after a restart: its source
+	// keeps the counts for the whole window.
 	Metrics []MetricEvidence `json:"metrics,omitempty"`
 	// UpdatedAt is when this evidence was taken.
 	UpdatedAt time.Time `json:"updatedAt"`

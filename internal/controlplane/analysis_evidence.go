@@ -94,8 +94,11 @@ func (run *analysisRun) evidence(now time.Time) v1alpha1.AnalysisEvidence {
 	}
 	for i, m := range run.metrics {
 		in, ok := run.inputs[m.Name]
-		if !ok || !run.remote[i] {
-			continue // router metrics are judged again from the window
+		if !ok || !run.remote[i] || m.Kind != judge.Threshold {
+			// Router metrics are judged again from the window; a remote
+			// comparison (CloudWatch) is asked again at once, its source
+			// keeps the counts for the whole window.
+			continue
 		}
 		me := v1alpha1.MetricEvidence{Name: m.Name, Value: in.Value, Query: in.Query, At: now}
 		if in.Err != nil {
