@@ -26,6 +26,18 @@ func (s *RolloutStatus) DeepCopyInto(out *RolloutStatus) {
 		out.ObservedWeights = &w
 	}
 	out.Traffic = s.Traffic.DeepCopy()
+	if s.Mirrors != nil {
+		out.Mirrors = make([]MirrorRoute, len(s.Mirrors))
+		for i := range s.Mirrors {
+			s.Mirrors[i].DeepCopyInto(&out.Mirrors[i])
+		}
+	}
+	if s.HeaderRoutes != nil {
+		out.HeaderRoutes = make([]SetHeaderRoute, len(s.HeaderRoutes))
+		for i := range s.HeaderRoutes {
+			s.HeaderRoutes[i].DeepCopyInto(&out.HeaderRoutes[i])
+		}
+	}
 	if s.Conditions != nil {
 		out.Conditions = append([]Condition(nil), s.Conditions...)
 	}

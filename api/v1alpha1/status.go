@@ -112,6 +112,11 @@ type RolloutStatus struct {
 	// first set; cleared when the release ends.
 	// +optional
 	Mirrors []MirrorRoute `json:"mirrors,omitempty"`
+	// HeaderRoutes are the setHeaderRoute routes in force, in the order
+	// their steps first set them: requests that match one go to the
+	// canary whatever its weight. Cleared when the release ends.
+	// +optional
+	HeaderRoutes []SetHeaderRoute `json:"headerRoutes,omitempty"`
 
 	// Baseline is true while a baseline copy of stable runs beside the canary.
 	Baseline bool `json:"baseline,omitempty"`
@@ -209,6 +214,10 @@ type TrafficStatus struct {
 	// +optional
 	Baseline *BackendStatus `json:"baseline,omitempty"`
 	Weights  Weights        `json:"weights"`
+	// HeaderRoutes send matching requests to the canary whatever the
+	// weights (the status's headerRoutes).
+	// +optional
+	HeaderRoutes []SetHeaderRoute `json:"headerRoutes,omitempty"`
 }
 
 // BackendStatus is one role's revision and the endpoints serving it, as

@@ -139,6 +139,37 @@ type Step struct {
 	// mirror route and moves on at once.
 	// +optional
 	SetMirror *MirrorRoute `json:"setMirror,omitempty"`
+	// SetHeaderRoute sends requests whose headers match to the canary from
+	// this step on, whatever the weight, until a later step with the same
+	// name changes it or removes it (no match). Argo Rollouts' step of the
+	// same name and shape.
+	SetHeaderRoute *SetHeaderRoute `json:"setHeaderRoute,omitempty"`
+}
+
+// SetHeaderRoute is one named header route. A request is routed to the
+// canary when every match holds; several named routes may be active at once
+// and any one of them suffices.
+type SetHeaderRoute struct {
+	// Name identifies the route for later steps (and names the Gateway API
+	// rule written for it): a DNS label.
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+	// Match lists the headers a request must carry; empty removes the
+	// route.
+	// +optional
+	Match []HeaderRoutingMatch `json:"match,omitempty"`
+}
+
+// HeaderRoutingMatch is one header a request must carry. A header that is
+// absent or empty never matches; with the header repeated, its first value
+// is compared.
+type HeaderRoutingMatch struct {
+	// HeaderName is compared case-insensitively.
+	// +kubebuilder:validation:MinLength=1
+	HeaderName string `json:"headerName"`
+	// HeaderValue is compared case-sensitively; a regex must match the
+	// whole value.
+	HeaderValue StringMatch `json:"headerValue"`
 }
 
 // Pause is a step that waits.

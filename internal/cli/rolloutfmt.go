@@ -34,6 +34,19 @@ func stepLine(v wire.RolloutView) string {
 	return fmt.Sprintf("%d/%d %s", i+1, n, v.Steps[i])
 }
 
+// headerRoutesLine lists the header routes in force, `beta (X-Beta exact
+// "1"); staff (...)`, or "-".
+func headerRoutesLine(st v1alpha1.RolloutStatus) string {
+	if len(st.HeaderRoutes) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(st.HeaderRoutes))
+	for i, h := range st.HeaderRoutes {
+		parts[i] = h.String()
+	}
+	return strings.Join(parts, "; ")
+}
+
 func weightsLine(w v1alpha1.Weights) string {
 	return fmt.Sprintf("canary %s, baseline %s", w.CanaryPPM, w.BaselinePPM)
 }
@@ -68,8 +81,11 @@ func printStatus(w io.Writer, v wire.RolloutView) error {
 		{"step", stepLine(v)},
 		{"weights", weightsLine(st.Weights)},
 		{"observed", observed},
-		{"message", orDash(st.Message)},
 	}
+	if len(st.HeaderRoutes) > 0 { // a row only then: most releases have none
+		rows = append(rows, [2]string{"header routes", headerRoutesLine(st)})
+	}
+	rows = append(rows, [2]string{"message", orDash(st.Message)})
 	if v.RouterURL != "" {
 		rows = append(rows, [2]string{"router", v.RouterURL})
 	}
@@ -225,6 +241,9 @@ func renderLive(s liveState) string {
 	if c := v1alpha1.FindCondition(st.Conditions, v1alpha1.ConditionReady); c != nil && c.Status == v1alpha1.ConditionFalse {
 		fmt.Fprintf(tw, "serving:\tno: %s\n", c.Message)
 	}
+	if len(st.HeaderRoutes) > 0 {
+		fmt.Fprintf(tw, "header routes:\t%s\n", headerRoutesLine(st))
+	}
 	tw.Flush()
 	if s.Metrics == nil {
 		b.WriteString("traffic:    no metrics history from this control plane\n")
@@ -255,6 +274,9 @@ func renderLive(s liveState) string {
 func plainLive(s liveState, now time.Time) string {
 	v, st := s.View, s.View.Status
 	parts := []string{now.Format("15:04:05"), v.Name, phaseLine(st), "step " + stepLine(v), weightsLine(st.Weights)}
+	if len(st.HeaderRoutes) > 0 {
+		parts = append(parts, "header routes "+headerRoutesLine(st))
+	}
 	for _, role := range []string{"stable", "canary", "baseline"} {
 		if m, ok := s.Metrics[role]; ok {
 			rps, er, p99 := fmtMetrics(m)

@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"slices"
 	"time"
 
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
@@ -33,6 +34,9 @@ func trafficOf(st v1alpha1.RolloutStatus) engine.Traffic {
 	}
 	if st.Baseline && st.CanaryRevision != "" {
 		t.BaselineRevision = st.StableRevision
+	}
+	if st.CanaryRevision != "" && len(st.HeaderRoutes) > 0 {
+		t.HeaderRoutes = slices.Clone(st.HeaderRoutes)
 	}
 	return t
 }

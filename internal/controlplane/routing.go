@@ -72,6 +72,11 @@ func (c *ControlPlane) releaseOf(r *rollout) router.Release {
 	}
 	if t.CanaryRevision != "" {
 		rel.Canary, rel.CanaryWeight = c.backend(r, t.CanaryRevision, false, t.Weights.CanaryPPM)
+		if len(rel.Canary.Endpoints) > 0 {
+			// Like a weight, a header route to a canary with no ready
+			// endpoint would only produce errors.
+			rel.HeaderRoutes = t.HeaderRoutes
+		}
 	}
 	if t.BaselineRevision != "" {
 		rel.Baseline, rel.BaselineWeight = c.backend(r, t.BaselineRevision, true, t.Weights.BaselinePPM)

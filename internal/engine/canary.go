@@ -9,7 +9,7 @@ import (
 )
 
 // enterSteps runs the canary's steps from StepIndex until one has to wait:
-// a setWeight or setMirror applies at once and moves on; a timed pause waits until
+// a setWeight, setMirror or setHeaderRoute applies at once and moves on; a timed pause waits until
 // StepStartedAt + duration (canaryTick checks); an empty pause makes the
 // phase Paused until promote. Past the last step the canary is promoted.
 func (t *tx) enterSteps() {
@@ -26,6 +26,9 @@ func (t *tx) enterSteps() {
 		switch {
 		case s.SetWeight != nil:
 			t.setCanaryWeight(*s.SetWeight)
+			t.advance()
+		case s.SetHeaderRoute != nil:
+			t.setHeaderRoute(*s.SetHeaderRoute)
 			t.advance()
 		case s.IndefinitePause():
 			t.st.Phase, t.st.PausedBy = v1alpha1.PhasePaused, PausedByStep

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
@@ -49,6 +50,9 @@ func (t *tx) stop(rev string, baseline bool) {
 // weight change goes through here, before anything is stopped.
 func (t *tx) route() {
 	tr := &Traffic{StableRevision: t.st.StableRevision, CanaryRevision: t.st.CanaryRevision, Weights: t.st.Weights}
+	if tr.CanaryRevision != "" && len(t.st.HeaderRoutes) > 0 {
+		tr.HeaderRoutes = slices.Clone(t.st.HeaderRoutes)
+	}
 	if t.st.Baseline {
 		tr.BaselineRevision = t.st.StableRevision
 	}
@@ -66,6 +70,30 @@ func (t *tx) setCanaryWeight(ppm v1alpha1.Weight) {
 		w.BaselinePPM = min(ppm, v1alpha1.PPM-ppm)
 	}
 	t.st.Weights = w
+	t.route()
+}
+
+// setHeaderRoute puts h in force: a route of the same name is replaced in
+// place (so the order of routes stays that of their first steps), a new one
+// is appended, and one without match is removed. The router gets the
+// routes with the weights, in one SetTraffic.
+func (t *tx) setHeaderRoute(h v1alpha1.SetHeaderRoute) {
+	routes := slices.Clone(t.st.HeaderRoutes)
+	i := slices.IndexFunc(routes, func(r v1alpha1.SetHeaderRoute) bool { return r.Name == h.Name })
+	switch {
+	case len(h.Match) == 0 && i >= 0:
+		routes = slices.Delete(routes, i, i+1)
+	case len(h.Match) == 0:
+		return // removing a route that is not there changes nothing
+	case i >= 0:
+		routes[i] = *h.DeepCopy()
+	default:
+		routes = append(routes, *h.DeepCopy())
+	}
+	if len(routes) == 0 {
+		routes = nil
+	}
+	t.st.HeaderRoutes = routes
 	t.route()
 }
 
@@ -215,7 +243,7 @@ func (t *tx) finish() {
 		olderWarm = t.st.PreviousRevision
 	}
 	t.st.StableRevision, t.st.CanaryRevision, t.st.Baseline = rev, "", false
-	t.st.Weights = v1alpha1.Weights{}
+	t.st.Weights, t.st.HeaderRoutes = v1alpha1.Weights{}, nil
 	t.route()
 	if hadBaseline {
 		t.stop(old, true)
@@ -254,7 +282,7 @@ func (t *tx) keepWarm(rev, what string) {
 func (t *tx) endRelease(phase v1alpha1.Phase, typ, why string) {
 	rev, hadBaseline := t.st.CanaryRevision, t.st.Baseline
 	where := t.where()
-	t.st.CanaryRevision, t.st.Baseline, t.st.Weights = "", false, v1alpha1.Weights{}
+	t.st.CanaryRevision, t.st.Baseline, t.st.Weights, t.st.HeaderRoutes = "", false, v1alpha1.Weights{}, nil
 	t.route()
 	t.stop(rev, false)
 	if hadBaseline {

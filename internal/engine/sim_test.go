@@ -140,6 +140,9 @@ func checkTraffic(t testing.TB, tr *Traffic, running map[string]bool) {
 	if tr.CanaryRevision == "" && tr.Weights.CanaryPPM > 0 {
 		t.Fatalf("canary weight without a canary: %+v", tr)
 	}
+	if tr.CanaryRevision == "" && len(tr.HeaderRoutes) > 0 {
+		t.Fatalf("header routes without a canary: %+v", tr)
+	}
 	if tr.BaselineRevision != "" && !running[VersionKey(tr.BaselineRevision, true)] {
 		t.Fatalf("traffic names baseline %s, which is not running", tr.BaselineRevision)
 	}

@@ -35,6 +35,10 @@
 //     carries the mirror: the strategy's, from readiness, and the routes); pause with duration waits until
 //     StepStartedAt+duration; pause {} sets Paused (PausedBy "step"). Past
 //     the last step the canary is promoted.
+//     setHeaderRoute adds (or, by name, replaces) a route in
+//     status.headerRoutes, or removes it when it has no match, and moves
+//     on; the SetTraffic carries the routes, and every end of the release
+//     (promotion, abort, stop) clears them with the weights.
 //   - analysis (a canary step, blue/green's pre- and post-promotion
 //     analyses; analysis.go): judged from StepStartedAt. After its
 //     duration a verdict with enough samples ends it (Pass moves on,
@@ -235,6 +239,9 @@ type Traffic struct {
 	// the setMirror routes in force. Set only while a ready canary runs.
 	Mirror       *v1alpha1.Mirror       `json:"mirror,omitempty"`
 	MirrorRoutes []v1alpha1.MirrorRoute `json:"mirrorRoutes,omitempty"`
+	// HeaderRoutes send matching requests to the canary whatever the
+	// weights; only with a canary.
+	HeaderRoutes []v1alpha1.SetHeaderRoute `json:"headerRoutes,omitempty"`
 }
 
 // Event is one line of a rollout's history.

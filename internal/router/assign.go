@@ -23,6 +23,9 @@ type inputs struct {
 	OverrideHeader string // value of Overrides.Header
 	OverrideCookie string // value of the Overrides.Cookie cookie
 	OverrideSecret string // value of Overrides.SecretHeader
+	// Headers holds the first value of each header the table's header
+	// routes match on, indexed as table.hdr.names.
+	Headers [MaxRouteHeaders]string
 }
 
 // keySource says where a request's bucket came from; the proxy uses it to
@@ -53,13 +56,14 @@ const stickyIDLen = 32
 // request keeps using the snapshot it started with even if the table is
 // swapped meanwhile.
 type decision struct {
-	Status     int       // decideOK, or the HTTP status the router must answer with
-	Release    *release  // the matched release
-	Backend    *backend  // the version that serves (stable if the chosen one is absent)
-	Version    Version   // Backend's role
-	Bucket     uint32    // the key's bucket in [0, PPMScale)
-	Source     keySource // where the key came from
-	Overridden bool      // a tester's override chose Version, not the weights
+	Status      int       // decideOK, or the HTTP status the router must answer with
+	Release     *release  // the matched release
+	Backend     *backend  // the version that serves (stable if the chosen one is absent)
+	Version     Version   // Backend's role
+	Bucket      uint32    // the key's bucket in [0, PPMScale)
+	Source      keySource // where the key came from
+	Overridden  bool      // a tester's override chose Version, not the weights
+	HeaderRoute bool      // a header route chose the canary, not the weights
 	// NewID holds the fresh sticky id when Source == keyNewSticky. A fixed
 	// array rather than a string keeps the decision allocation-free.
 	NewID [stickyIDLen]byte
@@ -110,7 +114,8 @@ func versionFor(bucket, canaryPPM, baselinePPM uint32) Version {
 }
 
 // decide routes one request: find the release, the key and bucket, apply an
-// override if allowed, pick the version. It must not allocate (see
+// override if allowed, else a header route, else pick the version by
+// weight. It must not allocate (see
 // BenchmarkDecide) because it runs on every request.
 func (t *table) decide(in *inputs, d *decision) {
 	*d = decision{}
@@ -142,6 +147,8 @@ func (t *table) decide(in *inputs, d *decision) {
 
 	if v, ok := t.override(rel, in); ok {
 		d.Version, d.Overridden = v, true
+	} else if len(rel.headerRoutes) > 0 && rel.versions[1] != nil && rel.matchHeaders(in) {
+		d.Version, d.HeaderRoute = Canary, true
 	} else {
 		d.Version = versionFor(d.Bucket, rel.canaryPPM, rel.baselinePPM)
 	}

@@ -142,6 +142,10 @@ type Release struct {
 	// MirrorRoutes are setMirror steps' routes in force, mirrored under
 	// Mirror's options (the defaults when Mirror is absent).
 	MirrorRoutes []v1alpha1.MirrorRoute `json:"mirrorRoutes,omitempty"`
+	// HeaderRoutes send a request to the canary, whatever the weights, when
+	// every match of one of them holds (setHeaderRoute steps); a tester's
+	// override still wins. They need a canary backend.
+	HeaderRoutes []v1alpha1.SetHeaderRoute `json:"headerRoutes,omitempty"`
 }
 
 // Backend is a revision and the endpoints serving it (base URLs such as

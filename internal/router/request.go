@@ -160,6 +160,10 @@ func fillInputs(t *table, h *h1.Head, host, target []byte, in *inputs) {
 		case !t.ovr.disabled && t.ovr.secret != "" && in.OverrideSecret == "" && h1.EqualFold(name, t.ovr.secretHeader):
 			in.OverrideSecret = val
 		}
+		// Apart from the switch: a routed header may also be the key.
+		if len(t.hdr.names) > 0 {
+			t.headerField(name, val, in)
+		}
 	}
 }
 

@@ -161,6 +161,9 @@ func (t *table) fromRequest(req *http.Request, in *inputs) {
 			in.OverrideSecret = first(h[t.ovr.secretHeader])
 		}
 	}
+	for i, n := range t.hdr.names {
+		in.Headers[i] = first(h[n])
+	}
 	for _, c := range h["Cookie"] {
 		if t.key.cookie != "" && in.KeyCookie == "" {
 			in.KeyCookie, _ = CookieValue(c, t.key.cookie)

@@ -32,6 +32,9 @@ type table struct {
 		header, cookie, secret, secretHeader string
 	}
 	versionHeader, upstreamVersionHeader string
+	// hdr names the headers the releases' header routes match on; empty
+	// (the common case) costs the front ends one length check.
+	hdr routeHeaders
 
 	// transport is the upstream connection pool. It lives in the table so
 	// a timeout change swaps with everything else; it is shared between
@@ -66,7 +69,8 @@ type release struct {
 	canaryPPM, baselinePPM uint32
 	versions               [3]*backend // indexed by versionIndex; nil when absent
 	health                 HealthConfig
-	mirror                 *mirror // nil: nothing is mirrored (mirror.go)
+	mirror                 *mirror       // nil: nothing is mirrored (mirror.go)
+	headerRoutes           []headerRoute // to the canary when one holds
 }
 
 func versionIndex(v Version) int {
@@ -213,6 +217,9 @@ func compile(cfg Config, prev *table, tel *Telemetry) (*table, error) {
 		rel, err := compileRelease(rc, oldEP, tel)
 		if err == nil {
 			rel.mirror, err = compileMirror(rc, cfg.Timeouts, t.upstreamVersionHeader, t.ovr.secretHeader)
+			if err == nil {
+				rel.headerRoutes, err = compileHeaderRoutes(rc.HeaderRoutes, &t.hdr)
+			}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("releases[%d]: %w", i, err)

@@ -179,6 +179,19 @@ func (c Config) Validate() error {
 		names[r.Name] = i
 	}
 
+	routed := map[string]bool{} // header names of every header route
+	for i, r := range c.Releases {
+		for j, hr := range r.HeaderRoutes {
+			for k, m := range hr.Match {
+				routed[canonicalHeader(m.HeaderName)] = true
+				if len(routed) > MaxRouteHeaders {
+					v.add(fmt.Sprintf("releases[%d].headerRoutes[%d].match[%d].headerName", i, j, k),
+						fmt.Sprintf("the header routes of the table match on more than %d header names", MaxRouteHeaders))
+				}
+			}
+		}
+	}
+
 	seen := map[[2]string]int{}
 	for i, rt := range c.Routes {
 		p := fmt.Sprintf("routes[%d]", i)

@@ -138,6 +138,7 @@ func (v *validator) release(p string, r Release) {
 	v.backend(p+".stable", &r.Stable, true)
 	v.backend(p+".canary", r.Canary, false)
 	v.backend(p+".baseline", r.Baseline, false)
+	v.headerRoutes(p, r)
 
 	cerr, berr := r.CanaryWeight.Validate(), r.BaselineWeight.Validate()
 	if cerr != nil {

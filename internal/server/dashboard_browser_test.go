@@ -32,7 +32,8 @@ import (
 const chromiumPath = "/usr/bin/chromium"
 
 // browserRollout is a canary whose revisions are demo apps on loopback: two
-// weights, each followed by a pause that waits for promote.
+// weights, each followed by a pause that waits for promote, and a header
+// route to the canary from the first step on.
 const browserRollout = `apiVersion: kanaria.dev/v1alpha1
 kind: Rollout
 metadata:
@@ -48,6 +49,7 @@ spec:
     canary:
       steps:
         - setWeight: 20
+        - setHeaderRoute: {name: beta, match: [{headerName: X-Beta, headerValue: {exact: "1"}}]}
         - pause: {}
         - setWeight: 60
         - pause: {}
@@ -284,13 +286,26 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	waitText(t, ctx, "#weight", "20%")
 	waitText(t, ctx, "#phase", "Paused (step)")
-	waitText(t, ctx, "#step", "2/4 pause (until promote)")
+	waitText(t, ctx, "#step", "3/5 pause (until promote)")
+	waitText(t, ctx, "#header-routes li", `beta (X-Beta exact "1")`)
+	for i := 0; i < 20; i++ { // whatever the user's bucket, the header reaches the canary
+		req, _ := http.NewRequest("GET", e.routerURL+"/", nil)
+		req.Header.Set("X-Beta", "1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if v := resp.Header.Get("X-Kanaria-Version"); v != "v2" {
+			t.Fatalf("request %d with X-Beta: 1 served by %q", i, v)
+		}
+	}
 	waitText(t, ctx, "#steps li.current", "pause (until promote)")
 
 	// Promote with the button, confirm, and see the release move on.
 	within(t, ctx, 10*time.Second, "promote", chromedp.Click(chromedp.CSS("#btn-promote")))
 	waitText(t, ctx, "#weight", "60%")
-	waitText(t, ctx, "#step", "4/4 pause (until promote)")
+	waitText(t, ctx, "#step", "5/5 pause (until promote)")
 	if _, ok := confirmed.Load("Promote web: move past the current step?"); !ok {
 		t.Fatal("promote went through without a confirmation dialog")
 	}
@@ -298,7 +313,7 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Fatal("the page reloaded")
 	}
 	code, body := e.do(t, "GET", "/v1/rollouts/web", "")
-	if code != 200 || !strings.Contains(body, `"stepIndex":3`) {
+	if code != 200 || !strings.Contains(body, `"stepIndex":4`) {
 		t.Fatalf("after promote the control plane says %d %s", code, body)
 	}
 	waitText(t, ctx, "#events tr:first-child .ev", "Paused")

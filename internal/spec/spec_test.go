@@ -49,7 +49,7 @@ func TestParseErrors(t *testing.T) {
 		{"analysis without metrics", mutate(15, "        - analysis: {duration: 1m}"),
 			"k.yaml:15:11: rollouts[0].spec.strategy.canary.steps[2].analysis: no metrics: list them here or define spec.analysis.metrics"},
 		{"step with two fields", mutate(15, "        - {pause: {}, setWeight: 5}"),
-			"k.yaml:15:12: rollouts[0].spec.strategy.canary.steps[2]: a step sets exactly one of setWeight, pause, analysis, setMirror; this one sets 2"},
+			"k.yaml:15:12: rollouts[0].spec.strategy.canary.steps[2]: a step sets exactly one of setWeight, pause, analysis, setMirror, setHeaderRoute; this one sets 2"},
 		{"setMirror bad regex", mutate(15, "        - setMirror: {name: r, percentage: 5, match: [{path: {regex: \"(\"}}]}"),
 			"k.yaml:15:63: rollouts[0].spec.strategy.canary.steps[2].setMirror.match[0].path.regex: error parsing regexp"},
 		{"setMirror match without percentage", mutate(15, "        - setMirror: {name: r, match: [{method: {exact: GET}}]}"),

@@ -239,6 +239,7 @@ func validateCanary(p path, c v1alpha1.CanaryStrategy, rs v1alpha1.RolloutSpec) 
 	if c.Mirror != nil {
 		errs = append(errs, checked(p.with("mirror"), c.Mirror.Check())...)
 	}
+	errs = append(errs, validateHeaderRouteNames(p.with("steps"), c.Steps)...)
 	if c.Analysis != nil {
 		errs = append(errs, validateRefs(p.with("analysis"), c.Analysis.Metrics, rs)...)
 	}
@@ -247,13 +248,13 @@ func validateCanary(p path, c v1alpha1.CanaryStrategy, rs v1alpha1.RolloutSpec) 
 
 func validateStep(p path, s v1alpha1.Step, rs v1alpha1.RolloutSpec) []fieldError {
 	set := 0
-	for _, ok := range []bool{s.SetWeight != nil, s.Pause != nil, s.Analysis != nil, s.SetMirror != nil} {
+	for _, ok := range []bool{s.SetWeight != nil, s.Pause != nil, s.Analysis != nil, s.SetMirror != nil, s.SetHeaderRoute != nil} {
 		if ok {
 			set++
 		}
 	}
 	if set != 1 {
-		return []fieldError{fieldErr(p, "a step sets exactly one of setWeight, pause, analysis, setMirror; this one sets %d (write \"pause: {}\" to wait for promote)", set)}
+		return []fieldError{fieldErr(p, "a step sets exactly one of setWeight, pause, analysis, setMirror, setHeaderRoute; this one sets %d (write \"pause: {}\" to wait for promote)", set)}
 	}
 	switch {
 	case s.SetWeight != nil:
@@ -262,6 +263,8 @@ func validateStep(p path, s v1alpha1.Step, rs v1alpha1.RolloutSpec) []fieldError
 		}
 	case s.SetMirror != nil:
 		return checked(p.with("setMirror"), s.SetMirror.Check())
+	case s.SetHeaderRoute != nil:
+		return validateHeaderRoute(p.with("setHeaderRoute"), *s.SetHeaderRoute, rs)
 	case s.Pause != nil:
 		if d := s.Pause.Duration; d != nil && *d < 0 {
 			return []fieldError{fieldErr(p.with("pause", "duration"), "%s is negative", d)}

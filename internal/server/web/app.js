@@ -30,7 +30,19 @@ function stepText(s) {
   if (s.pause) return "pause (until promote)";
   if (s.analysis) return "analysis " + (s.analysis.duration || "");
   if (s.setMirror) return "setMirror " + s.setMirror.name + (s.setMirror.percentage != null ? " " + s.setMirror.percentage + "%" : " off");
+  if (s.setHeaderRoute) return "setHeaderRoute " + headerRouteText(s.setHeaderRoute);
   return "?";
+}
+
+// headerRouteText says a route as the CLI does: `beta (X-Beta exact "1")`,
+// or `beta removed` for a step without match.
+function headerRouteText(h) {
+  if (!h.match || !h.match.length) return h.name + " removed";
+  return h.name + " (" + h.match.map(m => {
+    const v = m.headerValue || {};
+    const kind = v.exact ? "exact" : v.prefix ? "prefix" : "regex";
+    return m.headerName + " " + kind + " " + JSON.stringify(v.exact || v.prefix || v.regex || "");
+  }).join(", ") + ")";
 }
 
 function releasing(st) { return !!st.canaryRevision && st.phase !== "Healthy" && st.phase !== "Aborted"; }
@@ -247,6 +259,9 @@ function renderRollout(v) {
   const notServing = !!ready && ready.status === "False";
   $("not-serving").textContent = notServing ? "Not serving (" + ready.reason + "): " + ready.message : "";
   show("not-serving", notServing);
+  const routes = st.headerRoutes || [];
+  $("header-routes").replaceChildren(...routes.map(h => text("li", headerRouteText(h))));
+  show("header-routes-box", routes.length > 0);
   const rel = releasing(st);
   $("btn-promote").disabled = !rel;
   $("btn-pause").disabled = st.phase !== "Progressing";
