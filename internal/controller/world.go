@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -80,6 +81,9 @@ func trafficOf(st v1alpha1.RolloutStatus) engine.Traffic {
 	t := engine.Traffic{StableRevision: st.StableRevision, CanaryRevision: st.CanaryRevision, Weights: st.Weights}
 	if st.Baseline && st.CanaryRevision != "" {
 		t.BaselineRevision = st.StableRevision
+	}
+	if st.CanaryRevision != "" && len(st.HeaderRoutes) > 0 {
+		t.HeaderRoutes = slices.Clone(st.HeaderRoutes)
 	}
 	return t
 }
@@ -213,6 +217,11 @@ func (p *pass) assignment(t engine.Traffic) (a traffic.Assignment, why string) {
 	}
 	if a.Baseline, why = side(t.BaselineRevision, true, t.Weights.BaselinePPM); why != "" {
 		return a, why
+	}
+	if a.Canary != nil && len(t.HeaderRoutes) > 0 {
+		a.HeaderRoutes = slices.Clone(t.HeaderRoutes)
+	} else if len(t.HeaderRoutes) > 0 {
+		return a, fmt.Sprintf("routing: header routes to %s, which does not run yet", t.CanaryRevision)
 	}
 	return a, ""
 }

@@ -36,9 +36,15 @@ const GatewayAPIBackendsAnnotation = "kanaria.dev/backends"
 // implementation then programs is its own business (Gateway API has no field
 // for the weights in effect).
 //
+// Header routes (setHeaderRoute) become rules of their own, next to each
+// managed rule: the same matches with the route's headers added, to the
+// canary Service alone (gatewayapi_headers.go). Gateway API gives a match
+// with more header matches precedence, so they win over the managed rule
+// whatever its weights.
+//
 // Not Sticky: whether a user stays on one side as the weight grows depends on
 // the Gateway implementation (most pick a backend per request or per
-// connection). No overrides, version stamps or header routes either.
+// connection). No overrides or version stamps either.
 type GatewayAPI struct {
 	c      client.Client
 	routes []string
@@ -53,8 +59,8 @@ func NewGatewayAPI(c client.Client, spec v1alpha1.GatewayAPITraffic) *GatewayAPI
 	return &GatewayAPI{c: c, routes: slices.Clone(spec.HTTPRoutes)}
 }
 
-// Capabilities: exact ppm, nothing else.
-func (g *GatewayAPI) Capabilities() []Capability { return []Capability{ExactPPM} }
+// Capabilities: exact ppm and header routes.
+func (g *GatewayAPI) Capabilities() []Capability { return []Capability{ExactPPM, HeaderRoutes} }
 
 // routeRoles is one rollout's entry in GatewayAPIBackendsAnnotation.
 type routeRoles struct {
@@ -64,6 +70,9 @@ type routeRoles struct {
 	// Services is every Service kanaria wrote into the route for the
 	// rollout; a rule naming one of them is managed.
 	Services []string `json:"services"`
+	// HeaderRules names the rules kanaria added for header routes; they
+	// are rewritten on every Set and are not managed rules.
+	HeaderRules []string `json:"headerRules,omitempty"`
 }
 
 // Set writes the assignment into every named HTTPRoute and reads it back.
@@ -82,7 +91,7 @@ func (g *GatewayAPI) Set(ctx context.Context, a Assignment) error {
 		key := types.NamespacedName{Namespace: a.Namespace, Name: name}
 		var stored *gatewayv1.HTTPRoute
 		if err := retry.RetryOnConflict(retry.DefaultRetry, func() (err error) {
-			stored, err = g.setRoute(ctx, key, a.Rollout, refs, roles)
+			stored, err = g.setRoute(ctx, key, a, refs, roles)
 			return err
 		}); err != nil {
 			return err
@@ -95,6 +104,9 @@ func (g *GatewayAPI) Set(ctx context.Context, a Assignment) error {
 		}
 		if !ok || got != a.Weights {
 			return fmt.Errorf("HTTPRoute %s: read back canary %s, baseline %s after writing %s, %s", key, got.CanaryPPM, got.BaselinePPM, a.Weights.CanaryPPM, a.Weights.BaselinePPM)
+		}
+		if err := checkHeaderRules(stored, a); err != nil {
+			return fmt.Errorf("HTTPRoute %s: %w", key, err)
 		}
 	}
 	return nil
@@ -153,7 +165,8 @@ func gatewayRefs(a Assignment) ([]gatewayv1.HTTPBackendRef, routeRoles, error) {
 // setRoute rewrites the managed rules of one route and returns the route as
 // stored; it writes only when something differs, so a repeated Set leaves
 // the resourceVersion alone.
-func (g *GatewayAPI) setRoute(ctx context.Context, key types.NamespacedName, rollout string, refs []gatewayv1.HTTPBackendRef, roles routeRoles) (*gatewayv1.HTTPRoute, error) {
+func (g *GatewayAPI) setRoute(ctx context.Context, key types.NamespacedName, a Assignment, refs []gatewayv1.HTTPBackendRef, roles routeRoles) (*gatewayv1.HTTPRoute, error) {
+	rollout := a.Rollout
 	var route gatewayv1.HTTPRoute
 	if err := g.c.Get(ctx, key, &route); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -170,16 +183,26 @@ func (g *GatewayAPI) setRoute(ctx context.Context, key types.NamespacedName, rol
 	roles.Services = compactNames(known)
 
 	before := route.DeepCopy()
-	managed := 0
+	route.Spec.Rules = withoutRules(route.Spec.Rules, prev.HeaderRules)
+	var managed []gatewayv1.HTTPRouteRule
 	for i := range route.Spec.Rules {
 		rule := &route.Spec.Rules[i]
 		if !namesAny(rule.BackendRefs, key.Namespace, roles.Services) {
 			continue
 		}
-		managed++
 		rule.BackendRefs = withFilters(refs, rule.BackendRefs, key.Namespace, prev.Stable, roles.Services)
+		managed = append(managed, *rule)
 	}
-	if managed == 0 {
+	extra, err := headerRules(a, managed, roles.Canary)
+	if err != nil {
+		return nil, fmt.Errorf("HTTPRoute %s: %w", key, err)
+	}
+	route.Spec.Rules = append(route.Spec.Rules, extra...)
+	roles.HeaderRules = nil
+	for _, r := range extra {
+		roles.HeaderRules = append(roles.HeaderRules, string(*r.Name))
+	}
+	if len(managed) == 0 {
 		return nil, fmt.Errorf("HTTPRoute %s has no rule whose backendRefs name the Service %s: kanaria sets the weights of such rules only", key, roles.Stable)
 	}
 	all[rollout] = roles
@@ -305,7 +328,7 @@ func routeWeights(route *gatewayv1.HTTPRoute, rollout string) (v1alpha1.Weights,
 	}
 	var agreed *v1alpha1.Weights
 	for _, rule := range route.Spec.Rules {
-		if !namesAny(rule.BackendRefs, route.Namespace, roles.Services) {
+		if !namesAny(rule.BackendRefs, route.Namespace, roles.Services) || isRule(rule, roles.HeaderRules) {
 			continue
 		}
 		w, ok := ruleShares(rule.BackendRefs, route.Namespace, roles)

@@ -52,6 +52,10 @@ type Assignment struct {
 	// then be 0.
 	Canary, Baseline *Backend
 	Weights          v1alpha1.Weights
+	// HeaderRoutes send matching requests to the canary whatever the
+	// weights; only with a canary, and only for a provider that declares
+	// HeaderRoutes.
+	HeaderRoutes []v1alpha1.SetHeaderRoute
 }
 
 // Validate refuses an assignment no provider could carry out: a backend
@@ -87,6 +91,9 @@ func (a Assignment) Validate() error {
 	}
 	if a.Baseline == nil && w.BaselinePPM > 0 {
 		return fmt.Errorf("rollout %s/%s: baseline weight %s but no baseline", a.Namespace, a.Rollout, w.BaselinePPM)
+	}
+	if a.Canary == nil && len(a.HeaderRoutes) > 0 {
+		return fmt.Errorf("rollout %s/%s: header route %s but no canary", a.Namespace, a.Rollout, a.HeaderRoutes[0].Name)
 	}
 	return nil
 }
@@ -153,6 +160,16 @@ func ParseServiceURL(endpoint string) (ServiceRef, error) {
 		}
 	}
 	return ServiceRef{Name: parts[0], Namespace: parts[1], Port: int32(port)}, nil
+}
+
+// CheckCapable refuses an assignment p cannot carry out: header routes for
+// a provider that does not declare HeaderRoutes (spec validation refuses
+// them for such a provider already; this is the provider's own word).
+func CheckCapable(p Provider, a Assignment) error {
+	if len(a.HeaderRoutes) > 0 && !Has(p, HeaderRoutes) {
+		return fmt.Errorf("rollout %s/%s: header route %s: this traffic provider cannot route by header", a.Namespace, a.Rollout, a.HeaderRoutes[0].Name)
+	}
+	return nil
 }
 
 // backendService is the one Service behind a Backend in namespace ns:

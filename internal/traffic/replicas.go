@@ -58,7 +58,9 @@ type Replicas struct {
 // Deployments and Services.
 func NewReplicas(c client.Client) *Replicas { return &Replicas{c: c} }
 
-// Capabilities: only Approximate.
+// Capabilities: only Approximate. Not HeaderRoutes: a pod ratio cannot look
+// at a request (spec validation refuses setHeaderRoute with this provider,
+// and Set refuses an assignment with header routes).
 func (r *Replicas) Capabilities() []Capability { return []Capability{Approximate} }
 
 // Set scales the canary and baseline Deployments for a's weights, scales to
@@ -66,6 +68,9 @@ func (r *Replicas) Capabilities() []Capability { return []Capability{Approximate
 // weight to 0 before the platform deletes it), and records every role.
 func (r *Replicas) Set(ctx context.Context, a Assignment) error {
 	if err := a.Validate(); err != nil {
+		return err
+	}
+	if err := CheckCapable(r, a); err != nil {
 		return err
 	}
 	all, err := r.deployments(ctx, a.Namespace)

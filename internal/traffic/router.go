@@ -64,8 +64,8 @@ func (r *Router) Capabilities() []Capability {
 	return []Capability{Sticky, ExactPPM, Overrides, VersionStamps, HeaderRoutes}
 }
 
-// RouterTraffic is the status.traffic for a after prev: a's backends and
-// weights, with prev's generation when nothing differs and the next one
+// RouterTraffic is the status.traffic for a after prev: a's backends,
+// weights and header routes, with prev's generation when nothing differs and the next one
 // when something does.
 func RouterTraffic(prev *v1alpha1.TrafficStatus, a Assignment) *v1alpha1.TrafficStatus {
 	backend := func(b *Backend) *v1alpha1.BackendStatus {
@@ -80,6 +80,9 @@ func RouterTraffic(prev *v1alpha1.TrafficStatus, a Assignment) *v1alpha1.Traffic
 		Baseline: backend(a.Baseline),
 		Weights:  a.Weights,
 	}
+	for _, h := range a.HeaderRoutes {
+		next.HeaderRoutes = append(next.HeaderRoutes, *h.DeepCopy())
+	}
 	if prev == nil {
 		next.Generation = 1
 		return next
@@ -93,8 +96,8 @@ func RouterTraffic(prev *v1alpha1.TrafficStatus, a Assignment) *v1alpha1.Traffic
 
 // sameTraffic compares two assignments, generations aside.
 func sameTraffic(a, b *v1alpha1.TrafficStatus) bool {
-	ja, _ := json.Marshal(v1alpha1.TrafficStatus{Stable: a.Stable, Canary: a.Canary, Baseline: a.Baseline, Weights: a.Weights})
-	jb, _ := json.Marshal(v1alpha1.TrafficStatus{Stable: b.Stable, Canary: b.Canary, Baseline: b.Baseline, Weights: b.Weights})
+	ja, _ := json.Marshal(v1alpha1.TrafficStatus{Stable: a.Stable, Canary: a.Canary, Baseline: a.Baseline, Weights: a.Weights, HeaderRoutes: a.HeaderRoutes})
+	jb, _ := json.Marshal(v1alpha1.TrafficStatus{Stable: b.Stable, Canary: b.Canary, Baseline: b.Baseline, Weights: b.Weights, HeaderRoutes: b.HeaderRoutes})
 	return string(ja) == string(jb)
 }
 

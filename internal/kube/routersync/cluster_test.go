@@ -195,6 +195,30 @@ func TestRouterFollowsTheCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("a header route in status.traffic sends matching users to the canary on every replica", func(t *testing.T) {
+		beta := api.SetHeaderRoute{Name: "beta", Match: []api.HeaderRoutingMatch{{HeaderName: "X-Beta", HeaderValue: api.StringMatch{Prefix: "yes"}}}}
+		c.setTraffic(t, 3, 0, 100_000, beta) // no canary weight: only the route reaches it
+		want := c.wantApplied(3, 0, 100_000, 2, 1, 1)
+		c.waitLease(t, "a", want)
+		c.waitLease(t, "b", want)
+		for _, p := range []*routerProc{a, b} {
+			for i, got := range c.sendHeader(t, p, "user-", "X-Beta", "yes-please") {
+				if got.role != router.Canary || got.version != "v2" {
+					t.Fatalf("replica %s, user-%d with X-Beta: %+v, want the canary", p.id, i, got)
+				}
+			}
+			if n := c.checkAssignment(t, c.sendHeader(t, p, "user-", "X-Beta", "no"), salt, 0, 100_000); n[router.Canary] != 0 {
+				t.Fatalf("replica %s: %d users without a matching header on the canary at weight 0", p.id, n[router.Canary])
+			}
+		}
+		// The route removed from status: the header no longer matters.
+		c.setTraffic(t, 4, 0, 100_000)
+		c.waitLease(t, "a", c.wantApplied(4, 0, 100_000, 2, 1, 1))
+		if n := c.checkAssignment(t, c.sendHeader(t, a, "user-", "X-Beta", "yes"), salt, 0, 100_000); n[router.Canary] != 0 {
+			t.Fatalf("%d requests reached the canary after the route was removed", n[router.Canary])
+		}
+	})
+
 	t.Run("the lease is renewed, says who holds it, and goes when the replica stops", func(t *testing.T) {
 		l := c.lease(t, "b")
 		if l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity != "b" || l.Labels[traffic.RouterComponentLabel] != traffic.RouterComponent ||
@@ -376,7 +400,7 @@ func (c *cluster) create(t *testing.T, obj client.Object) {
 }
 
 // setTraffic writes status.traffic as the router traffic provider does.
-func (c *cluster) setTraffic(t *testing.T, gen int64, canary, baseline api.Weight) {
+func (c *cluster) setTraffic(t *testing.T, gen int64, canary, baseline api.Weight, routes ...api.SetHeaderRoute) {
 	t.Helper()
 	ctx := context.Background()
 	ro := &kanariav1alpha1.Rollout{}
@@ -389,12 +413,14 @@ func (c *cluster) setTraffic(t *testing.T, gen int64, canary, baseline api.Weigh
 		Rollout: "web", Phase: api.PhaseProgressing, Generation: gen,
 		StableRevision: "v1", CanaryRevision: "v2", StepIndex: 0, Weights: w, Baseline: true,
 		Traffic: &api.TrafficStatus{
-			Generation: gen,
-			Stable:     api.BackendStatus{Revision: "v1", Endpoints: svc("stable")},
-			Canary:     &api.BackendStatus{Revision: "v2", Endpoints: svc("canary")},
-			Baseline:   &api.BackendStatus{Revision: "v1", Endpoints: svc("baseline")},
-			Weights:    w,
+			Generation:   gen,
+			Stable:       api.BackendStatus{Revision: "v1", Endpoints: svc("stable")},
+			Canary:       &api.BackendStatus{Revision: "v2", Endpoints: svc("canary")},
+			Baseline:     &api.BackendStatus{Revision: "v1", Endpoints: svc("baseline")},
+			Weights:      w,
+			HeaderRoutes: routes,
 		},
+		HeaderRoutes: routes,
 	}
 	if err := c.env.Client.Status().Update(ctx, ro); err != nil {
 		t.Fatalf("writing status.traffic: %v", err)
@@ -498,12 +524,21 @@ type answer struct {
 // send sends one request per user (prefix + index) through a replica.
 func (c *cluster) send(t *testing.T, p *routerProc, prefix string) []answer {
 	t.Helper()
+	return c.sendHeader(t, p, prefix, "", "")
+}
+
+// sendHeader is send with header name: value on every request.
+func (c *cluster) sendHeader(t *testing.T, p *routerProc, prefix, name, value string) []answer {
+	t.Helper()
 	cl := &http.Client{Timeout: 10 * time.Second}
 	out := make([]answer, keys)
 	for i := range keys {
 		req, _ := http.NewRequest("GET", p.proxy+"/", nil)
 		req.Host = host
 		req.Header.Set("X-User-Id", fmt.Sprintf("%s%d", prefix, i))
+		if name != "" {
+			req.Header.Set(name, value)
+		}
 		resp, err := cl.Do(req)
 		if err != nil {
 			t.Fatalf("request %d through replica %s: %v", i, p.id, err)

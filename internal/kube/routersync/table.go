@@ -157,6 +157,7 @@ func (w world) release(ro *kanariav1alpha1.Rollout) (router.Release, traffic.App
 		if len(eps) > 0 {
 			rel.Canary = &router.Backend{Revision: t.Canary.Revision, Endpoints: eps}
 			rel.CanaryWeight = t.Weights.CanaryPPM
+			rel.HeaderRoutes = t.HeaderRoutes
 			at.CanaryRevision, at.Canary = t.Canary.Revision, t.Weights.CanaryPPM
 		}
 	}

@@ -140,14 +140,17 @@ func TestBuildRoleWithoutEndpoints(t *testing.T) {
 			Stable:     api.BackendStatus{Revision: "v1", Endpoints: svcURL(p+"-stable", "ns")},
 			Canary:     &api.BackendStatus{Revision: "v2", Endpoints: svcURL(p+"-canary", "ns")},
 			Weights:    api.Weights{CanaryPPM: 500_000},
+			// A header route to a canary with no ready pod would only
+			// produce errors: it goes with the canary.
+			HeaderRoutes: []api.SetHeaderRoute{{Name: "beta", Match: []api.HeaderRoutingMatch{{HeaderName: "X-Beta", HeaderValue: api.StringMatch{Exact: "1"}}}}},
 		}
 	}
 	f.rollout("ns", "a", 0, api.Route{Hosts: []string{"a.example"}}, tr("a"))
 	f.rollout("ns", "b", 0, api.Route{Hosts: []string{"b.example"}}, tr("b"))
 	b := build(router.Config{}, f.w)
 
-	if len(b.cfg.Releases) != 1 || b.cfg.Releases[0].Canary != nil || b.cfg.Releases[0].CanaryWeight != 0 {
-		t.Fatalf("releases %+v: want only ns.a, without canary", b.cfg.Releases)
+	if len(b.cfg.Releases) != 1 || b.cfg.Releases[0].Canary != nil || b.cfg.Releases[0].CanaryWeight != 0 || b.cfg.Releases[0].HeaderRoutes != nil {
+		t.Fatalf("releases %+v: want only ns.a, without canary or header routes", b.cfg.Releases)
 	}
 	got := b.applied["ns/a"]
 	if got.Canary != 0 || got.CanaryRevision != "" || got.Endpoints["canary"] != 0 || got.Generation != 3 {
