@@ -44,6 +44,7 @@ type traffic struct {
 	mu                     sync.Mutex
 	first, last            map[string]time.Time
 	byRevision, errsByRevi map[string]int64
+	times                  map[string][]time.Time // when each answer of a revision came, in order
 }
 
 func (t *traffic) record(rev string, status int) {
@@ -55,6 +56,7 @@ func (t *traffic) record(rev string, status int) {
 	}
 	t.last[rev] = now
 	t.byRevision[rev]++
+	t.times[rev] = append(t.times[rev], now)
 	if status >= 500 {
 		t.errsByRevi[rev]++
 	}
@@ -73,7 +75,7 @@ func run(routerURL, stateDir, rollout, canary string, rate, workers int, timeout
 	if err != nil {
 		return err
 	}
-	tr := &traffic{first: map[string]time.Time{}, last: map[string]time.Time{}, byRevision: map[string]int64{}, errsByRevi: map[string]int64{}}
+	tr := &traffic{first: map[string]time.Time{}, last: map[string]time.Time{}, byRevision: map[string]int64{}, errsByRevi: map[string]int64{}, times: map[string][]time.Time{}}
 	loadStart := time.Now()
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	done := drive(loadCtx, routerURL, rate, workers, tr)
@@ -113,6 +115,11 @@ func run(routerURL, stateDir, rollout, canary string, rate, workers int, timeout
 	fmt.Printf("canary %s: %d requests, %d errors (%.0f%%); started -> first canary request %.2f s\n", canary, n, errs, 100*float64(errs)/float64(max(n, 1)), first.Sub(started).Seconds())
 	fmt.Printf("last canary response %.2f s after its first (router stopped sending to it)\n", last.Sub(first).Seconds())
 	fmt.Printf("why: %s\n", final.Message)
+	if b, err := breakdown(ctx, api, rollout, canary, tr, first, zeroAt); err != nil {
+		fmt.Printf("where the time went: unknown (%v)\n", err)
+	} else {
+		fmt.Println(b)
+	}
 	fmt.Printf("bad canary to 0%% canary: %.1f s\n", zeroAt.Sub(first).Seconds())
 	return nil
 }
