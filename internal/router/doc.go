@@ -49,7 +49,10 @@
 //	assign.go          the routing decision: key, bucket, override, version; allocation-free
 //	failure.go         endpoint health (passive ejection, active checks), error statuses, what may be retried
 //	telemetry.go       per-version counters, latency histograms and samples; telemetry_prom.go exports them
-//	admin.go           the admin API (weights, the whole table)
+//	admin.go           the admin API (weights, the whole table, the mirror's report)
+//	mirror.go          shadow traffic: which requests are copied, the capture each front end fills as it relays stable's answer
+//	mirror_send.go     the mirrorer: bounded queue, workers, counters, the report; mirror_h1.go its HTTP/1.1 client; mirror_http.go net/http's capture
+//	shadow/            comparing the answers (Diffy-style), pure
 //	serve.go           Serve, which picks the front end; h1Server, the listener both own front ends share
 //	request.go         admitting and routing one request (admit, pickEndpoint), for the loop and the goroutine path
 //	heads.go           the heads they write: the request upstream, the answer to the client, error answers
