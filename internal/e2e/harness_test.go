@@ -28,7 +28,13 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	kanariaBin = filepath.Join(dir, "kanaria")
-	build := exec.Command("go", "build", "-o", kanariaBin, "github.com/kanaria-dev/kanaria/cmd/kanaria")
+	args := []string{"build", "-o", kanariaBin}
+	if os.Getenv("KANARIA_E2E_RACE") == "1" {
+		// The processes under test run with the race detector; a test
+		// that reads their logs can look for its reports.
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "github.com/kanaria-dev/kanaria/cmd/kanaria")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: cannot build kanaria:", err)
