@@ -72,7 +72,7 @@ func (c *ControlPlane) releaseOf(r *rollout) router.Release {
 	}
 	if t.CanaryRevision != "" {
 		rel.Canary, rel.CanaryWeight = c.backend(r, t.CanaryRevision, false, t.Weights.CanaryPPM)
-		if len(rel.Canary.Endpoints) > 0 {
+		if rel.Canary != nil {
 			// Like a weight, a header route to a canary with no ready
 			// endpoint would only produce errors.
 			rel.HeaderRoutes = t.HeaderRoutes
