@@ -254,6 +254,10 @@ function renderRollout(v) {
   $("stable-rev").textContent = st.stableRevision || "-";
   $("canary-rev").textContent = st.canaryRevision || "-";
   $("message").textContent = st.message || "";
+  // A traffic provider other than kanaria's router (ELB) says what it
+  // honours of the weight.
+  $("traffic-note").textContent = v.traffic || "";
+  show("traffic-note", !!v.traffic);
   // The Ready condition says when the stable revision does not serve.
   const ready = (st.conditions || []).find(c => c.type === "Ready");
   const notServing = !!ready && ready.status === "False";
