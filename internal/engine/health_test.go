@@ -198,3 +198,17 @@ func TestPartlyServingCanaryDoesNotHold(t *testing.T) {
 		t.Fatalf("a partly serving canary held the release: ready %v step %d (%s)", st.CanaryReady, st.StepIndex, st.Message)
 	}
 }
+
+// Blue/green waiting for promotion: a green that serves nothing any more
+// cannot be switched to until it is back.
+func TestNotReadyGreenIsNotSwitchedTo(t *testing.T) {
+	s := newSim(t, load(t, blueGreenYAML))
+	s.must(start("v2"))
+	s.tick(time.Second) // green ready: waiting for promotion (stage 1)
+	walk(t, s, []step{
+		{name: "green lost", do: notReady("v2"), phase: v1alpha1.PhasePaused, pausedBy: PausedByPromotion, stepIndex: 1, stable: "v1", events: []string{EventNotReady}},
+		{name: "promote refused", do: refused(promote, "has not been ready since"), phase: v1alpha1.PhasePaused, pausedBy: PausedByPromotion, stepIndex: 1, stable: "v1", noChange: true},
+		{name: "green back", do: readyAgain("v2"), phase: v1alpha1.PhasePaused, pausedBy: PausedByPromotion, stepIndex: 1, stable: "v1", events: []string{EventReady}, textHas: "still paused (promotion)"},
+		{name: "switch", do: do(promote), phase: v1alpha1.PhaseHealthy, stable: "v2", events: []string{EventPromoted, EventFinished}},
+	})
+}
