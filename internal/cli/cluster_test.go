@@ -27,6 +27,7 @@ import (
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/kube/cluster"
 	"github.com/kanaria-dev/kanaria/internal/kube/cluster/clustertest"
+	"github.com/kanaria-dev/kanaria/internal/testenv/binary"
 	"github.com/kanaria-dev/kanaria/internal/testenv/kube"
 	"github.com/kanaria-dev/kanaria/internal/wire"
 )
@@ -516,11 +517,7 @@ func TestKubectlPlugin(t *testing.T) {
 		t.Skipf("skipping: %v", err)
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "kanaria")
-	// Built before newKubeEnv leaves the module's directory.
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/kanaria-dev/kanaria/cmd/kanaria").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := binary.Kanaria(t)
 	e := newKubeEnv(t)
 	e.controller()
 	if err := os.Symlink(bin, filepath.Join(dir, pluginExecutable)); err != nil {

@@ -29,21 +29,17 @@ import (
 	"time"
 
 	"github.com/kanaria-dev/kanaria/internal/router"
+	"github.com/kanaria-dev/kanaria/internal/testenv/binary"
 )
 
 // TestRouterCommand runs the real kanaria binary as `kanaria router`
-// processes in front of real loopback upstreams. The binary is built once,
-// so all scenarios are subtests of one test.
+// processes in front of real loopback upstreams.
 func TestRouterCommand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the kanaria binary")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "kanaria")
-	build := exec.Command("go", "build", "-o", bin, "github.com/kanaria-dev/kanaria/cmd/kanaria")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := binary.Kanaria(t)
 	slowArrived := make(chan struct{}, 1)
 	upstream := func(rev string) string {
 		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -35,31 +34,11 @@ import (
 	kanariav1alpha1 "github.com/kanaria-dev/kanaria/api/kube/v1alpha1"
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/controller"
+	"github.com/kanaria-dev/kanaria/internal/testenv/binary"
 	"github.com/kanaria-dev/kanaria/internal/testenv/kube"
 )
 
-var kanariaBin string
-
-// buildFlags are go build's flags for the kanaria binary (race_test.go
-// adds -race).
-var buildFlags []string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "kanaria-controller-test-")
-	if err != nil {
-		panic(err)
-	}
-	kanariaBin = filepath.Join(dir, "kanaria")
-	build := exec.Command("go", append(append([]string{"build"}, buildFlags...), "-o", kanariaBin, "github.com/kanaria-dev/kanaria/cmd/kanaria")...)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "controller tests: cannot build kanaria:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(binary.Main(m)) }
 
 // waitTimeout bounds every wait for the controller: generous, since the
 // machine is shared; a healthy wait takes well under a second, except where
@@ -238,7 +217,7 @@ func (n *ns) runController(name string, extra ...string) (*controllerProc, error
 	args := append([]string{"controller", "--kubeconfig", n.cl.env.Kubeconfig, "--namespace", n.name,
 		"--health-probe-bind-address", "0", "--metrics-bind-address", "0", "--poll-interval", "100ms",
 		"--router-namespace", n.name}, extra...)
-	p := &controllerProc{name: name, cmd: exec.Command(kanariaBin, args...), done: make(chan struct{})}
+	p := &controllerProc{name: name, cmd: exec.Command(binary.KanariaAsTest(n.t), args...), done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p, p
 	if err := p.cmd.Start(); err != nil {
 		return nil, err

@@ -19,6 +19,7 @@ import (
 
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/platform"
+	"github.com/kanaria-dev/kanaria/internal/testenv/binary"
 	"github.com/kanaria-dev/kanaria/internal/traffic"
 )
 
@@ -33,7 +34,7 @@ type routerProc struct {
 // salt live here too).
 func (n *ns) startRouter(id string) *routerProc {
 	n.t.Helper()
-	cmd := exec.Command(kanariaBin, "router", "--kubernetes", "--kubeconfig", n.cl.env.Kubeconfig,
+	cmd := exec.Command(binary.KanariaAsTest(n.t), "router", "--kubernetes", "--kubeconfig", n.cl.env.Kubeconfig,
 		"--namespace", n.name, "--id", id, "--lease-namespace", n.name, "--salt-secret", n.name+"/kanaria-router-salt",
 		"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--admin-token-file", filepath.Join(n.t.TempDir(), "token"))
 	log := &controllerProc{name: "router " + id}

@@ -17,6 +17,7 @@ import (
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/platform"
 	"github.com/kanaria-dev/kanaria/internal/router"
+	"github.com/kanaria-dev/kanaria/internal/testenv/binary"
 	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
@@ -178,13 +179,13 @@ func TestRefusals(t *testing.T) {
 		t.Fatalf("bad table: %v", err)
 	}
 
-	_, err = Ensure(ctx, dir, StartOptions{KanariaPath: kanariaBin, Listen: "127.0.0.1:1"})
+	_, err = Ensure(ctx, dir, StartOptions{KanariaPath: binary.Kanaria(t), Listen: "127.0.0.1:1"})
 	host := strings.TrimPrefix(c.RouterURL(), "http://")
 	if err == nil || !strings.Contains(err.Error(), "a data plane already serves on "+host) || !strings.Contains(err.Error(), "--listen "+host) {
 		t.Fatalf("Ensure on another port: %v", err)
 	}
 	// Port 0 means "any": the running one is reused.
-	if c2, err := Ensure(ctx, dir, StartOptions{KanariaPath: kanariaBin, Listen: "127.0.0.1:0"}); err != nil || c2.Info().PID != c.Info().PID {
+	if c2, err := Ensure(ctx, dir, StartOptions{KanariaPath: binary.Kanaria(t), Listen: "127.0.0.1:0"}); err != nil || c2.Info().PID != c.Info().PID {
 		t.Fatalf("Ensure with port 0: %v", err)
 	}
 

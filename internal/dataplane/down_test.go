@@ -11,6 +11,7 @@ import (
 
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/platform"
+	"github.com/kanaria-dev/kanaria/internal/testenv/binary"
 )
 
 // TestKanariaDown: `kanaria down` stops a running data plane and its apps,
@@ -28,7 +29,7 @@ func TestKanariaDown(t *testing.T) {
 	}
 	st := waitState(t, pf, in, "ready", ready)
 
-	out, err := exec.Command(kanariaBin, "down", "--state-dir", dir).CombinedOutput()
+	out, err := exec.Command(binary.Kanaria(t), "down", "--state-dir", dir).CombinedOutput()
 	want := fmt.Sprintf("stopped data plane pid %d: router %s drained, 1 instance(s) stopped", c.Info().PID, c.RouterURL())
 	if err != nil || !strings.Contains(string(out), want) {
 		t.Fatalf("kanaria down: %v\n%s\nwant %q", err, out, want)
@@ -36,7 +37,7 @@ func TestKanariaDown(t *testing.T) {
 	if !refuses(st.Endpoints[0]) || !refuses(c.RouterURL()) {
 		t.Fatal("app or router still answers after kanaria down")
 	}
-	out, err = exec.Command(kanariaBin, "down", "--state-dir", dir).CombinedOutput()
+	out, err = exec.Command(binary.Kanaria(t), "down", "--state-dir", dir).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "no data plane running") {
 		t.Fatalf("kanaria down again: %v\n%s", err, out)
 	}

@@ -3,53 +3,22 @@ package dataplane
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/platform"
+	"github.com/kanaria-dev/kanaria/internal/testenv/binary"
 )
-
-// kanariaBin is the kanaria binary built once for all tests: the data plane
-// runs as a real `kanaria dataplane` process, its apps as real demo-apps.
-var kanariaBin string
 
 func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) != "" {
 		os.Exit(runHelperControlPlane())
 	}
-	dir, err := os.MkdirTemp("", "kanaria-dataplane-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	kanariaBin = filepath.Join(dir, "kanaria")
-	// Other people's packages may be mid-edit: retry a few times.
-	var out []byte
-	for i := range 3 {
-		cmd := exec.Command("go", "build", "-o", kanariaBin, "./cmd/kanaria")
-		cmd.Dir = "../.."
-		if out, err = cmd.CombinedOutput(); err == nil {
-			break
-		}
-		if i < 2 {
-			time.Sleep(10 * time.Second)
-		}
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build kanaria: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(binary.Main(m))
 }
 
 // demoSpec runs the demo app shipped in the kanaria binary.
@@ -78,7 +47,7 @@ func startDataPlane(t *testing.T, dir string) *Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := Ensure(ctx, dir, StartOptions{KanariaPath: kanariaBin, Listen: "127.0.0.1:0"})
+	c, err := Ensure(ctx, dir, StartOptions{KanariaPath: binary.Kanaria(t), Listen: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kanaria-dev/kanaria/internal/platform"
 	"github.com/kanaria-dev/kanaria/internal/router"
+	"github.com/kanaria-dev/kanaria/internal/testenv/binary"
 )
 
 // helperEnv makes the test binary act as a control plane (see
@@ -68,7 +69,7 @@ func runHelperControlPlane() int {
 func TestKill9OfControlPlaneKeepsServing(t *testing.T) {
 	dir := stateDir(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"="+dir, helperEnv+"_BIN="+kanariaBin)
+	cmd.Env = append(os.Environ(), helperEnv+"="+dir, helperEnv+"_BIN="+binary.Kanaria(t))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -18,31 +17,21 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kanaria-dev/kanaria/internal/testenv/binary"
 )
 
-var kanariaBin string
+func TestMain(m *testing.M) { os.Exit(binary.Main(m)) }
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "kanaria-e2e-")
-	if err != nil {
-		panic(err)
-	}
-	kanariaBin = filepath.Join(dir, "kanaria")
-	args := []string{"build", "-o", kanariaBin}
+// kanariaBin is the kanaria binary the tests run, built once;
+// KANARIA_E2E_RACE=1 race-builds it, so a test that reads the processes'
+// logs can look for the race detector's reports.
+func kanariaBin(t testing.TB) string {
+	t.Helper()
 	if os.Getenv("KANARIA_E2E_RACE") == "1" {
-		// The processes under test run with the race detector; a test
-		// that reads their logs can look for its reports.
-		args = append(args, "-race")
+		return binary.KanariaRace(t)
 	}
-	build := exec.Command("go", append(args, "github.com/kanaria-dev/kanaria/cmd/kanaria")...)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: cannot build kanaria:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	return binary.Kanaria(t)
 }
 
 // freeAddr returns a loopback address with a port nobody listens on now.
@@ -74,7 +63,7 @@ type env struct {
 	api      string
 	up       *upProcess
 	// bin is the kanaria binary `up` runs (and so its data plane and apps);
-	// default kanariaBin.
+	// default binary.Kanaria's.
 	bin string
 }
 
@@ -100,7 +89,7 @@ func (e *env) startUp() {
 	e.t.Helper()
 	bin := e.bin
 	if bin == "" {
-		bin = kanariaBin
+		bin = kanariaBin(e.t)
 	}
 	cmd := exec.Command(bin, "up", "-f", e.specFile, "--listen", e.router, "--api", e.api,
 		"--state-dir", filepath.Join(e.dir, "state"), "--tick", "50ms")
@@ -165,7 +154,7 @@ func (e *env) kanaria(args ...string) (string, error) {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, kanariaBin, args...)
+	cmd := exec.CommandContext(ctx, kanariaBin(e.t), args...)
 	cmd.Dir = e.dir
 	cmd.Env = append(os.Environ(), "KANARIA_STATE_DIR="+filepath.Join(e.dir, "state"))
 	out, err := cmd.CombinedOutput()

@@ -19,7 +19,7 @@ import (
 // it away (a new data plane then cannot start) and back.
 func (e *env) ownBinary() {
 	e.t.Helper()
-	b, err := os.ReadFile(kanariaBin)
+	b, err := os.ReadFile(kanariaBin(e.t))
 	if err != nil {
 		e.t.Fatal(err)
 	}

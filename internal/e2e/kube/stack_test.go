@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -32,27 +31,11 @@ import (
 
 	kanariav1alpha1 "github.com/kanaria-dev/kanaria/api/kube/v1alpha1"
 	api "github.com/kanaria-dev/kanaria/api/v1alpha1"
+	"github.com/kanaria-dev/kanaria/internal/testenv/binary"
 	"github.com/kanaria-dev/kanaria/internal/testenv/kube"
 )
 
-var kanariaBin string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "kanaria-kube-e2e-")
-	if err != nil {
-		panic(err)
-	}
-	kanariaBin = filepath.Join(dir, "kanaria")
-	build := exec.Command("go", "build", "-o", kanariaBin, "github.com/kanaria-dev/kanaria/cmd/kanaria")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "kube e2e: cannot build kanaria:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(binary.Main(m)) }
 
 // proc is a kanaria process the test started.
 type proc struct {
@@ -84,7 +67,7 @@ func (p *proc) kill9(t *testing.T) {
 
 func start(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, cmd: exec.Command(kanariaBin, args...), done: make(chan struct{})}
+	p := &proc{name: name, cmd: exec.Command(binary.Kanaria(t), args...), done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p, p
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
@@ -366,7 +349,7 @@ func TestClusterCanaryThroughRouter(t *testing.T) {
 	// kanaria verify, as a user runs it against the cluster (the router's
 	// address given, as after a kubectl port-forward): the split read from
 	// the Rollout's weights, and stickiness.
-	verify := exec.Command(kanariaBin, "verify", "--kubeconfig", c.env.Kubeconfig, "-n", shop, "-r", "web",
+	verify := exec.Command(binary.Kanaria(t), "verify", "--kubeconfig", c.env.Kubeconfig, "-n", shop, "-r", "web",
 		"--url", "http://"+c.routers[1]+"/", "--requests", "2000", "--users", "50", "--per-user", "10")
 	if out, err := verify.CombinedOutput(); err != nil {
 		t.Fatalf("kanaria verify at 10 %%: %v\n%s", err, out)

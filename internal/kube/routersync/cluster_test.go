@@ -32,6 +32,7 @@ import (
 	"github.com/kanaria-dev/kanaria/internal/kube/routersync"
 	"github.com/kanaria-dev/kanaria/internal/platform"
 	"github.com/kanaria-dev/kanaria/internal/router"
+	"github.com/kanaria-dev/kanaria/internal/testenv/binary"
 	"github.com/kanaria-dev/kanaria/internal/testenv/kube"
 	"github.com/kanaria-dev/kanaria/internal/testenv/netns"
 	"github.com/kanaria-dev/kanaria/internal/traffic"
@@ -276,7 +277,7 @@ func newCluster(t *testing.T) *cluster {
 	t.Helper()
 	env := kube.Start(t, kube.Options{CRDDirs: []string{kube.KanariaCRDs(t)}})
 	c := &cluster{top: t, env: env, dir: t.TempDir()}
-	c.bin = buildKanaria(t, c.dir)
+	c.bin = binary.KanariaAsTest(t)
 	ns := netns.New(t)
 
 	// Every pod listens on the same port of its own address, as pods do.

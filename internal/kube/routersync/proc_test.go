@@ -13,24 +13,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kanaria-dev/kanaria/internal/testenv/binary"
 )
 
-// buildKanaria builds the kanaria binary into dir, as internal/e2e does: the
-// router under test is the real command, run as a process (with the race
-// detector when the test has it).
-func buildKanaria(t *testing.T, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "kanaria")
-	args := []string{"build", "-o", bin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	out, err := exec.Command("go", append(args, "github.com/kanaria-dev/kanaria/cmd/kanaria")...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
+// TestMain removes the kanaria binary the tests build once: the router
+// under test is the real command, run as a process (race-built when the
+// test is, so a data race in a replica fails the test).
+func TestMain(m *testing.M) { os.Exit(binary.Main(m)) }
 
 // routerProc is one running `kanaria router --kubernetes`.
 type routerProc struct {
