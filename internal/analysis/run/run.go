@@ -1,0 +1,147 @@
+// Package run is one release's analyses as the control plane (one machine)
+// and the controller (a cluster) run them alike: the analysis step in
+// progress and the strategy's background analysis, each a Run that
+// accumulates the router's samples in its own provider.Window, asks each
+// metric's provider at its interval, and re-judges with judge.Config.Look
+// counting evaluations. The verdict goes to the engine as an observation,
+// which decides (Fail aborts, a finished step passes or pauses).
+//
+// Where the router's samples come from is the caller's: the control plane
+// reads its data plane's router, the controller every router replica in
+// the cluster. Both add them with State.Add, which routes each sample to
+// the runs that had begun when it finished.
+package run
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
+	"github.com/kanaria-dev/kanaria/internal/analysis/judge"
+	"github.com/kanaria-dev/kanaria/internal/analysis/provider"
+	"github.com/kanaria-dev/kanaria/internal/engine"
+	"github.com/kanaria-dev/kanaria/internal/wire"
+)
+
+// FetchTimeout bounds one remote provider call: the caller's pass waits
+// for it.
+const FetchTimeout = 3 * time.Second
+
+// Run is one analysis of one release: the step's or the background.
+type Run struct {
+	key     string // identifies the run; a new key starts afresh
+	view    wire.AnalysisRun
+	window  *provider.Window
+	metrics []judge.Metric
+	provs   []provider.Provider // nil: the metric's input is its error
+	every   []time.Duration
+	next    []time.Time
+	inputs  map[string]judge.Input
+	running bool
+}
+
+// Running reports whether r is a run still judging.
+func (r *Run) Running() bool { return r != nil && r.running }
+
+// View is the run as the API shows it.
+func (r *Run) View() wire.AnalysisRun { return r.view }
+
+// end marks the run ended, keeping its last report.
+func (r *Run) end() { r.running, r.view.Running = false, false }
+
+// BackgroundKey is "" when no background analysis should run.
+func BackgroundKey(sp v1alpha1.Rollout, st v1alpha1.RolloutStatus) string {
+	cs := sp.Spec.Strategy.Canary
+	if cs == nil || cs.Analysis == nil || !Releasing(st) {
+		return ""
+	}
+	return fmt.Sprintf("background|%s|%d", st.CanaryRevision, st.StartedAt.UnixNano())
+}
+
+// StepKey is "" unless the current step is an analysis step that is still
+// judging (not one that ended inconclusive and waits for a human).
+func StepKey(sp v1alpha1.Rollout, st v1alpha1.RolloutStatus) string {
+	cs := sp.Spec.Strategy.Canary
+	if cs == nil || !Releasing(st) || st.StepIndex >= len(cs.Steps) || cs.Steps[st.StepIndex].Analysis == nil || st.PausedBy == engine.PausedByInconclusive {
+		return ""
+	}
+	return fmt.Sprintf("step|%s|%d|%d|%d", st.CanaryRevision, st.StartedAt.UnixNano(), st.StepIndex, st.StepStartedAt.UnixNano())
+}
+
+// Releasing: a ready canary is in a release, so it gets traffic to judge.
+func Releasing(st v1alpha1.RolloutStatus) bool {
+	return (st.Phase == v1alpha1.PhaseProgressing || st.Phase == v1alpha1.PhasePaused) && st.CanaryReady && st.CanaryRevision != ""
+}
+
+// newRun starts the run of key: the step's metrics (step >= 0) or the
+// background's. routerData says whether the caller feeds router samples;
+// without them a router metric's input is an error (Inconclusive), never
+// an empty window taken for "no errors".
+func newRun(key string, sp v1alpha1.Rollout, st v1alpha1.RolloutStatus, step int, routerData bool, now time.Time) *Run {
+	s := sp.Spec
+	var refs []v1alpha1.MetricRef
+	nv := wire.AnalysisRun{Kind: "background", Revision: st.CanaryRevision, ComparedWith: s.ComparedWith(),
+		CompareRevision: st.StableRevision, StartedAt: now, Running: true}
+	if step >= 0 {
+		refs = s.Strategy.Canary.Steps[step].Analysis.Metrics
+		nv.Kind, nv.Step = "step", step+1
+	} else {
+		refs = s.Strategy.Canary.Analysis.Metrics
+	}
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	r := &Run{key: key, view: nv, window: provider.NewWindow(h.Sum64()), inputs: map[string]judge.Input{}, running: true}
+	var src provider.Source
+	if routerData {
+		src = r.window
+	}
+	for _, m := range s.Resolve(refs) {
+		p, err := provider.New(m, src)
+		r.metrics = append(r.metrics, judge.FromSpec(m))
+		r.provs = append(r.provs, p)
+		r.every = append(r.every, m.EffectiveInterval())
+		r.next = append(r.next, now)
+		if err != nil {
+			r.inputs[m.Name] = judge.Input{Err: err}
+		}
+	}
+	return r
+}
+
+// judge asks the providers that are due and re-judges when anything was
+// fetched; it returns the run's latest verdict for the engine.
+func (r *Run) judge(ctx context.Context, rollout string, as *v1alpha1.AnalysisSpec, now time.Time) *engine.AnalysisResult {
+	q := provider.Query{Rollout: rollout, Revision: r.view.Revision, ComparedWith: r.view.ComparedWith,
+		CompareRevision: r.view.CompareRevision, Start: r.view.StartedAt, Now: now}
+	fetched := false
+	for i, p := range r.provs {
+		if p == nil || now.Before(r.next[i]) {
+			continue
+		}
+		fctx, cancel := context.WithTimeout(ctx, FetchTimeout)
+		r.inputs[r.metrics[i].Name] = provider.Fetch(fctx, p, q)
+		cancel()
+		r.next[i] = now.Add(r.every[i])
+		fetched = true
+	}
+	if fetched || r.view.Looks == 0 {
+		r.view.Looks++
+		cfg := judge.Config{ComparedWith: r.view.ComparedWith, Look: r.view.Looks}
+		if as != nil {
+			cfg.PassScore, cfg.MarginalScore = as.PassScore, as.MarginalScore
+		}
+		r.view.Report = judge.Judge(r.metrics, r.inputs, cfg)
+		r.view.UpdatedAt = now
+		cd, _ := r.window.Snapshot("canary")
+		od, _ := r.window.Snapshot(r.view.ComparedWith)
+		r.view.CanaryRequests, r.view.CompareRequests = cd.Total, od.Total
+	}
+	step := -1
+	if r.view.Kind == "step" {
+		step = r.view.Step - 1
+	}
+	return &engine.AnalysisResult{Revision: r.view.Revision, Step: step, Verdict: r.view.Report.Verdict.String(),
+		CanaryRequests: r.view.CanaryRequests, Summary: Summarize(r.view)}
+}
