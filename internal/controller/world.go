@@ -28,8 +28,10 @@ type Platform interface {
 	Validate(ctx context.Context, revision string) error
 	// Running lists the instances that run for the rollout.
 	Running(ctx context.Context) ([]platform.Instance, error)
-	// Settle removes the canary copy once the target runs its revision.
-	Settle(ctx context.Context) error
+	// Settle removes the canary copy once the target runs its revision
+	// and routed (the endpoints of the traffic read back) no longer
+	// names the copy's Service.
+	Settle(ctx context.Context, routed []string) error
 }
 
 // platformFor is the Rollout's platform, reading through the cache.
@@ -182,7 +184,7 @@ func (p *pass) act(ctx context.Context) bool {
 			wait("stopping %s: %v", key(in), err)
 		}
 	}
-	if err := p.pf.Settle(ctx); err != nil {
+	if err := p.pf.Settle(ctx, a.Endpoints()); err != nil {
 		wait("finishing the promotion: %v", err)
 	}
 	return len(waiting) == 0

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -218,14 +219,19 @@ func (k *Kubernetes) Stop(ctx context.Context, in Instance) error {
 }
 
 // Settle finishes a promotion in place: once the target runs the revision
-// the canary copy runs and is Ready, it deletes the copy. It reads from the
-// cache and writes nothing otherwise, so it can run on every reconcile.
+// the canary copy runs and is Ready, and traffic no longer goes to the
+// copy, it deletes the copy. routed are the endpoints of the traffic
+// assignment the traffic provider has read back: the copy is kept while
+// its Service is among them. It reads from the cache and writes nothing
+// otherwise, so it can run on every reconcile.
 //
-// Call it after traffic has been set from the endpoints State reports now:
-// from the moment the target is Ready, State names the target's Service
-// for that revision instead of the copy's, and deleting the copy while
-// traffic still goes to its Service would fail those requests.
-func (k *Kubernetes) Settle(ctx context.Context) error {
+// The check on routed is what makes the order safe: the assignment was
+// made from State at some moment, and the cache may have seen the target
+// turn Ready since. Deleting the copy then would leave the routers sending
+// users to a Service without pods until the next assignment is read back;
+// instead the copy goes on the pass whose read-back names the target's
+// Service.
+func (k *Kubernetes) Settle(ctx context.Context, routed []string) error {
 	target, err := k.getTarget(ctx)
 	if err != nil {
 		return err
@@ -240,6 +246,9 @@ func (k *Kubernetes) Settle(ctx context.Context) error {
 	}
 	if ready, _, _ := deploymentReady(target); !ready {
 		return nil
+	}
+	if slices.Contains(routed, k.stateOf(canary, RoleCanary).Endpoints[0]) {
+		return nil // users may still be sent to it
 	}
 	return k.deleteCopy(ctx, canary)
 }

@@ -152,9 +152,10 @@ func (f *fixture) stop(rev string, baseline bool) {
 	}
 }
 
-func (f *fixture) settle() {
+// settle is Settle with routed, the endpoints of the traffic read back.
+func (f *fixture) settle(routed ...string) {
 	f.t.Helper()
-	if err := f.p.Settle(context.Background()); err != nil {
+	if err := f.p.Settle(context.Background(), routed); err != nil {
 		f.t.Fatalf("Settle: %v", err)
 	}
 }
@@ -485,7 +486,13 @@ func testPromotion(t *testing.T, c client.Client) {
 	if !ok || !st.Ready || len(st.Endpoints) != 1 || st.Endpoints[0] != stableURL {
 		t.Errorf("State(v2) once the target rolled out: %+v, %v; want the target at %s", st, ok, stableURL)
 	}
-	f.settle()
+	// Traffic read back from an assignment made before the target was
+	// Ready still goes to the copy: it stays until traffic has moved.
+	f.settle(canaryURL)
+	if f.deployment("web-canary") == nil {
+		t.Fatal("Settle deleted the copy while the traffic read back still routes to it")
+	}
+	f.settle(stableURL)
 	if d := f.deployment("web-canary"); d != nil {
 		t.Errorf("the copy is still there after Settle: %+v", d.ObjectMeta)
 	}

@@ -58,6 +58,18 @@ type Assignment struct {
 	HeaderRoutes []v1alpha1.SetHeaderRoute
 }
 
+// Endpoints lists the endpoints of every backend of the assignment, at
+// any weight: what users may be sent to once it is read back.
+func (a Assignment) Endpoints() []string {
+	out := append([]string(nil), a.Stable.Endpoints...)
+	for _, b := range []*Backend{a.Canary, a.Baseline} {
+		if b != nil {
+			out = append(out, b.Endpoints...)
+		}
+	}
+	return out
+}
+
 // Validate refuses an assignment no provider could carry out: a backend
 // without endpoints, weights above 100 % together, or a weight for a
 // backend that is not there.

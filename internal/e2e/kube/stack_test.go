@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -120,7 +121,7 @@ type cluster struct {
 	ctrl    *proc
 	http    *http.Client
 	// failures counts failed requests, to log only the first few.
-	failures int
+	failures atomic.Int64
 }
 
 const shop = "shop"
@@ -262,8 +263,7 @@ func (c *cluster) get(router, user string) (body, stamp string) {
 }
 
 func (c *cluster) logFailure(format string, args ...any) {
-	c.failures++
-	if c.failures <= 5 {
+	if c.failures.Add(1) <= 5 {
 		c.t.Logf("request failed at %s: "+format, append([]any{time.Now().Format("15:04:05.000")}, args...)...)
 	}
 }
@@ -282,6 +282,34 @@ func (c *cluster) split(router string, n int, canary string) (onCanary map[strin
 		}
 	}
 	return onCanary, failed
+}
+
+// Bounds of steady's load: one request at a time, so a few thousand at most
+// in the time a promotion takes here.
+const (
+	steadyMaxRequests = 20_000
+	steadyMaxTime     = 2 * time.Minute
+)
+
+// steady sends users' requests through every router in turn until stop is
+// closed (or its bounds are reached) and reports how many were sent and how
+// many failed or were stamped with another version than the one that
+// answered.
+func (c *cluster) steady(stop <-chan struct{}) (sent, failed int) {
+	deadline := time.Now().Add(steadyMaxTime)
+	for sent < steadyMaxRequests && time.Now().Before(deadline) {
+		select {
+		case <-stop:
+			return sent, failed
+		default:
+		}
+		body, stamp := c.get(c.routers[sent%len(c.routers)], fmt.Sprintf("steady-%d", sent%500))
+		if body == "" || body != stamp {
+			failed++
+		}
+		sent++
+	}
+	return sent, failed
 }
 
 func (c *cluster) waitStatus(what string, budget time.Duration, cond func(api.RolloutStatus) bool) {
@@ -381,6 +409,18 @@ func TestClusterCanaryThroughRouter(t *testing.T) {
 		t.Fatalf("%d of %d users on the canary at 30 %%", n, users)
 	}
 
+	// From the last promote until the copies are gone (the target rolled
+	// to v2 in place, traffic moved from the copy's Service to the
+	// target's, the copy deleted) users are served all along: not one
+	// request may fail.
+	stopLoad, loadDone := make(chan struct{}), make(chan [2]int, 1)
+	var stopOnce sync.Once
+	stopSteady := func() { stopOnce.Do(func() { close(stopLoad) }) }
+	defer stopSteady()
+	go func() {
+		sent, failed := c.steady(stopLoad)
+		loadDone <- [2]int{sent, failed}
+	}()
 	c.patch(`{"metadata":{"annotations":{"kanaria.dev/command":"promote/2"}}}`)
 	c.waitStatus("finished", 90*time.Second, func(st api.RolloutStatus) bool {
 		return st.Phase == api.PhaseHealthy && st.StableRevision == "v2" && st.CanaryRevision == ""
@@ -396,7 +436,15 @@ func TestClusterCanaryThroughRouter(t *testing.T) {
 		return d.Spec.Template.Spec.Containers[0].Image == "ghcr.io/acme/web:v2" && len(list.Items) == 1,
 			fmt.Sprintf("image %s, %d deployments", d.Spec.Template.Spec.Containers[0].Image, len(list.Items))
 	})
-	if _, failed := c.split(c.routers[1], 500, "v2"); failed > 0 {
-		t.Fatalf("%d requests failed after promotion", failed)
+	stopSteady()
+	if r := <-loadDone; r[1] > 0 {
+		t.Fatalf("%d of %d requests failed during the promotion in place", r[1], r[0])
+	} else {
+		t.Logf("promotion in place: %d requests through both routers, none failed", r[0])
+	}
+	for _, r := range c.routers {
+		if _, failed := c.split(r, 500, "v2"); failed > 0 {
+			t.Fatalf("%d requests through %s failed after promotion", failed, r)
+		}
 	}
 }
