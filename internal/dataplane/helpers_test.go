@@ -45,9 +45,10 @@ func stateDir(t *testing.T) string {
 // gone after the test, even if the test failed half way.
 func startDataPlane(t *testing.T, dir string) *Client {
 	t.Helper()
+	bin := binary.Kanaria(t) // built before the start's deadline runs
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := Ensure(ctx, dir, StartOptions{KanariaPath: binary.Kanaria(t), Listen: "127.0.0.1:0"})
+	c, err := Ensure(ctx, dir, StartOptions{KanariaPath: bin, Listen: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -152,9 +152,10 @@ func (e *env) stopUp(sig syscall.Signal) {
 // kanaria runs a CLI command against this env's control plane.
 func (e *env) kanaria(args ...string) (string, error) {
 	e.t.Helper()
+	bin := kanariaBin(e.t) // built before the command's deadline runs
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, kanariaBin(e.t), args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = e.dir
 	cmd.Env = append(os.Environ(), "KANARIA_STATE_DIR="+filepath.Join(e.dir, "state"))
 	out, err := cmd.CombinedOutput()
