@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
+	"time"
 
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/wire/jsonhttp"
@@ -24,6 +26,10 @@ const MaxAdminBodyBytes = 4 << 20
 //	GET  /v1/releases/{name}/weights   {"canaryWeight":pct,"baselineWeight":pct,"canaryPPM":n,"baselinePPM":n}
 //	PUT  /v1/releases/{name}/weights   {"canaryWeight":pct,"baselineWeight":pct} or ...PPM
 //	GET  /v1/releases/{name}/mirror    the comparison of mirrored answers (shadow.Report)
+//	GET  /v1/releases/{name}/samples?version=canary&since=UNIXNANO
+//	                                   SamplesView: the samples kept of one version that
+//	                                   finished at or after since, for an analysis that
+//	                                   merges those of every router replica
 //
 // Every route but /healthz needs "Authorization: Bearer <token>". An empty
 // token refuses every request, so a mistake cannot open the API.
@@ -35,6 +41,7 @@ func NewAdminHandler(r *Router, token string) http.Handler {
 	mux.HandleFunc("GET /v1/releases/{name}/weights", a.getWeights)
 	mux.HandleFunc("PUT /v1/releases/{name}/weights", a.putWeights)
 	mux.HandleFunc("GET /v1/releases/{name}/mirror", a.getMirror)
+	mux.HandleFunc("GET /v1/releases/{name}/samples", a.getSamples)
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.URL.Path == "/healthz" && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -162,6 +169,42 @@ func (a *admin) putWeights(w http.ResponseWriter, req *http.Request) {
 	}
 	now, _ := a.r.Weights(name)
 	jsonhttp.WriteJSON(w, http.StatusOK, viewOf(name, now))
+}
+
+// SamplesView is the answer of GET /v1/releases/{name}/samples: the
+// samples of one version, oldest first, all of Revision (the one in the
+// table; "" when the release has no such version). The ring keeps the latest
+// DefaultSampleRing of each version, so a reader polls with since = the
+// newest UnixNano it has, more often than the ring turns over.
+type SamplesView struct {
+	Release  string   `json:"release"`
+	Version  Version  `json:"version"`
+	Revision string   `json:"revision"`
+	Samples  []Sample `json:"samples"`
+}
+
+func (a *admin) getSamples(w http.ResponseWriter, req *http.Request) {
+	name := req.PathValue("name")
+	q := req.URL.Query()
+	v := Version(q.Get("version"))
+	if v != Stable && v != Canary && v != Baseline {
+		writeError(w, http.StatusBadRequest, "version: want stable, canary or baseline", nil)
+		return
+	}
+	var since time.Time
+	if s := q.Get("since"); s != "" {
+		ns, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "since: want Unix nanoseconds", nil)
+			return
+		}
+		since = time.Unix(0, ns)
+	}
+	rev, ss := a.r.Telemetry().RevisionSamples(name, v, since)
+	if ss == nil {
+		ss = []Sample{}
+	}
+	jsonhttp.WriteJSON(w, http.StatusOK, SamplesView{Release: name, Version: v, Revision: rev, Samples: ss})
 }
 
 // release finds a release's configuration, to see which backends it has.

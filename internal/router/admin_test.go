@@ -2,6 +2,7 @@ package router
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -214,4 +215,59 @@ func TestAdminPutConfig(t *testing.T) {
 		t.Fatalf("good table: %d %s", code, body)
 	}
 	mustWeights(t, r, "shop", 10000, 10000)
+}
+
+// TestAdminSamples: the samples endpoint answers, per version, the requests
+// the router proxied with the revision they were of, only those since the
+// time asked, and refuses a bad version or time without a token check
+// being skipped.
+func TestAdminSamples(t *testing.T) {
+	stable := upstream(t, "v1")
+	canary := upstreamFunc(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusInternalServerError) })
+	r, proxy := serveRouter(t, frontEnds[0], twoVersions(stable.URL, canary.URL, 100))
+	srv := httptest.NewServer(NewAdminHandler(r, adminToken))
+	t.Cleanup(srv.Close)
+	c := client()
+	for i := range 5 {
+		resp := get(t, c, proxy+"/", map[string]string{"X-User": fmt.Sprint("u", i)})
+		resp.Body.Close()
+	}
+	read := func(query string) SamplesView {
+		t.Helper()
+		code, body := call(t, "GET", srv.URL+"/v1/releases/shop/samples?"+query, adminToken, "")
+		if code != http.StatusOK {
+			t.Fatalf("samples?%s: %d %s", query, code, body)
+		}
+		var v SamplesView
+		if err := json.Unmarshal([]byte(body), &v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	v := read("version=canary")
+	if v.Revision != "v2" || len(v.Samples) != 5 {
+		t.Fatalf("canary samples: revision %q, %d samples; want v2, 5", v.Revision, len(v.Samples))
+	}
+	for _, s := range v.Samples {
+		if s.Status != http.StatusInternalServerError || s.Latency <= 0 {
+			t.Fatalf("sample %+v: want status 500 and a latency", s)
+		}
+	}
+	if after := read(fmt.Sprintf("version=canary&since=%d", v.Samples[4].UnixNano+1)); len(after.Samples) != 0 {
+		t.Fatalf("%d samples after the last one", len(after.Samples))
+	}
+	if st := read("version=stable"); st.Revision != "v1" || len(st.Samples) != 0 {
+		t.Fatalf("stable (v1) served nothing at 100 %% canary, got %+v", st)
+	}
+	if none := read("version=baseline"); none.Revision != "" || len(none.Samples) != 0 {
+		t.Fatalf("the release has no baseline, got %+v", none)
+	}
+	for _, q := range []string{"version=nope", "version=canary&since=yesterday"} {
+		if code, _ := call(t, "GET", srv.URL+"/v1/releases/shop/samples?"+q, adminToken, ""); code != http.StatusBadRequest {
+			t.Errorf("samples?%s: %d, want 400", q, code)
+		}
+	}
+	if code, _ := call(t, "GET", srv.URL+"/v1/releases/shop/samples?version=canary", "", ""); code != http.StatusUnauthorized {
+		t.Errorf("samples without a token: %d, want 401", code)
+	}
 }

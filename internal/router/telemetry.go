@@ -155,10 +155,22 @@ func histIndex(d time.Duration) int {
 // or after since, oldest first (at most the ring size). Samples being
 // overwritten while read are skipped.
 func (t *Telemetry) Samples(release string, v Version, since time.Time) []Sample {
+	_, out := t.RevisionSamples(release, v, since)
+	return out
+}
+
+// RevisionSamples is Samples with the revision they are of, read from the
+// same counters: a reader never takes one revision's samples for
+// another's (counting starts afresh when a version's revision changes).
+func (t *Telemetry) RevisionSamples(release string, v Version, since time.Time) (revision string, samples []Sample) {
 	s := t.get(release, v)
 	if s == nil {
-		return nil
+		return "", nil
 	}
+	return s.revision, s.samples(since)
+}
+
+func (s *versionStats) samples(since time.Time) []Sample {
 	end := s.next.Load()
 	n := uint64(len(s.ring))
 	start := uint64(0)
