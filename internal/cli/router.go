@@ -69,7 +69,13 @@ assign a user alike, and publishes what it applied in its Lease
 kanaria-router-<id> in --lease-namespace (default: the namespace of the
 kubeconfig context or of the pod), renewed every 5 s and deleted on
 exit. With POD_NAME and POD_UID in the environment the Lease is owned by
-the pod. The admin API is read-only in this mode, with /readyz.`,
+the pod. The admin API is read-only in this mode, with /readyz, and
+serves each release's samples (GET /v1/releases/NAME/samples), which the
+controller merges across replicas for analysis: --admin-token-secret
+takes its token from a Secret (created with a random token if missing)
+that the controller reads too. --override-secret names a Secret whose
+key "secret" a request must present in X-Kanaria-Override-Secret for an
+override to be honoured; overrides are off while it is missing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.kube.enabled {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -41,6 +42,8 @@ type routerKubeOpts struct {
 	id             string
 	leaseNamespace string
 	saltSecret     string
+	adminSecret    string
+	overrideSecret string
 	adminURL       string
 }
 
@@ -52,6 +55,8 @@ func addKubeRouterFlags(f *pflag.FlagSet, o *routerKubeOpts) {
 	f.StringVar(&o.id, "id", "", "this replica's name, in its Lease kanaria-router-<id> (with --kubernetes; default the host name)")
 	f.StringVar(&o.leaseNamespace, "lease-namespace", "", "namespace of this replica's Lease (with --kubernetes; default the kubeconfig's or the pod's namespace)")
 	f.StringVar(&o.saltSecret, "salt-secret", "", "NAMESPACE/NAME of the Secret holding the salt under key \"salt\" (with --kubernetes; default <lease namespace>/"+routersync.DefaultSaltSecret+")")
+	f.StringVar(&o.adminSecret, "admin-token-secret", "", "NAMESPACE/NAME of the Secret holding the admin API token under key \""+routersync.AdminTokenKey+"\", created with a random token if missing; the controller reads it to merge every replica's samples (with --kubernetes; instead of --admin-token-file; the install uses <namespace>/"+routersync.DefaultAdminTokenSecret+")")
+	f.StringVar(&o.overrideSecret, "override-secret", "", "NAMESPACE/NAME of the Secret whose key \""+routersync.OverrideSecretKey+"\" a request must present in X-Kanaria-Override-Secret for an override to be honoured; overrides are off while it is missing (with --kubernetes; default: overrides need no secret)")
 	f.StringVar(&o.adminURL, "admin-url", "", "admin API URL published in the Lease (with --kubernetes; default from --admin, an unspecified host replaced by $POD_IP)")
 }
 
@@ -92,12 +97,22 @@ func runKubeRouter(parent context.Context, o routerOpts, stdout, stderr io.Write
 		}
 	}
 	salt := types.NamespacedName{Namespace: leaseNS, Name: routersync.DefaultSaltSecret}
-	if k.saltSecret != "" {
-		ns, name, ok := strings.Cut(k.saltSecret, "/")
-		if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
-			return fmt.Errorf("--salt-secret %q: want NAMESPACE/NAME", k.saltSecret)
+	var adminSecret, overrideSecret types.NamespacedName
+	for _, s := range []struct {
+		flag, val string
+		dst       *types.NamespacedName
+	}{{"--salt-secret", k.saltSecret, &salt}, {"--admin-token-secret", k.adminSecret, &adminSecret}, {"--override-secret", k.overrideSecret, &overrideSecret}} {
+		if s.val == "" {
+			continue
 		}
-		salt = types.NamespacedName{Namespace: ns, Name: name}
+		ns, name, ok := strings.Cut(s.val, "/")
+		if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+			return fmt.Errorf("%s %q: want NAMESPACE/NAME", s.flag, s.val)
+		}
+		*s.dst = types.NamespacedName{Namespace: ns, Name: name}
+	}
+	if adminSecret.Name != "" && (o.tokenFile != "" || o.admin == "") {
+		return errors.New("--admin-token-secret: give it with --admin and without --admin-token-file")
 	}
 
 	listen := firstOf(o.listen, defaultKubeRouterListen)
@@ -128,24 +143,33 @@ func runKubeRouter(parent context.Context, o routerOpts, stdout, stderr io.Write
 	errs := make(chan error, 3)
 	running := 0
 	var ready readiness
+	// The admin API's handler is swapped when its token changes (a token
+	// from a Secret arrives after the start, and may be rotated); until
+	// then an empty token refuses every authenticated request.
+	var admin swappableHandler
 	adminShown, adminURL := "admin disabled", k.adminURL
 	if o.admin != "" {
-		tokenPath := o.tokenFile
-		if tokenPath == "" {
-			tokenPath = filepath.Join(wire.DefaultStateDir, wire.RouterAdminTokenFile)
+		token := ""
+		if adminSecret.Name == "" {
+			tokenPath := o.tokenFile
+			if tokenPath == "" {
+				tokenPath = filepath.Join(wire.DefaultStateDir, wire.RouterAdminTokenFile)
+			}
+			t, created, err := wire.EnsureTokenFile(tokenPath)
+			if err != nil {
+				return fmt.Errorf("router admin token: %w", err)
+			}
+			if created {
+				fmt.Fprintf(stderr, "kanaria router: wrote a new admin token to %s\n", tokenPath)
+			}
+			token = t
 		}
-		token, created, err := wire.EnsureTokenFile(tokenPath)
-		if err != nil {
-			return fmt.Errorf("router admin token: %w", err)
-		}
-		if created {
-			fmt.Fprintf(stderr, "kanaria router: wrote a new admin token to %s\n", tokenPath)
-		}
+		admin.set(kubeAdminHandler(r, token, &ready))
 		aln, err := net.Listen("tcp", o.admin)
 		if err != nil {
 			return fmt.Errorf("admin listener: %w", err)
 		}
-		go func() { errs <- router.Serve(ctx, aln, kubeAdminHandler(r, token, &ready), base) }()
+		go func() { errs <- router.Serve(ctx, aln, &admin, base) }()
 		running++
 		adminShown = "admin http://" + aln.Addr().String()
 		if adminURL == "" {
@@ -158,10 +182,15 @@ func runKubeRouter(parent context.Context, o routerOpts, stdout, stderr io.Write
 		owner = &metav1.OwnerReference{APIVersion: "v1", Kind: "Pod", Name: name, UID: types.UID(uid)}
 	}
 	syncer, err := routersync.New(restCfg, r, base, routersync.Options{
-		Namespace:      k.namespace,
-		ID:             id,
-		LeaseNamespace: leaseNS,
-		SaltSecret:     salt,
+		Namespace:        k.namespace,
+		ID:               id,
+		LeaseNamespace:   leaseNS,
+		SaltSecret:       salt,
+		AdminTokenSecret: adminSecret,
+		OnAdminToken: func(token string) {
+			admin.set(kubeAdminHandler(r, token, &ready))
+		},
+		OverrideSecret: overrideSecret,
 		AdminURL:       adminURL,
 		Owner:          owner,
 		Logger:         log,
@@ -214,6 +243,15 @@ func drain(errs <-chan error, n int) {
 	for range n {
 		<-errs
 	}
+}
+
+// swappableHandler serves with the handler set last.
+type swappableHandler struct{ h atomic.Pointer[http.Handler] }
+
+func (s *swappableHandler) set(h http.Handler) { s.h.Store(&h) }
+
+func (s *swappableHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	(*s.h.Load()).ServeHTTP(w, r)
 }
 
 // readiness is set once the first table is in.

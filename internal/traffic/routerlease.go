@@ -67,6 +67,15 @@ type AppliedTraffic struct {
 	Endpoints map[string]int `json:"endpoints,omitempty"`
 }
 
+// The Secret the router replicas and the controller share, in the
+// replicas' namespace: the admin API's bearer token under
+// RouterAdminTokenKey. The replicas create it when it is missing; the
+// controller reads it to ask each replica for its samples.
+const (
+	DefaultRouterAdminSecret = "kanaria-router-admin"
+	RouterAdminTokenKey      = "token"
+)
+
 // RolloutKey is the key of a rollout in RouterReport.Rollouts:
 // "namespace/name", as Kubernetes writes object keys.
 func RolloutKey(namespace, name string) string { return namespace + "/" + name }

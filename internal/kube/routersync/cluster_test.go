@@ -220,6 +220,69 @@ func TestRouterFollowsTheCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("the admin token and the override secret come from their Secrets", func(t *testing.T) {
+		s := c.startRouter(t, "s", "--admin-token-secret", systemNS+"/"+routersync.DefaultAdminTokenSecret,
+			"--override-secret", systemNS+"/kanaria-router-override")
+		// The first replica naming the token Secret creates it; the admin
+		// API takes that token, and no other.
+		var token string
+		c.waitFor(t, "the admin token Secret, and the admin API taking its token", func() bool {
+			var sec corev1.Secret
+			if c.env.Client.Get(context.Background(), client.ObjectKey{Namespace: systemNS, Name: routersync.DefaultAdminTokenSecret}, &sec) != nil {
+				return false
+			}
+			token = string(sec.Data[routersync.AdminTokenKey])
+			return token != "" && c.adminStatus(t, s, token) == http.StatusOK
+		})
+		if code := c.adminStatus(t, s, token+"x"); code != http.StatusUnauthorized {
+			t.Errorf("admin API with a wrong token: %d, want 401", code)
+		}
+		// A user the bucket puts on stable, forced to the canary.
+		user := ""
+		for i, a := range c.send(t, s, "user-") {
+			if a.role == router.Stable {
+				user = fmt.Sprint("user-", i)
+				break
+			}
+		}
+		force := func(secret string) router.Version {
+			t.Helper()
+			h := map[string]string{"X-User-Id": user, "X-Kanaria-Override": "canary"}
+			if secret != "" {
+				h["X-Kanaria-Override-Secret"] = secret
+			}
+			return c.sendAs(t, s, h)
+		}
+		// The override Secret does not exist: overrides are off, whatever
+		// is presented.
+		if got := force("guess"); got != router.Stable {
+			t.Fatalf("override without its Secret: %s, want stable (overrides off)", got)
+		}
+		if got := force(""); got != router.Stable {
+			t.Fatalf("override without its Secret or a secret: %s, want stable", got)
+		}
+		sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: systemNS, Name: "kanaria-router-override"},
+			Data: map[string][]byte{routersync.OverrideSecretKey: []byte("open-sesame")}}
+		c.create(t, sec)
+		c.waitFor(t, "the override honoured with the Secret's value", func() bool { return force("open-sesame") == router.Canary })
+		if got := force("wrong"); got != router.Stable {
+			t.Errorf("override with a wrong secret: %s, want stable", got)
+		}
+		if got := force(""); got != router.Stable {
+			t.Errorf("override with no secret: %s, want stable", got)
+		}
+		// Rotated: the old value stops working.
+		sec.Data[routersync.OverrideSecretKey] = []byte("new-value")
+		if err := c.env.Client.Update(context.Background(), sec); err != nil {
+			t.Fatal(err)
+		}
+		c.waitFor(t, "the rotated override secret", func() bool { return force("new-value") == router.Canary })
+		if got := force("open-sesame"); got != router.Stable {
+			t.Errorf("override with the old secret after rotation: %s, want stable", got)
+		}
+		s.stop(t)
+	})
+
 	t.Run("the lease is renewed, says who holds it, and goes when the replica stops", func(t *testing.T) {
 		l := c.lease(t, "b")
 		if l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity != "b" || l.Labels[traffic.RouterComponentLabel] != traffic.RouterComponent ||
@@ -564,6 +627,40 @@ func (c *cluster) sendBoth(t *testing.T, a, b *routerProc, prefix string) (gotA,
 	gotA = c.send(t, a, prefix)
 	wg.Wait()
 	return gotA, gotB
+}
+
+// sendAs sends one request with headers through a replica and returns the
+// role of the pod that answered.
+func (c *cluster) sendAs(t *testing.T, p *routerProc, headers map[string]string) router.Version {
+	t.Helper()
+	req, _ := http.NewRequest("GET", p.proxy+"/", nil)
+	req.Host = host
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("through replica %s: %d %q", p.id, resp.StatusCode, b)
+	}
+	return router.Version(strings.TrimSpace(string(b)))
+}
+
+// adminStatus is the status of GET /v1/config on a replica's admin API.
+func (c *cluster) adminStatus(t *testing.T, p *routerProc, token string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", p.admin+"/v1/config", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 func (c *cluster) status(t *testing.T, p *routerProc, h string) int {

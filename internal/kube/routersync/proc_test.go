@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -47,21 +48,27 @@ var readyLine = regexp.MustCompile(`^kanaria router: serving on (http://\S+) \(a
 
 // startRouter starts replica id on ephemeral loopback ports and waits for
 // its ready line, which it prints once its first table is in. The test's
-// cleanup stops it with SIGTERM (SIGKILL if it does not exit).
+// cleanup stops it with SIGTERM (SIGKILL if it does not exit). Its admin
+// token is in a file of its own unless args name --admin-token-secret.
 func (c *cluster) startRouter(t *testing.T, id string, args ...string) *routerProc {
 	t.Helper()
 	c.mu.Lock()
 	c.n++
 	token := filepath.Join(c.dir, fmt.Sprintf("token-%d", c.n))
 	c.mu.Unlock()
-	cmd := exec.Command(c.bin, append([]string{"router", "--kubernetes",
+	base := []string{"router", "--kubernetes",
 		"--kubeconfig", c.kubeconfig,
 		"--id", id,
 		"--lease-namespace", systemNS,
 		"--salt-secret", systemNS + "/kanaria-router-salt",
 		"--listen", "127.0.0.1:0",
-		"--admin", "127.0.0.1:0",
-		"--admin-token-file", token}, args...)...)
+		"--admin", "127.0.0.1:0"}
+	if slices.Contains(args, "--admin-token-secret") {
+		token = ""
+	} else {
+		base = append(base, "--admin-token-file", token)
+	}
+	cmd := exec.Command(c.bin, append(base, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package routersync
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -50,6 +49,16 @@ type Options struct {
 	// SaltSecret is the Secret holding the salt under SaltKey; created with a
 	// random salt when missing.
 	SaltSecret types.NamespacedName
+	// AdminTokenSecret, when set, holds the admin API's token under
+	// AdminTokenKey (created with a random token when missing); every
+	// change is handed to OnAdminToken. The controller reads the same
+	// Secret to read each replica's telemetry.
+	AdminTokenSecret types.NamespacedName
+	OnAdminToken     func(token string)
+	// OverrideSecret, when set, holds under OverrideSecretKey the value a
+	// request must present for an override to be honoured; while it is
+	// missing overrides are off.
+	OverrideSecret types.NamespacedName
 	// AdminURL is published in the Lease for whoever reads this replica's
 	// telemetry; "" when the admin API is off.
 	AdminURL string
@@ -83,6 +92,10 @@ type Syncer struct {
 	lease     *coordinationv1.Lease // as this replica last wrote it
 	saltSeen  string                // the salt in the table
 	saltTried time.Time             // when creating the missing salt Secret was last tried
+
+	adminWatch, overrideWatch *secretWatch // nil when not named
+	tokenSeen                 string       // the admin token last handed on
+	tokenTried                time.Time    // when creating the missing token Secret was last tried
 }
 
 // New prepares a Syncer for r, whose table it will replace (keeping base's
@@ -147,12 +160,36 @@ func New(cfg *rest.Config, r *router.Router, base router.Config, opts Options) (
 	if err != nil {
 		return nil, fmt.Errorf("routersync: %w", err)
 	}
-	return &Syncer{
+	s := &Syncer{
 		r: r, base: base, opts: opts, log: opts.Logger, cache: c, client: cl,
 		dirty:  make(chan struct{}, 1),
 		ready:  make(chan struct{}),
 		report: traffic.RouterReport{AdminURL: opts.AdminURL, Rollouts: map[string]traffic.AppliedTraffic{}},
-	}, nil
+	}
+	for _, w := range []struct {
+		nn  types.NamespacedName
+		dst **secretWatch
+	}{{opts.AdminTokenSecret, &s.adminWatch}, {opts.OverrideSecret, &s.overrideWatch}} {
+		if w.nn.Name == "" {
+			continue
+		}
+		if *w.dst, err = newSecretWatch(cfg, scheme, w.nn); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// caches are every cache the Syncer reads: the main one and one per named
+// Secret besides the salt's.
+func (s *Syncer) caches() []cache.Cache {
+	cs := []cache.Cache{s.cache}
+	for _, w := range []*secretWatch{s.adminWatch, s.overrideWatch} {
+		if w != nil {
+			cs = append(cs, w.cache)
+		}
+	}
+	return cs
 }
 
 // keepRouteAndTraffic keeps of a Rollout only what the table is built from,
@@ -183,22 +220,46 @@ func (s *Syncer) Run(ctx context.Context) error {
 		UpdateFunc: func(any, any) { s.poke() },
 		DeleteFunc: func(any) { s.poke() },
 	}
-	for _, obj := range []client.Object{&kanariav1alpha1.Rollout{}, &corev1.Service{}, &discoveryv1.EndpointSlice{}, &corev1.Secret{}} {
-		inf, err := s.cache.GetInformer(ctx, obj)
+	watch := func(c cache.Cache, obj client.Object) error {
+		inf, err := c.GetInformer(ctx, obj)
 		if err != nil {
 			return fmt.Errorf("routersync: watching %T: %w", obj, err)
 		}
 		if _, err := inf.AddEventHandler(poke); err != nil {
 			return fmt.Errorf("routersync: watching %T: %w", obj, err)
 		}
+		return nil
+	}
+	for _, obj := range []client.Object{&kanariav1alpha1.Rollout{}, &corev1.Service{}, &discoveryv1.EndpointSlice{}, &corev1.Secret{}} {
+		if err := watch(s.cache, obj); err != nil {
+			return err
+		}
+	}
+	caches := s.caches()
+	for _, c := range caches[1:] {
+		if err := watch(c, &corev1.Secret{}); err != nil {
+			return err
+		}
 	}
 	cacheCtx, stopCache := context.WithCancel(ctx)
-	cacheDone := make(chan error, 1)
-	go func() { cacheDone <- s.cache.Start(cacheCtx) }()
-	defer func() { stopCache(); <-cacheDone }()
+	// Any cache that ends ends the Syncer; cacheDone holds the first.
+	cacheDone := make(chan error, len(caches))
+	for _, c := range caches {
+		go func() { cacheDone <- c.Start(cacheCtx) }()
+	}
+	defer func() {
+		stopCache()
+		for range caches {
+			<-cacheDone
+		}
+	}()
 
 	s.log.Info("waiting for the API server's objects", "namespace", namespaceOrAll(s.opts.Namespace))
-	if !s.cache.WaitForCacheSync(ctx) {
+	synced := true
+	for _, c := range caches {
+		synced = synced && c.WaitForCacheSync(ctx)
+	}
+	if !synced {
 		select {
 		case err := <-cacheDone:
 			cacheDone <- err
@@ -245,6 +306,7 @@ func (s *Syncer) poke() {
 // sync builds the table from the cache, swaps it in if it changed and
 // publishes what is applied.
 func (s *Syncer) sync(ctx context.Context) {
+	s.syncAdminToken(ctx)
 	w, err := s.world(ctx)
 	if err != nil {
 		s.log.Warn("reading the API server's objects", "err", err)
@@ -316,6 +378,9 @@ func (s *Syncer) world(ctx context.Context) (world, error) {
 		return w, err
 	}
 	w.salt = salt
+	if w.overridesOff, w.overrideSecret, err = s.overrides(ctx); err != nil {
+		return w, err
+	}
 	return w, nil
 }
 
@@ -343,7 +408,7 @@ func (s *Syncer) salt(ctx context.Context) (string, error) {
 		// the right to create Secrets must not hammer the API server.
 		if time.Since(s.saltTried) >= s.opts.RenewInterval {
 			s.saltTried = time.Now()
-			if err := s.createSalt(ctx); err != nil {
+			if err := s.createRandom(ctx, s.opts.SaltSecret, SaltKey); err != nil {
 				s.log.Error("the salt Secret is missing and creating it failed; create it yourself (kubectl create secret generic NAME --from-literal=salt=RANDOM)", "secret", s.opts.SaltSecret, "err", err)
 			}
 		}
@@ -351,24 +416,6 @@ func (s *Syncer) salt(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return s.saltSeen, nil
-}
-
-func (s *Syncer) createSalt(ctx context.Context) error {
-	sec := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: s.opts.SaltSecret.Name, Namespace: s.opts.SaltSecret.Namespace,
-			Labels: map[string]string{traffic.RouterComponentLabel: traffic.RouterComponent},
-		},
-		Data: map[string][]byte{SaltKey: []byte(rand.Text())},
-	}
-	err := s.client.Create(ctx, sec)
-	if err == nil {
-		s.log.Info("created the router salt Secret", "secret", s.opts.SaltSecret)
-	}
-	if apierrors.IsAlreadyExists(err) {
-		return nil // another replica was first; its salt arrives through the watch
-	}
-	return err
 }
 
 // logProblems logs what keeps objects out of the table when that changes,

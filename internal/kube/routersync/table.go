@@ -28,6 +28,10 @@ type world struct {
 	// kubernetes.io/service-name label).
 	slices map[types.NamespacedName][]*discoveryv1.EndpointSlice
 	salt   string
+	// overridesOff and overrideSecret are the table's override settings
+	// (Syncer.overrides).
+	overridesOff   bool
+	overrideSecret string
 }
 
 // built is a table and what it means per Rollout.
@@ -48,6 +52,7 @@ type built struct {
 func build(base router.Config, w world) built {
 	b := built{cfg: base, applied: map[string]traffic.AppliedTraffic{}}
 	b.cfg.Key.Salt = w.salt
+	b.cfg.Overrides.Disabled, b.cfg.Overrides.Secret = w.overridesOff, w.overrideSecret
 	b.cfg.Routes, b.cfg.Releases = nil, nil
 
 	// Oldest first: the older Rollout keeps a contested route and sets the
