@@ -61,7 +61,8 @@ once).`,
 	f.StringVar(&c.o.HealthProbeBindAddress, "health-probe-bind-address", ":8081", `address of /healthz and /readyz ("0": off)`)
 	f.StringVar(&c.o.MetricsBindAddress, "metrics-bind-address", ":8080", `address of Prometheus /metrics ("0": off)`)
 	f.StringVar(&c.o.RouterNamespace, "router-namespace", "", "namespace of kanaria's router replicas and their Leases (default the pod's, else "+controller.DefaultRouterNamespace+")")
-	f.DurationVar(&c.o.PollInterval, "poll-interval", controller.DefaultPollInterval, "how often a progressing release is looked at beyond what watches report")
+	f.StringVar(&c.o.RouterAdminSecret, "router-admin-secret", controller.DefaultRouterAdminSecret, "Secret in --router-namespace with the router replicas' admin token (key \"token\"), to read their samples for analysis")
+	f.DurationVar(&c.o.PollInterval, "poll-interval", controller.DefaultPollInterval, "how often a progressing release or a running analysis is looked at beyond what watches report")
 	f.StringVar(&c.logFormat, "log-format", "text", "log lines as text or json")
 	return cmd
 }

@@ -40,9 +40,12 @@ const (
 	// namespace the install manifests use.
 	DefaultRouterNamespace = "kanaria-system"
 	DefaultPollInterval    = time.Second
-	DefaultLeaseDuration   = 15 * time.Second
-	DefaultRenewDeadline   = 10 * time.Second
-	DefaultRetryPeriod     = 2 * time.Second
+	// DefaultRouterAdminSecret holds the router replicas' admin token in
+	// RouterNamespace (the install's kanaria-router-admin).
+	DefaultRouterAdminSecret = traffic.DefaultRouterAdminSecret
+	DefaultLeaseDuration     = 15 * time.Second
+	DefaultRenewDeadline     = 10 * time.Second
+	DefaultRetryPeriod       = 2 * time.Second
 )
 
 // inClusterNamespace is where a pod finds its own namespace.
@@ -78,9 +81,14 @@ type Options struct {
 	// (the router traffic provider's read-back). Default: the pod's
 	// namespace, else DefaultRouterNamespace.
 	RouterNamespace string
-	// PollInterval is how often a progressing release, or traffic not yet
-	// read back, is looked at again beyond what watches report.
+	// PollInterval is how often a progressing release, traffic not yet
+	// read back, or a running analysis is looked at again beyond what
+	// watches report.
 	PollInterval time.Duration
+	// RouterAdminSecret is the Secret in RouterNamespace with the router
+	// replicas' admin token, for reading their samples; default
+	// DefaultRouterAdminSecret.
+	RouterAdminSecret string
 	// Logger receives the controller's log, controller-runtime's and
 	// client-go's; default slog.Default().
 	Logger *slog.Logger
@@ -198,11 +206,12 @@ func New(cfg *rest.Config, o Options) (*Controller, error) {
 		return nil, err
 	}
 	r := &Reconciler{
-		Client:          mgr.GetClient(),
-		Direct:          direct,
-		Log:             o.Logger,
-		RouterNamespace: o.RouterNamespace,
-		PollInterval:    o.PollInterval,
+		Client:            mgr.GetClient(),
+		Direct:            direct,
+		Log:               o.Logger,
+		RouterNamespace:   o.RouterNamespace,
+		RouterAdminSecret: o.RouterAdminSecret,
+		PollInterval:      o.PollInterval,
 	}
 	if err := r.setup(mgr); err != nil {
 		return nil, err

@@ -35,8 +35,12 @@
 //     and every PollInterval while a release progresses or the traffic has
 //     not been read back.
 //
-// Analysis steps: the controller has no metric provider yet, so an analysis
-// step ends Inconclusive when its duration is over (the release pauses for
-// a person; no data is never a pass), and a background analysis is not run
-// (a Warning Event says so when the release starts).
+// Analysis (analysis.go) is the one machine's: internal/analysis/run's
+// step and background runs with the router, Prometheus and web providers,
+// judged on every pass, their verdicts observations of the engine (Fail
+// aborts, a finished step passes or pauses for a person). Router metrics
+// merge the samples of every live router replica, read from each one's
+// admin API (its URL in its Lease, the token in a Secret the replicas and
+// the controller share); with gatewayAPI or replicas traffic there are no
+// router samples and a router metric is Inconclusive, saying why.
 package controller

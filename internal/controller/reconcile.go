@@ -19,6 +19,7 @@ import (
 
 	kanariav1alpha1 "github.com/kanaria-dev/kanaria/api/kube/v1alpha1"
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
+	"github.com/kanaria-dev/kanaria/internal/analysis/run"
 	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/platform"
 	"github.com/kanaria-dev/kanaria/internal/spec"
@@ -45,6 +46,10 @@ type Reconciler struct {
 	RouterNamespace string
 	// PollInterval: see Options.
 	PollInterval time.Duration
+	// RouterAdminSecret names the Secret, in RouterNamespace, with the
+	// router replicas' admin token (key "token"): analysis reads each
+	// replica's samples with it (analysis.go).
+	RouterAdminSecret string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 
@@ -53,6 +58,9 @@ type Reconciler struct {
 
 	hostOnce sync.Once
 	host     string
+
+	samplesOnce sync.Once
+	samples     *replicaSamples
 }
 
 // memory is what a pass leaves for the next passes of the same Rollout, in
@@ -68,6 +76,10 @@ type memory struct {
 	// to the status (an action failed, traffic not read back yet); it goes
 	// into the Progressing condition's message.
 	waiting string
+	// analysis is the release's analyses (analysis.go); cursor, per router
+	// replica and version, the newest sample already added to them.
+	analysis run.State
+	cursor   map[string]int64
 }
 
 // memory returns the memory of the Rollout; one created anew under the
@@ -305,10 +317,6 @@ func (p *pass) recordEvents(ctx context.Context) {
 		p.log.Info(a.Event.Type, "message", a.Event.Message)
 		p.event(ctx, i, typ, a.Event.Type, "Release", a.Event.Message)
 		i++
-		if c := p.spec.Spec.Strategy.Canary; a.Event.Type == engine.EventStarted && c != nil && c.Analysis != nil {
-			p.notes = append(p.notes, note{warning: true, reason: "AnalysisUnavailable", action: "Analyze",
-				message: "the background analysis is not run: " + analysisUnavailable})
-		}
 	}
 	for _, n := range p.notes {
 		typ := corev1.EventTypeNormal

@@ -128,7 +128,9 @@ func (p *pass) requeue(done bool) time.Duration {
 			next = d
 		}
 	}
-	if !done || p.st.Phase == v1alpha1.PhaseProgressing {
+	// A running analysis (a background one goes on in a pause) reads the
+	// routers' samples and asks its providers on every pass.
+	if !done || p.st.Phase == v1alpha1.PhaseProgressing || p.mem.analysis.Running() {
 		consider(p.r.PollInterval)
 	}
 	if t := nextDeadline(p.spec, p.st); !t.IsZero() {

@@ -93,7 +93,8 @@ func trafficOf(st v1alpha1.RolloutStatus) engine.Traffic {
 func key(in platform.Instance) string { return engine.VersionKey(in.Revision, in.Baseline) }
 
 // observe gathers what the engine needs: the platform's state of every
-// copy the status implies, the traffic read back, and the analysis.
+// copy the status implies, the traffic read back, and the analyses'
+// verdicts.
 func (p *pass) observe(ctx context.Context) {
 	obs := engine.Observations{Versions: map[string]engine.VersionState{}}
 	wanted := map[string]bool{}
@@ -118,7 +119,7 @@ func (p *pass) observe(ctx context.Context) {
 	} else if ok {
 		obs.RouterWeights = &w
 	}
-	p.analysis(&obs)
+	p.analysis(ctx, &obs)
 	p.obs = obs
 }
 
@@ -255,30 +256,4 @@ func (p *pass) explain(ctx context.Context) string {
 		return ""
 	}
 	return ": " + s
-}
-
-// analysisUnavailable is the summary of every analysis the controller
-// cannot run yet.
-const analysisUnavailable = "not judged: kanaria controller has no metric provider yet, and no data is never a pass"
-
-// analysis stands in for the judge the controller does not have yet: the
-// analysis of the stage in progress (a canary analysis step, blue/green's
-// pre- or post-promotion analysis) is reported Inconclusive, so the engine pauses
-// the release for a person once the step's duration is over. The engine
-// also waits for minSamples canary requests before it ends a step; no
-// amount of waiting brings data here, so the count is reported as reached
-// rather than leave the release waiting forever.
-func (p *pass) analysis(obs *engine.Observations) {
-	if p.st.Phase != v1alpha1.PhaseProgressing {
-		return
-	}
-	for _, a := range engine.Analyses(p.spec, p.st) {
-		if a.Settings == nil {
-			continue // the background analysis: nothing ends it but the release
-		}
-		obs.StepAnalysis = &engine.AnalysisResult{
-			Kind: a.Kind, Revision: a.Revision, Step: a.Step, Verdict: engine.VerdictInconclusive,
-			CanaryRequests: int64(a.Settings.MinSamples), Summary: analysisUnavailable,
-		}
-	}
 }

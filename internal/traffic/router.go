@@ -143,7 +143,7 @@ func (r *Router) view(ctx context.Context, namespace, rollout string) (routerVie
 	key := RolloutKey(namespace, rollout)
 	for i := range list.Items {
 		l := &list.Items[i]
-		if !leaseLive(l, now) {
+		if !LeaseLive(l, now) {
 			continue
 		}
 		v.live++
@@ -166,8 +166,9 @@ func (r *Router) view(ctx context.Context, namespace, rollout string) (routerVie
 	return v, nil
 }
 
-// leaseLive: renewed less than its duration ago.
-func leaseLive(l *coordinationv1.Lease, now time.Time) bool {
+// LeaseLive reports whether a router Lease counts: renewed less than its
+// duration ago.
+func LeaseLive(l *coordinationv1.Lease, now time.Time) bool {
 	if l.Spec.RenewTime == nil || l.Spec.LeaseDurationSeconds == nil {
 		return false
 	}

@@ -87,6 +87,13 @@ func newRun(key string, sp v1alpha1.Rollout, st v1alpha1.RolloutStatus, step int
 	if step >= 0 {
 		refs = s.Strategy.Canary.Steps[step].Analysis.Metrics
 		nv.Kind, nv.Step = "step", step+1
+		// The step's window is the step's time, as its duration is: the
+		// requests served at its weight before this run was made count
+		// (and a caller started anew after a crash reads what its source
+		// still holds of them).
+		if t := st.StepStartedAt; !t.IsZero() && !t.After(now) {
+			nv.StartedAt = t
+		}
 	} else {
 		refs = s.Strategy.Canary.Analysis.Metrics
 	}
@@ -99,6 +106,9 @@ func newRun(key string, sp v1alpha1.Rollout, st v1alpha1.RolloutStatus, step int
 	}
 	for _, m := range s.Resolve(refs) {
 		p, err := provider.New(m, src)
+		if m.Provider.Router != nil && !routerData {
+			p, err = nil, fmt.Errorf("metric %s: no router samples: the traffic does not go through kanaria's router", m.Name)
+		}
 		r.metrics = append(r.metrics, judge.FromSpec(m))
 		r.provs = append(r.provs, p)
 		r.every = append(r.every, m.EffectiveInterval())

@@ -46,11 +46,14 @@ func TestState(t *testing.T) {
 	s.Add(canary, t0.Add(500*time.Millisecond), 200, time.Millisecond)
 
 	t1 := t0.Add(time.Second)
-	if got := s.Sync(sp, status(1, t0), true, t1); len(got) != 1 || got[0] != s.Step {
+	if got := s.Sync(sp, status(1, t0), true, t1.Add(300*time.Millisecond)); len(got) != 1 || got[0] != s.Step {
 		t.Fatalf("at step 1: started %d", len(got))
 	}
 	if again := s.Sync(sp, status(1, t0), true, t1.Add(time.Second)); len(again) != 0 {
 		t.Fatal("a second Sync with the same status started a run again")
+	}
+	if !s.Step.View().StartedAt.Equal(t1) {
+		t.Fatalf("the step's run starts at %v, want the step's start %v", s.Step.View().StartedAt, t1)
 	}
 	if !s.Since().Equal(t0) {
 		t.Fatalf("Since %v, want the background's start %v", s.Since(), t0)
@@ -93,7 +96,7 @@ func TestNoRouterData(t *testing.T) {
 	s.Sync(sp, status(1, t0), false, t0)
 	var obs engine.Observations
 	s.Judge(context.Background(), sp, t0.Add(time.Second), &obs)
-	if obs.StepAnalysis == nil || obs.StepAnalysis.Verdict != engine.VerdictInconclusive || !strings.Contains(obs.StepAnalysis.Summary, "no router data source") {
+	if obs.StepAnalysis == nil || obs.StepAnalysis.Verdict != engine.VerdictInconclusive || !strings.Contains(obs.StepAnalysis.Summary, "no router samples") {
 		t.Fatalf("without router data: %+v", obs.StepAnalysis)
 	}
 }

@@ -29,14 +29,20 @@ import (
 //   - a Deployment's pods: one HTTP server per Deployment and pod template,
 //     listening in the test's network namespace on its own address and the
 //     container's port, answering with the template's REVISION env
-//     variable (and recording the version stamp the router sent upstream);
+//     variable (and recording the version stamp the router sent upstream),
+//     or, for a pod given as "deployment/revision:errors", answering every
+//     other request with 500 (a bad release);
 //   - a Deployment's status: all spec.replicas pods of the current template
 //     updated, ready and available, observedGeneration caught up (a
 //     Deployment scaled to 0 has no pods);
 //   - EndpointSlices: for each Service, one slice (label
 //     kubernetes.io/service-name) listing the servers of the Deployments whose
 //     pod labels match the Service's selector, with the Service's labels and
-//     port names.
+//     port names. They are written before the Deployments' status, in the
+//     order a cluster has them: the endpoint-slice controller lists a new
+//     pod once it is ready and drops an old one once it terminates, and the
+//     deployment controller reports the rollout complete only after that
+//     (its old ReplicaSet scaled down, the new pods available).
 //
 // Real traffic flows all the same: the router dials these servers over the
 // veth pair.
@@ -57,17 +63,20 @@ type podServer struct {
 	mu       sync.Mutex
 	stamps   map[string]int // X-Kanaria-Version values received upstream
 	requests int
+	failing  bool // every other request answers 500
 }
 
 // newFakeKubelet starts the fake for namespace ns. pods are the "pods" it
-// may run, "deployment/revision" each: they are started here, on the test's
+// may run, "deployment/revision" (or "deployment/revision:errors") each:
+// they are started here, on the test's
 // goroutine, because opening a listener in the network namespace may fail
 // the test, which only the test's goroutine may do.
 func newFakeKubelet(t *testing.T, c client.Client, ns string, port int32, pods ...string) *fakeKubelet {
 	k := &fakeKubelet{t: t, c: c, ns: ns, nn: netns.New(t), servers: map[string]*podServer{}}
 	for _, p := range pods {
 		dep, rev, _ := strings.Cut(p, "/")
-		k.start(dep, rev, port)
+		rev, mode, _ := strings.Cut(rev, ":")
+		k.start(dep, rev, port, mode == "errors")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -113,16 +122,30 @@ func (k *fakeKubelet) sync(ctx context.Context) error {
 	live := map[string]*podServer{} // by Deployment name: its current pod
 	for i := range deps.Items {
 		d := &deps.Items[i]
-		replicas := int32(1)
-		if d.Spec.Replicas != nil {
-			replicas = *d.Spec.Replicas
-		}
-		if replicas > 0 {
+		if d.Spec.Replicas == nil || *d.Spec.Replicas > 0 {
 			p := k.server(d.Name, revisionOf(d.Spec.Template))
 			if p == nil {
 				return fmt.Errorf("deployment %s runs revision %q, which the test did not give the fake a pod for", d.Name, revisionOf(d.Spec.Template))
 			}
 			live[d.Name] = p
+		}
+	}
+
+	var svcs corev1.ServiceList
+	if err := k.c.List(ctx, &svcs, client.InNamespace(k.ns)); err != nil {
+		return err
+	}
+	for i := range svcs.Items {
+		if err := k.syncSlice(ctx, &svcs.Items[i], deps.Items, live); err != nil {
+			return err
+		}
+	}
+
+	for i := range deps.Items {
+		d := &deps.Items[i]
+		replicas := int32(1)
+		if d.Spec.Replicas != nil {
+			replicas = *d.Spec.Replicas
 		}
 		want := appsv1.DeploymentStatus{
 			ObservedGeneration: d.Generation,
@@ -139,16 +162,6 @@ func (k *fakeKubelet) sync(ctx context.Context) error {
 		d.Status = want
 		if err := k.c.Status().Update(ctx, d); err != nil && !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("deployment %s status: %w", d.Name, err)
-		}
-	}
-
-	var svcs corev1.ServiceList
-	if err := k.c.List(ctx, &svcs, client.InNamespace(k.ns)); err != nil {
-		return err
-	}
-	for i := range svcs.Items {
-		if err := k.syncSlice(ctx, &svcs.Items[i], deps.Items, live); err != nil {
-			return err
 		}
 	}
 	return nil
@@ -226,10 +239,10 @@ func (k *fakeKubelet) server(deployment, revision string) *podServer {
 
 // start opens a pod server in the network namespace, on its own address
 // and the container port.
-func (k *fakeKubelet) start(deployment, revision string, port int32) {
+func (k *fakeKubelet) start(deployment, revision string, port int32, failing bool) {
 	addr := netip.AddrPortFrom(k.nn.AddAddr(k.t), uint16(port))
 	ln := k.nn.Listen(k.t, addr)
-	p := &podServer{addr: addr, revision: revision, stamps: map[string]int{}}
+	p := &podServer{addr: addr, revision: revision, stamps: map[string]int{}, failing: failing}
 	srv := &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	k.t.Cleanup(func() { srv.Close() })
@@ -243,7 +256,12 @@ func (p *podServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	p.requests++
 	p.stamps[r.Header.Get("X-Kanaria-Version")]++
+	fail := p.failing && p.requests%2 == 0
 	p.mu.Unlock()
+	if fail {
+		http.Error(w, p.revision+" failed", http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "text/plain")
 	fmt.Fprintln(w, p.revision)
 }

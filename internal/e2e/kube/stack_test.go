@@ -118,6 +118,7 @@ type cluster struct {
 	ns      string
 	kubelet *fakeKubelet
 	routers []string // proxy addresses
+	admins  []string // their admin APIs' addresses
 	ctrl    *proc
 	http    *http.Client
 	// failures counts failed requests, to log only the first few.
@@ -135,7 +136,8 @@ func newCluster(t *testing.T) *cluster {
 			t.Fatal(err)
 		}
 	}
-	c.kubelet = newFakeKubelet(t, env.Client, shop, 8080, "web/v1", "web/v2", "web-canary/v2", "web-baseline/v1")
+	c.kubelet = newFakeKubelet(t, env.Client, shop, 8080, "web/v1", "web/v2", "web-canary/v2", "web-baseline/v1",
+		"web-canary/v3:errors", "web-baseline/v2")
 	t.Cleanup(func() {
 		if t.Failed() {
 			c.dump()
@@ -172,11 +174,15 @@ func (c *cluster) startController() {
 		"--router-namespace", "kanaria-system")
 }
 
+// startRouter starts a replica with its admin API on loopback, published
+// in its Lease with the token of the shared Secret, as the install runs it:
+// the controller reads each replica's samples there.
 func (c *cluster) startRouter(id string) {
-	listen := freeAddr(c.t)
+	listen, admin := freeAddr(c.t), freeAddr(c.t)
 	start(c.t, "router-"+id, "router", "--kubernetes", "--kubeconfig", c.env.Kubeconfig,
-		"--listen", listen, "--id", id, "--lease-namespace", "kanaria-system")
-	c.routers = append(c.routers, listen)
+		"--listen", listen, "--id", id, "--lease-namespace", "kanaria-system",
+		"--admin", admin, "--admin-token-secret", "kanaria-system/kanaria-router-admin")
+	c.routers, c.admins = append(c.routers, listen), append(c.admins, admin)
 }
 
 // deployment is the user's own Deployment of revision v1, as `kubectl apply`
@@ -203,7 +209,10 @@ func (c *cluster) createTarget() {
 	}
 }
 
-func (c *cluster) createRollout(strategy api.Strategy) {
+func (c *cluster) createRollout(strategy api.Strategy) { c.createRolloutWith(strategy, nil) }
+
+// createRolloutWith creates the Rollout with an analysis section.
+func (c *cluster) createRolloutWith(strategy api.Strategy, analysis *api.AnalysisSpec) {
 	r := &kanariav1alpha1.Rollout{
 		ObjectMeta: metav1.ObjectMeta{Namespace: c.ns, Name: "web"},
 		Spec: api.RolloutSpec{
@@ -218,6 +227,7 @@ func (c *cluster) createRollout(strategy api.Strategy) {
 			}},
 			Traffic:  &api.Traffic{Router: &api.RouterTraffic{}},
 			Strategy: strategy,
+			Analysis: analysis,
 		},
 	}
 	if err := c.env.Client.Create(context.Background(), r); err != nil {
@@ -284,32 +294,39 @@ func (c *cluster) split(router string, n int, canary string) (onCanary map[strin
 	return onCanary, failed
 }
 
-// Bounds of steady's load: one request at a time, so a few thousand at most
-// in the time a promotion takes here.
+// Bounds of steady's load: one request at a time, one every steadyPace at
+// most, for at most steadyMaxTime (the test's waits for a promotion are
+// shorter).
 const (
-	steadyMaxRequests = 20_000
-	steadyMaxTime     = 2 * time.Minute
+	steadyPace        = 2 * time.Millisecond
+	steadyMaxRequests = int(steadyMaxTime / steadyPace)
+	steadyMaxTime     = 3 * time.Minute
 )
 
 // steady sends users' requests through every router in turn until stop is
-// closed (or its bounds are reached) and reports how many were sent and how
-// many failed or were stamped with another version than the one that
-// answered.
-func (c *cluster) steady(stop <-chan struct{}) (sent, failed int) {
+// closed (or its bounds are reached: stopped is false then) and reports how
+// many were sent and how many failed or were stamped with another version
+// than the one that answered.
+func (c *cluster) steady(stop <-chan struct{}) (sent, failed int, stopped bool) {
 	deadline := time.Now().Add(steadyMaxTime)
+	tick := time.NewTicker(steadyPace)
+	defer tick.Stop()
 	for sent < steadyMaxRequests && time.Now().Before(deadline) {
 		select {
 		case <-stop:
-			return sent, failed
-		default:
+			return sent, failed, true
+		case <-tick.C:
 		}
 		body, stamp := c.get(c.routers[sent%len(c.routers)], fmt.Sprintf("steady-%d", sent%500))
 		if body == "" || body != stamp {
+			if body != "" {
+				c.logFailure("answered by %s but stamped %s", body, stamp)
+			}
 			failed++
 		}
 		sent++
 	}
-	return sent, failed
+	return sent, failed, false
 }
 
 func (c *cluster) waitStatus(what string, budget time.Duration, cond func(api.RolloutStatus) bool) {
@@ -413,13 +430,17 @@ func TestClusterCanaryThroughRouter(t *testing.T) {
 	// to v2 in place, traffic moved from the copy's Service to the
 	// target's, the copy deleted) users are served all along: not one
 	// request may fail.
-	stopLoad, loadDone := make(chan struct{}), make(chan [2]int, 1)
+	type result struct {
+		sent, failed int
+		stopped      bool
+	}
+	stopLoad, loadDone := make(chan struct{}), make(chan result, 1)
 	var stopOnce sync.Once
 	stopSteady := func() { stopOnce.Do(func() { close(stopLoad) }) }
 	defer stopSteady()
 	go func() {
-		sent, failed := c.steady(stopLoad)
-		loadDone <- [2]int{sent, failed}
+		sent, failed, stopped := c.steady(stopLoad)
+		loadDone <- result{sent, failed, stopped}
 	}()
 	c.patch(`{"metadata":{"annotations":{"kanaria.dev/command":"promote/2"}}}`)
 	c.waitStatus("finished", 90*time.Second, func(st api.RolloutStatus) bool {
@@ -437,10 +458,13 @@ func TestClusterCanaryThroughRouter(t *testing.T) {
 			fmt.Sprintf("image %s, %d deployments", d.Spec.Template.Spec.Containers[0].Image, len(list.Items))
 	})
 	stopSteady()
-	if r := <-loadDone; r[1] > 0 {
-		t.Fatalf("%d of %d requests failed during the promotion in place", r[1], r[0])
-	} else {
-		t.Logf("promotion in place: %d requests through both routers, none failed", r[0])
+	switch r := <-loadDone; {
+	case r.failed > 0:
+		t.Fatalf("%d of %d requests failed during the promotion in place", r.failed, r.sent)
+	case !r.stopped:
+		t.Fatalf("the load reached its bound (%d requests) before the copies were gone", r.sent)
+	default:
+		t.Logf("promotion in place: %d requests through both routers, none failed", r.sent)
 	}
 	for _, r := range c.routers {
 		if _, failed := c.split(r, 500, "v2"); failed > 0 {
