@@ -1,15 +1,17 @@
-// Package run is one release's analyses as the control plane (one machine)
-// and the controller (a cluster) run them alike: the analysis step in
-// progress and the strategy's background analysis, each a Run that
+// Package run is one release's analyses as the cluster's controller runs
+// them: those engine.Analyses names (the strategy's background analysis
+// and the current stage's: a canary analysis step, blue/green's pre- or
+// post-promotion analysis), each a Run that
 // accumulates the router's samples in its own provider.Window, asks each
 // metric's provider at its interval, and re-judges with judge.Config.Look
 // counting evaluations. The verdict goes to the engine as an observation,
 // which decides (Fail aborts, a finished step passes or pauses).
 //
-// Where the router's samples come from is the caller's: the control plane
-// reads its data plane's router, the controller every router replica in
-// the cluster. Both add them with State.Add, which routes each sample to
-// the runs that had begun when it finished.
+// Where the router's samples come from is the caller's (the controller
+// reads every router replica in the cluster): it adds them with State.Add,
+// which routes each sample to the runs that had begun when it finished.
+// The one machine's control plane runs the same judge and providers with
+// its own durable runs (internal/controlplane/analysis.go).
 package run
 
 import (
@@ -32,6 +34,7 @@ const FetchTimeout = 3 * time.Second
 // Run is one analysis of one release: the step's or the background.
 type Run struct {
 	key     string // identifies the run; a new key starts afresh
+	ref     engine.AnalysisRef
 	view    wire.AnalysisRun
 	window  *provider.Window
 	metrics []judge.Metric
@@ -51,60 +54,32 @@ func (r *Run) View() wire.AnalysisRun { return r.view }
 // end marks the run ended, keeping its last report.
 func (r *Run) end() { r.running, r.view.Running = false, false }
 
-// BackgroundKey is "" when no background analysis should run.
-func BackgroundKey(sp v1alpha1.Rollout, st v1alpha1.RolloutStatus) string {
-	cs := sp.Spec.Strategy.Canary
-	if cs == nil || cs.Analysis == nil || !Releasing(st) {
-		return ""
-	}
-	return fmt.Sprintf("background|%s|%d", st.CanaryRevision, st.StartedAt.UnixNano())
-}
-
-// StepKey is "" unless the current step is an analysis step that is still
-// judging (not one that ended inconclusive and waits for a human).
-func StepKey(sp v1alpha1.Rollout, st v1alpha1.RolloutStatus) string {
-	cs := sp.Spec.Strategy.Canary
-	if cs == nil || !Releasing(st) || st.StepIndex >= len(cs.Steps) || cs.Steps[st.StepIndex].Analysis == nil || st.PausedBy == engine.PausedByInconclusive {
-		return ""
-	}
-	return fmt.Sprintf("step|%s|%d|%d|%d", st.CanaryRevision, st.StartedAt.UnixNano(), st.StepIndex, st.StepStartedAt.UnixNano())
-}
-
-// Releasing: a ready canary is in a release, so it gets traffic to judge.
-func Releasing(st v1alpha1.RolloutStatus) bool {
-	return (st.Phase == v1alpha1.PhaseProgressing || st.Phase == v1alpha1.PhasePaused) && st.CanaryReady && st.CanaryRevision != ""
-}
-
-// newRun starts the run of key: the step's metrics (step >= 0) or the
-// background's. routerData says whether the caller feeds router samples;
-// without them a router metric's input is an error (Inconclusive), never
-// an empty window taken for "no errors".
-func newRun(key string, sp v1alpha1.Rollout, st v1alpha1.RolloutStatus, step int, routerData bool, now time.Time) *Run {
+// newRun starts the run ref names. routerData says whether the caller
+// feeds router samples; without them a router metric's input is an error
+// (Inconclusive), never an empty window taken for "no errors".
+func newRun(ref engine.AnalysisRef, sp v1alpha1.Rollout, st v1alpha1.RolloutStatus, routerData bool, now time.Time) *Run {
 	s := sp.Spec
-	var refs []v1alpha1.MetricRef
-	nv := wire.AnalysisRun{Kind: "background", Revision: st.CanaryRevision, ComparedWith: s.ComparedWith(),
+	nv := wire.AnalysisRun{Kind: ref.Kind, Revision: ref.Revision, ComparedWith: s.ComparedWith(),
 		CompareRevision: st.StableRevision, StartedAt: now, Running: true}
-	if step >= 0 {
-		refs = s.Strategy.Canary.Steps[step].Analysis.Metrics
-		nv.Kind, nv.Step = "step", step+1
-		// The step's window is the step's time, as its duration is: the
-		// requests served at its weight before this run was made count
-		// (and a caller started anew after a crash reads what its source
-		// still holds of them).
+	if ref.Kind == engine.AnalysisStep {
+		nv.Step = ref.Step + 1
+	}
+	if ref.Settings != nil {
+		// A stage's window is the stage's time, as its duration is: the
+		// requests served before this run was made count (and a caller
+		// started anew after a crash reads what its source still holds).
 		if t := st.StepStartedAt; !t.IsZero() && !t.After(now) {
 			nv.StartedAt = t
 		}
-	} else {
-		refs = s.Strategy.Canary.Analysis.Metrics
 	}
 	h := fnv.New64a()
-	h.Write([]byte(key))
-	r := &Run{key: key, view: nv, window: provider.NewWindow(h.Sum64()), inputs: map[string]judge.Input{}, running: true}
+	h.Write([]byte(ref.Key))
+	r := &Run{key: ref.Key, ref: ref, view: nv, window: provider.NewWindow(h.Sum64()), inputs: map[string]judge.Input{}, running: true}
 	var src provider.Source
 	if routerData {
 		src = r.window
 	}
-	for _, m := range s.Resolve(refs) {
+	for _, m := range s.Resolve(ref.Metrics) {
 		p, err := provider.New(m, src)
 		if m.Provider.Router != nil && !routerData {
 			p, err = nil, fmt.Errorf("metric %s: no router samples: the traffic does not go through kanaria's router", m.Name)
@@ -148,10 +123,6 @@ func (r *Run) judge(ctx context.Context, rollout string, as *v1alpha1.AnalysisSp
 		od, _ := r.window.Snapshot(r.view.ComparedWith)
 		r.view.CanaryRequests, r.view.CompareRequests = cd.Total, od.Total
 	}
-	step := -1
-	if r.view.Kind == "step" {
-		step = r.view.Step - 1
-	}
-	return &engine.AnalysisResult{Revision: r.view.Revision, Step: step, Verdict: r.view.Report.Verdict.String(),
-		CanaryRequests: r.view.CanaryRequests, Summary: Summarize(r.view)}
+	return &engine.AnalysisResult{Kind: r.ref.Kind, Revision: r.view.Revision, Step: r.ref.Step, Verdict: r.view.Report.Verdict.String(),
+		CanaryRequests: r.view.CanaryRequests, NeedsData: r.view.Report.NeedsData(), Summary: Summarize(r.view)}
 }

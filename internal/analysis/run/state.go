@@ -9,43 +9,55 @@ import (
 	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
-// State is one rollout's analyses: the background run and the step's. Its
+// State is one rollout's analyses: the background run and the current
+// stage's (Step: a canary analysis step, or blue/green's pre- or
+// post-promotion analysis). Its
 // caller serialises access (the rollout's lock, or one reconcile at a
 // time).
 type State struct {
 	Background, Step *Run
 }
 
-// Sync keeps each run whose key still applies to the status, ends one
-// (keeping its last report) when no analysis should run any more, and
-// starts the ones due; it returns the runs it started. routerData: see
-// newRun.
+// Sync keeps each run whose key engine.Analyses still names, ends one
+// (keeping its last report) it no longer names, and starts the ones due;
+// it returns the runs it started. routerData: see newRun.
 func (s *State) Sync(sp v1alpha1.Rollout, st v1alpha1.RolloutStatus, routerData bool, now time.Time) (started []*Run) {
-	sync := func(r *Run, key string, step int) *Run {
+	var bg, stage *engine.AnalysisRef
+	for _, ref := range engine.Analyses(sp, st) {
+		if ref.Kind == engine.AnalysisBackground {
+			bg = &ref
+		} else {
+			stage = &ref
+		}
+	}
+	sync := func(r *Run, ref *engine.AnalysisRef) *Run {
 		switch {
-		case key == "" && r != nil:
+		case ref == nil && r != nil:
 			r.end()
 			return r
-		case key == "" || (r != nil && r.key == key):
+		case ref == nil || (r != nil && r.key == ref.Key):
 			return r
 		}
-		nr := newRun(key, sp, st, step, routerData, now)
+		nr := newRun(*ref, sp, st, routerData, now)
 		started = append(started, nr)
 		return nr
 	}
-	s.Background = sync(s.Background, BackgroundKey(sp, st), -1)
-	s.Step = sync(s.Step, StepKey(sp, st), st.StepIndex)
+	s.Background = sync(s.Background, bg)
+	s.Step = sync(s.Step, stage)
 	return started
 }
 
-// EndStale marks runs ended as soon as a transition leaves their step or
+// EndStale marks runs ended as soon as a transition leaves their stage or
 // release, so the API never shows a finished analysis as running.
 func (s *State) EndStale(sp v1alpha1.Rollout, st v1alpha1.RolloutStatus) {
-	if r := s.Background; r.Running() && r.key != BackgroundKey(sp, st) {
-		r.end()
+	keys := map[string]bool{}
+	for _, ref := range engine.Analyses(sp, st) {
+		keys[ref.Key] = true
 	}
-	if r := s.Step; r.Running() && r.key != StepKey(sp, st) {
-		r.end()
+	for _, r := range []*Run{s.Background, s.Step} {
+		if r.Running() && !keys[r.key] {
+			r.end()
+		}
 	}
 }
 

@@ -21,7 +21,7 @@ func Summarize(v wire.AnalysisRun) string {
 		}
 		parts = append(parts, metricLine(m, v.ComparedWith))
 	}
-	what := "background analysis"
+	what := v.Kind + " analysis"
 	if v.Kind == "step" {
 		what = fmt.Sprintf("analysis of step %d", v.Step)
 	}
