@@ -80,7 +80,9 @@ func newRun(ref engine.AnalysisRef, sp v1alpha1.Rollout, st v1alpha1.RolloutStat
 		src = r.window
 	}
 	for _, m := range s.Resolve(ref.Metrics) {
-		p, err := provider.New(m, src)
+		// No target groups: a cluster runs no ECS services, so a
+		// cloudwatch metric says it has none to read.
+		p, err := provider.New(m, provider.Env{Router: src})
 		if m.Provider.Router != nil && !routerData {
 			p, err = nil, fmt.Errorf("metric %s: no router samples: the traffic does not go through kanaria's router", m.Name)
 		}
