@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kanaria-dev/kanaria/internal/testenv/binary"
 	"github.com/kanaria-dev/kanaria/internal/testenv/fakeaws"
 )
 
@@ -331,9 +332,10 @@ func TestECSBlueGreenSwitchAndUndo(t *testing.T) {
 func upFails(t *testing.T, specYAML string) string {
 	t.Helper()
 	e := newEnv(t, specYAML)
+	bin := binary.Kanaria(t) // built before the command's deadline runs
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, kanariaBin, "up", "-f", e.specFile, "--listen", e.router, "--api", e.api,
+	cmd := exec.CommandContext(ctx, bin, "up", "-f", e.specFile, "--listen", e.router, "--api", e.api,
 		"--state-dir", filepath.Join(e.dir, "state"), "--tick", "50ms")
 	cmd.Dir = e.dir
 	out, err := cmd.CombinedOutput()
