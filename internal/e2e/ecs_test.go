@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kanaria-dev/kanaria/internal/testenv/binary"
 	"github.com/kanaria-dev/kanaria/internal/testenv/fakeaws"
 )
 
@@ -332,7 +331,7 @@ func TestECSBlueGreenSwitchAndUndo(t *testing.T) {
 func upFails(t *testing.T, specYAML string) string {
 	t.Helper()
 	e := newEnv(t, specYAML)
-	bin := binary.Kanaria(t) // built before the command's deadline runs
+	bin := kanariaBin(t) // built before the command's deadline runs
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "up", "-f", e.specFile, "--listen", e.router, "--api", e.api,
