@@ -183,7 +183,7 @@ func staleConn(err error) bool {
 }
 
 // retryableMethod: methods that may be sent twice (see retryable).
-func retryableMethod(m []byte) bool {
+func retryableMethod[S []byte | string](m S) bool {
 	switch string(m) {
 	case "GET", "HEAD", "OPTIONS", "PUT", "DELETE":
 		return true

@@ -106,8 +106,10 @@ func eachFrontEnd(t *testing.T, test func(t *testing.T, fe frontEnd)) {
 }
 
 // onNetHTTP reports whether fe's requests are proxied by net/http
-// (httputil.ReverseProxy and http.Transport): stdlib, and HTTP/2.
-func (fe frontEnd) onNetHTTP() bool { return fe.server == HTTPServerStdlib || fe.h2 }
+// (httputil.ReverseProxy and http.Transport): stdlib only. HTTP/2 requests
+// are served by net/http's HTTP/2 server but proxied over the router's own
+// upstream pool (h2Handler).
+func (fe frontEnd) onNetHTTP() bool { return fe.server == HTTPServerStdlib }
 
 // configure sets cfg up for fe: its HTTPServer and, for a TLS front end,
 // the test certificate.

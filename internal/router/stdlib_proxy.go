@@ -65,6 +65,19 @@ func (st *reqState) connFailure(b *backend) {
 
 // ServeHTTP routes and proxies one request.
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	st := r.route(w, req)
+	if st == nil {
+		return
+	}
+	defer st.recordStatus()
+	r.proxy.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), stateKey{}, st)))
+}
+
+// route decides who serves req, as every front end does: it answers the
+// refusals itself (returning nil), adds a first visit's sticky cookie to
+// w, picks the endpoint (stable when every instance of the chosen version
+// is ejected) and captures a request chosen for mirroring.
+func (r *Router) route(w http.ResponseWriter, req *http.Request) *reqState {
 	t := r.tbl.Load()
 	var in inputs
 	t.fromRequest(req, &in)
@@ -73,10 +86,10 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	switch d.Status {
 	case decideNoRoute:
 		http.Error(w, "kanaria: no route for this host and path", http.StatusNotFound)
-		return
+		return nil
 	case decideKeyNeeds:
 		http.Error(w, "kanaria: this route requires a key: "+t.keyHint(), http.StatusBadRequest)
-		return
+		return nil
 	}
 	if d.Source == keyNewSticky {
 		w.Header().Add("Set-Cookie", t.stickyCookie(&d, req.TLS != nil))
@@ -99,13 +112,17 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if m := d.Release.mirror; m != nil && d.Backend.version == Stable {
 		st.shadow = captureHTTP(m, d.Release, req)
 	}
-	defer func() {
-		if st.status != 0 {
-			now := time.Now()
-			st.backend.stats.record(now, now.Sub(st.start), st.status)
-		}
-	}()
-	r.proxy.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), stateKey{}, st)))
+	return st
+}
+
+// recordStatus records the answer's status against the version that
+// served, once one came (connection failures were recorded as they
+// happened).
+func (st *reqState) recordStatus() {
+	if st.status != 0 {
+		now := time.Now()
+		st.backend.stats.record(now, now.Sub(st.start), st.status)
+	}
 }
 
 // rewrite is ReverseProxy's Rewrite hook. ReverseProxy has already removed

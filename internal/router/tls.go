@@ -82,7 +82,8 @@ func routerCerts(r *Router, cfg Config) (*certStore, error) {
 }
 
 // h2Front serves the connections that negotiated HTTP/2 with net/http's
-// HTTP/2 server and Router.ServeHTTP. Connections are handed to it after
+// HTTP/2 server and h2Handler, which proxies over the goroutine path's
+// upstream pool. Connections are handed to it after
 // the handshake, through a listener of its own.
 type h2Front struct {
 	srv  *http.Server
@@ -93,7 +94,7 @@ type h2Front struct {
 func newH2Front(r *Router, cfg Config) *h2Front {
 	f := &h2Front{
 		srv: &http.Server{
-			Handler:           r,
+			Handler:           h2Handler{r},
 			ReadHeaderTimeout: cfg.Timeouts.ReadHeader.D(),
 			IdleTimeout:       cfg.Timeouts.Idle.D(),
 			MaxHeaderBytes:    cfg.MaxHeaderBytes,
