@@ -20,6 +20,8 @@
 #
 #   bench/router-tls.sh                       # 4 rounds of 5 s per load
 #   ROUNDS=6 DURATION=5 LOADS="https h2" bench/router-tls.sh
+#   # before/after in one run: a kanaria binary built from another commit
+#   KANARIA_PREV=/tmp/kanaria-main CONTENDERS="kanaria kanaria-prev nginx" bench/router-tls.sh
 #
 # Last lines: "kanaria/nginx https throughput ratio: X.XX" and
 # "kanaria/nginx h2 throughput ratio: X.XX".
@@ -39,8 +41,8 @@ PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 BACKEND1=19201 BACKEND2=19202
 # nginx has a second port: HTTP/2 on its own listen (listen ... ssl http2).
-declare -A PORT=([kanaria]=19280 [nginx]=19282 [haproxy]=19283 [kanaria-std]=19281)
-declare -A H2PORT=([kanaria]=19280 [nginx]=19292 [haproxy]=19283 [kanaria-std]=19281)
+declare -A PORT=([kanaria]=19280 [nginx]=19282 [haproxy]=19283 [kanaria-std]=19281 [kanaria-prev]=19284)
+declare -A H2PORT=([kanaria]=19280 [nginx]=19292 [haproxy]=19283 [kanaria-std]=19281 [kanaria-prev]=19284)
 NGINX_H2=19292
 
 need_pkgs nginx haproxy wrk
@@ -160,6 +162,9 @@ start() {
     [ "$c" = kanaria-std ] && server=stdlib
     routes "${PORT[$c]}" "$server" >"$WORK/$c.yaml"
     taskset -c "$PROXY_CPU" "$WORK/kanaria" router -f "$WORK/$c.yaml" >"$WORK/$c.log" 2>&1 & ;;
+  kanaria-prev) # KANARIA_PREV: another build of kanaria, for a before/after in one run
+    routes "${PORT[$c]}" fast >"$WORK/$c.yaml"
+    taskset -c "$PROXY_CPU" "${KANARIA_PREV:?KANARIA_PREV names the binary of kanaria-prev}" router -f "$WORK/$c.yaml" >"$WORK/$c.log" 2>&1 & ;;
   nginx)
     taskset -c "$PROXY_CPU" nginx -c "$WORK/nginx.conf" -p "$WORK" & ;;
   haproxy)
