@@ -33,8 +33,9 @@
 // everything the loop hands over (and for every connection with
 // "goroutines", and every HTTP/1.1 connection of a TLS listener, over
 // crypto/tls: tls.go). The third is net/http with httputil.ReverseProxy
-// (stdlib_*.go), for HTTP/2 (a TLS listener's connections that negotiate
-// h2), the admin API and "stdlib". All three frame HTTP/1.1 with
+// (stdlib_*.go), for the admin API and "stdlib". HTTP/2 (a TLS listener's
+// connections that negotiate h2) is net/http's HTTP/2 server with
+// h2Handler, which proxies over the goroutine path's upstream pool. All three frame HTTP/1.1 with
 // internal/h1: one head scanner, one parser, one framing policy with one
 // set of refusal reasons, one chunked decoder. Every proxying test runs on
 // all three, and over TLS in HTTP/1.1 and HTTP/2.
@@ -79,6 +80,7 @@
 //	conn_idle.go       an idle connection waiting without a read buffer
 //	conn_deadline.go   read deadlines re-armed once per slack period, not per request
 //	tls.go             TLS listeners: the certificate (reloaded by Update), ALPN, h2 handed to net/http
+//	h2_proxy.go        HTTP/2 streams proxied over the upstream pool in HTTP/1.1 (h2Handler)
 //
 // net/http:
 //
