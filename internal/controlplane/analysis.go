@@ -202,16 +202,16 @@ func (c *ControlPlane) collect(r *rollout) {
 	}{{router.Canary, st.CanaryRevision}, {router.Version(r.spec.Spec.ComparedWith()), st.StableRevision}}
 	runs := []*analysisRun{a.background, a.stage}
 	for _, role := range roles {
-		since, any := time.Time{}, false
+		since, found := time.Time{}, false
 		for _, run := range runs {
 			if run.isRunning() {
 				from := max(run.view.StartedAt.UnixNano(), run.cursor[role.v]+1)
-				if !any || from < since.UnixNano() {
-					since, any = time.Unix(0, from), true
+				if !found || from < since.UnixNano() {
+					since, found = time.Unix(0, from), true
 				}
 			}
 		}
-		if !any || c.router.Counts(name, role.v).Revision != role.rev {
+		if !found || c.router.Counts(name, role.v).Revision != role.rev {
 			continue // nothing runs, or the router has not served this revision yet
 		}
 		for _, s := range c.router.Samples(name, role.v, since) {
