@@ -224,7 +224,7 @@ func (p *pass) load(ctx context.Context) error {
 		return &invalidSpec{reason: "InvalidSpec", message: err.Error()}
 	}
 	if p.spec.Spec.Platform.Kubernetes == nil {
-		return &invalidSpec{reason: "UnsupportedPlatform", message: "spec.platform: kanaria controller releases Deployments (platform.kubernetes); local and static platforms run under kanaria up"}
+		return &invalidSpec{reason: "UnsupportedPlatform", message: "spec.platform: kanaria controller releases Deployments (platform.kubernetes); local, static and ecs platforms run under kanaria up"}
 	}
 	spec.SetDefaults(&p.spec)
 	pf, err := p.r.platformFor(p.ro)
