@@ -23,10 +23,12 @@ import (
 	"github.com/kanaria-dev/kanaria/internal/traffic"
 )
 
-// Analysis in the cluster runs the same analyses as on one machine
+// Analysis in the cluster keeps its runs with the one machine's code
 // (internal/analysis/run: the step's and the background's, their providers
-// at each metric's interval, the judge), and the verdicts go to the engine
-// the same way. The runs live in the controller's memory of the Rollout.
+// at each metric's interval, remote ones asked beside the pass so a
+// provider that hangs holds up no reconcile, the judge), and the verdicts
+// go to the engine the same way. The runs live in the controller's memory
+// of the Rollout.
 //
 // Router metrics merge the samples of every router replica: each live
 // replica (a router Lease renewed within its duration) publishes its admin
@@ -44,8 +46,10 @@ import (
 // samples per version, so above about that many requests per version and
 // replica between two passes (PollInterval, 1 s by default) the oldest are
 // not seen; a replica killed loses what it had not been asked for yet; a
-// controller restarted begins its runs afresh (the step's timer goes on
-// from the status). Sample times are the replicas' clocks.
+// controller restarted begins its runs afresh: it stores no evidence, as
+// the one machine's control plane does (the step's timer goes on from the
+// status, and a step's run counts from the step's start what the replicas
+// still hold). Sample times are the replicas' clocks.
 
 // replicaFetchTimeout bounds one replica's answer: the pass waits for it.
 const replicaFetchTimeout = 2 * time.Second
@@ -156,7 +160,8 @@ func (rs *replicaSamples) fetch(ctx context.Context, rep replica, token, release
 func (p *pass) analysis(ctx context.Context, obs *engine.Observations) {
 	a := &p.mem.analysis
 	_, viaRouter := p.tp.(*traffic.Router)
-	for _, r := range a.Sync(p.spec, p.st, viaRouter, p.now) {
+	opts := run.Options{RouterData: viaRouter, StageFromStepStart: true}
+	for _, r := range a.Sync(p.spec, p.st, opts, p.now) {
 		v := r.View()
 		p.log.Info("analysis started", "kind", v.Kind, "revision", v.Revision, "comparedWith", v.ComparedWith, "routerSamples", viaRouter)
 	}
@@ -208,11 +213,11 @@ func (p *pass) collect(ctx context.Context) {
 	}
 	a := &p.mem.analysis
 	release := traffic.RouterReleaseName(p.ro.Namespace, p.ro.Name)
-	since := a.Since().UnixNano()
 	for _, rep := range reps {
 		for _, role := range run.Roles(p.spec, p.st) {
 			ck := rep.name + "|" + role.Version
-			from := since
+			since, _ := a.Since(role.Version)
+			from := since.UnixNano()
 			if c, ok := p.mem.cursor[ck]; ok && c >= from {
 				from = c + 1
 			}

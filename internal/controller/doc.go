@@ -36,8 +36,8 @@
 //     not been read back.
 //
 // Analysis (analysis.go) is the one machine's: internal/analysis/run's
-// step and background runs with the router, Prometheus and web providers,
-// judged on every pass, their verdicts observations of the engine (Fail
+// step and background runs with the router, Prometheus and web providers
+// (remote ones asked beside the pass), judged on every pass, their verdicts observations of the engine (Fail
 // aborts, a finished step passes or pauses for a person). Router metrics
 // merge the samples of every live router replica, read from each one's
 // admin API (its URL in its Lease, the token in a Secret the replicas and

@@ -92,6 +92,9 @@ func (r *Reconciler) memory(key types.NamespacedName, uid types.UID) *memory {
 	}
 	m := r.mem[key]
 	if m == nil || m.uid != uid {
+		if m != nil {
+			m.analysis.End() // no remote fetch outlives the Rollout it was for
+		}
 		m = &memory{uid: uid, invalid: map[string]string{}}
 		r.mem[key] = m
 	}
@@ -101,6 +104,9 @@ func (r *Reconciler) memory(key types.NamespacedName, uid types.UID) *memory {
 func (r *Reconciler) forget(key types.NamespacedName) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if m := r.mem[key]; m != nil {
+		m.analysis.End() // no remote fetch outlives the Rollout it was for
+	}
 	delete(r.mem, key)
 }
 

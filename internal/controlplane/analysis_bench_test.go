@@ -7,29 +7,38 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kanaria-dev/kanaria/internal/analysis/provider"
-	"github.com/kanaria-dev/kanaria/internal/engine"
-	"github.com/kanaria-dev/kanaria/internal/router"
+	"github.com/kanaria-dev/kanaria/api/v1alpha1"
+	"github.com/kanaria-dev/kanaria/internal/analysis/run"
 	"github.com/kanaria-dev/kanaria/internal/store"
 )
 
-// fullRun is a running analysis whose window holds full latency
-// reservoirs for the canary and the baseline: the largest evidence a run
-// stores.
-func fullRun(key string) *analysisRun {
+// fullAnalyses is a rollout at an analysis step with a background
+// analysis, both runs' windows holding full latency reservoirs for the
+// canary and the baseline: the largest evidence a rollout stores.
+func fullAnalyses() *rollout {
+	r := &rollout{spec: v1alpha1.Rollout{Metadata: v1alpha1.Metadata{Name: "web"}, Spec: v1alpha1.RolloutSpec{
+		Analysis: &v1alpha1.AnalysisSpec{Metrics: []v1alpha1.MetricSpec{{
+			Name: "errors", Kind: "errorRate", Provider: v1alpha1.MetricProvider{Router: &v1alpha1.RouterMetric{}},
+		}}},
+		Strategy: v1alpha1.Strategy{Canary: &v1alpha1.CanaryStrategy{
+			Baseline: true, Analysis: &v1alpha1.BackgroundAnalysis{},
+			Steps: []v1alpha1.Step{{SetWeight: new(v1alpha1.Weight)}, {Analysis: &v1alpha1.AnalysisStep{}}},
+		}},
+	}}, status: v1alpha1.RolloutStatus{Phase: v1alpha1.PhaseProgressing, CanaryReady: true, CanaryRevision: "v2",
+		StableRevision: "v1", StepIndex: 1}}
+	t0 := time.Unix(1_000_000, 0)
+	r.analysis.runs.Sync(r.spec, r.status, run.Options{RouterData: true}, t0)
 	rng := rand.New(rand.NewPCG(1, 2))
-	run := &analysisRun{ref: engine.AnalysisRef{Key: key}, window: provider.NewWindow(3), running: true,
-		cursor: map[router.Version]int64{}, fetch: newRemoteFetches()}
-	for _, v := range []string{"canary", "baseline"} {
-		for range 50_000 {
+	for _, role := range run.Roles(r.spec, r.status) {
+		for i := range 50_000 {
 			st := 200
 			if rng.IntN(100) == 0 {
 				st = 503
 			}
-			run.window.Add(v, "v2", st, time.Duration(rng.ExpFloat64()*float64(20*time.Millisecond)))
+			r.analysis.runs.AddNext(role, t0.Add(time.Duration(i)), st, time.Duration(rng.ExpFloat64()*float64(20*time.Millisecond)))
 		}
 	}
-	return run
+	return r
 }
 
 // BenchmarkAnalysisCheckpoint measures one checkpoint of a rollout with a
@@ -43,8 +52,10 @@ func BenchmarkAnalysisCheckpoint(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	r := &rollout{}
-	r.analysis.background, r.analysis.stage = fullRun("background|v2|1|-1"), fullRun("step|v2|1|1")
+	r := fullAnalyses()
+	if n := len(r.analysis.runs.Evidence(time.Now())); n != 2 {
+		b.Fatalf("%d running analyses, want 2", n)
+	}
 	ctx := context.Background()
 	var size int
 	b.ResetTimer()

@@ -24,6 +24,10 @@ func testSpec() v1alpha1.Rollout {
 	}}
 }
 
+// cluster is how the controller makes runs: router samples, a stage's
+// run from the step's start.
+var cluster = Options{RouterData: true, StageFromStepStart: true}
+
 func status(step int, t0 time.Time) v1alpha1.RolloutStatus {
 	return v1alpha1.RolloutStatus{Phase: v1alpha1.PhaseProgressing, CanaryReady: true, CanaryRevision: "v2",
 		StableRevision: "v1", StepIndex: step, StartedAt: t0, StepStartedAt: t0.Add(time.Duration(step) * time.Second)}
@@ -36,7 +40,7 @@ func status(step int, t0 time.Time) v1alpha1.RolloutStatus {
 func TestState(t *testing.T) {
 	sp, t0 := testSpec(), time.Unix(1_000_000, 0)
 	var s State
-	if got := s.Sync(sp, status(0, t0), true, t0); len(got) != 1 || got[0] != s.Background || s.Step != nil {
+	if got := s.Sync(sp, status(0, t0), cluster, t0); len(got) != 1 || got[0] != s.Background || s.Step != nil {
 		t.Fatalf("at step 0: started %d, step run %v", len(got), s.Step)
 	}
 	canary, base := Role{"canary", "v2"}, Role{"baseline", "v1"}
@@ -46,17 +50,17 @@ func TestState(t *testing.T) {
 	s.Add(canary, t0.Add(500*time.Millisecond), 200, time.Millisecond)
 
 	t1 := t0.Add(time.Second)
-	if got := s.Sync(sp, status(1, t0), true, t1.Add(300*time.Millisecond)); len(got) != 1 || got[0] != s.Step {
+	if got := s.Sync(sp, status(1, t0), cluster, t1.Add(300*time.Millisecond)); len(got) != 1 || got[0] != s.Step {
 		t.Fatalf("at step 1: started %d", len(got))
 	}
-	if again := s.Sync(sp, status(1, t0), true, t1.Add(time.Second)); len(again) != 0 {
+	if again := s.Sync(sp, status(1, t0), cluster, t1.Add(time.Second)); len(again) != 0 {
 		t.Fatal("a second Sync with the same status started a run again")
 	}
 	if !s.Step.View().StartedAt.Equal(t1) {
 		t.Fatalf("the step's run starts at %v, want the step's start %v", s.Step.View().StartedAt, t1)
 	}
-	if !s.Since().Equal(t0) {
-		t.Fatalf("Since %v, want the background's start %v", s.Since(), t0)
+	if since, ok := s.Since("canary"); !ok || !since.Equal(t0) {
+		t.Fatalf("Since %v, want the background's start %v", since, t0)
 	}
 	// 60 canary requests, half errors; 60 good baseline requests.
 	for i := range 60 {
@@ -93,7 +97,7 @@ func TestState(t *testing.T) {
 func TestNoRouterData(t *testing.T) {
 	sp, t0 := testSpec(), time.Unix(1_000_000, 0)
 	var s State
-	s.Sync(sp, status(1, t0), false, t0)
+	s.Sync(sp, status(1, t0), Options{StageFromStepStart: true}, t0)
 	var obs engine.Observations
 	s.Judge(context.Background(), sp, t0.Add(time.Second), &obs)
 	if obs.StepAnalysis == nil || obs.StepAnalysis.Verdict != engine.VerdictInconclusive || !strings.Contains(obs.StepAnalysis.Summary, "no router samples") {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kanaria-dev/kanaria/internal/analysis/judge"
+	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/wire"
 )
 
@@ -21,8 +22,9 @@ func Summarize(v wire.AnalysisRun) string {
 		}
 		parts = append(parts, metricLine(m, v.ComparedWith))
 	}
-	what := v.Kind + " analysis"
-	if v.Kind == "step" {
+	what := map[string]string{engine.AnalysisBackground: "background analysis", engine.AnalysisPrePromotion: "pre-promotion analysis",
+		engine.AnalysisPostPromotion: "post-promotion analysis"}[v.Kind]
+	if v.Kind == engine.AnalysisStep {
 		what = fmt.Sprintf("analysis of step %d", v.Step)
 	}
 	return fmt.Sprintf("%s of %s: %s, score %.0f (%s); %s; %d canary / %d %s requests in %s",

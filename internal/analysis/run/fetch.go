@@ -1,4 +1,4 @@
-package controlplane
+package run
 
 import (
 	"context"
@@ -9,9 +9,9 @@ import (
 )
 
 // remoteFetches runs one analysis's remote provider calls (prometheus, web)
-// beside the tick: each metric has at most one call in flight, bounded by
+// beside the pass: each metric has at most one call in flight, bounded by
 // the provider's own timeout and cancelled when the analysis ends, and its
-// answer waits here until the next tick takes it. The tick never waits for
+// answer waits here until the next pass takes it. The pass never waits for
 // the network, so a provider that hangs holds up neither this rollout's
 // commands nor any other rollout's steps.
 type remoteFetches struct {
@@ -62,10 +62,10 @@ func (f *remoteFetches) take() map[int]judge.Input {
 
 // takeArrivals moves the remote answers that came into the run's inputs;
 // it reports whether there were any.
-func (run *analysisRun) takeArrivals() bool {
-	got := run.fetch.take()
+func (r *Run) takeArrivals() bool {
+	got := r.fetch.take()
 	for i, in := range got {
-		run.inputs[run.metrics[i].Name] = in
+		r.inputs[r.metrics[i].Name] = in
 	}
 	return len(got) > 0
 }
