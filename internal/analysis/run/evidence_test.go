@@ -131,3 +131,19 @@ func TestAddNext(t *testing.T) {
 		t.Fatalf("background counted %d (want 10), the step %d (want 5: those from its start)", bg.Total, st.Total)
 	}
 }
+
+// TestAddNextStageOnly: a release whose only analysis is its stage's (no
+// background analysis, as blue/green's pre-promotion) takes samples.
+func TestAddNextStageOnly(t *testing.T) {
+	sp, t0 := testSpec(), time.Unix(1_000_000, 0)
+	sp.Spec.Strategy.Canary.Analysis = nil
+	var s State
+	s.Sync(sp, status(1, t0), Options{RouterData: true}, t0)
+	if s.Background != nil || !s.Step.Running() {
+		t.Fatalf("background %v, step running %v", s.Background, s.Step.Running())
+	}
+	s.AddNext(Role{"canary", "v2"}, t0, 200, time.Millisecond)
+	if d, _ := s.Step.window.Snapshot("canary"); d.Total != 1 {
+		t.Fatalf("the step counted %d samples, want 1", d.Total)
+	}
+}
