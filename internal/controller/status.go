@@ -151,7 +151,8 @@ func nextDeadline(r v1alpha1.Rollout, st v1alpha1.RolloutStatus) time.Time {
 		}
 	}
 	consider(st.ScaleDownAt)
-	if st.Phase != v1alpha1.PhaseProgressing || !st.CanaryReady {
+	if st.Phase != v1alpha1.PhaseProgressing || !st.CanaryReady || engine.WaitsForReadBack(st) {
+		// Waiting for a read-back: no clock runs; the poll sees it.
 		return at
 	}
 	if c := r.Spec.Strategy.Canary; c != nil && st.StepIndex < len(c.Steps) {

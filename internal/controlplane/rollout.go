@@ -130,6 +130,27 @@ func stepOf(sp v1alpha1.Rollout, st v1alpha1.RolloutStatus) string {
 func (c *ControlPlane) reconcile(ctx context.Context, r *rollout) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if c.reconcileLocked(ctx, r) {
+		c.settle(ctx, r)
+	}
+}
+
+// settle reconciles again at once while the release waits for weights the
+// local router applied synchronously (its read-back is immediate), so a
+// step after a setWeight starts without waiting for the next tick. An
+// external platform's load balancer reads back on its own time: the next
+// tick sees it. Bounded: each round takes at least one step.
+func (c *ControlPlane) settle(ctx context.Context, r *rollout) {
+	for i := 0; i < 64 && r.ext == nil && engine.WaitsForReadBack(r.status); i++ {
+		if !c.reconcileLocked(ctx, r) {
+			return
+		}
+	}
+}
+
+// reconcileLocked is one engine step with r.mu held; it reports whether
+// the status changed or actions were carried out.
+func (c *ControlPlane) reconcileLocked(ctx context.Context, r *rollout) bool {
 	if r.ext != nil {
 		c.actExternal(ctx, r)
 	}
@@ -138,16 +159,17 @@ func (c *ControlPlane) reconcile(ctx context.Context, r *rollout) {
 	obs.Events = r.notes
 	st, acts := engine.Reconcile(r.spec, r.status, obs, c.opts.Now())
 	if st.Generation == r.status.Generation && len(acts) == 0 {
-		return
+		return false
 	}
 	if err := c.persist(ctx, r, st, acts); err != nil {
 		c.log.Error("cannot persist a transition, not acting on it", "rollout", r.spec.Metadata.Name, "err", err)
-		return
+		return false
 	}
 	r.notes = nil
 	r.status = st
 	r.endStaleAnalyses()
 	c.execute(ctx, r, acts)
+	return true
 }
 
 // command applies a user's command: persist, then act.
@@ -165,6 +187,7 @@ func (c *ControlPlane) command(ctx context.Context, r *rollout, cmd engine.Comma
 		r.status = st
 		r.endStaleAnalyses()
 		c.execute(ctx, r, acts)
+		c.settle(ctx, r)
 	}
 	return r.status, nil
 }

@@ -9,7 +9,8 @@ import (
 )
 
 // enterSteps runs the canary's steps from StepIndex until one has to wait:
-// a setWeight, setMirror or setHeaderRoute applies at once and moves on; a timed pause waits until
+// a setMirror or setHeaderRoute applies at once and moves on, a setWeight
+// too once the router reads its weights back (readback.go); a timed pause waits until
 // StepStartedAt + duration (canaryTick checks); an empty pause makes the
 // phase Paused until promote. Past the last step the canary is promoted.
 func (t *tx) enterSteps() {
@@ -27,6 +28,12 @@ func (t *tx) enterSteps() {
 		case s.SetWeight != nil:
 			t.setCanaryWeight(*s.SetWeight)
 			t.advance()
+			if !t.readBack() {
+				// The next step starts once the router serves these
+				// weights (readback.go).
+				t.awaitReadBack()
+				return
+			}
 		case s.SetHeaderRoute != nil:
 			t.setHeaderRoute(*s.SetHeaderRoute)
 			t.advance()

@@ -140,7 +140,7 @@ func Reconcile(r v1alpha1.Rollout, st v1alpha1.RolloutStatus, obs Observations, 
 		} else {
 			t.readiness(obs)
 			if t.st.Phase == v1alpha1.PhaseProgressing {
-				t.progress(obs)
+				t.progress(obs, pending(st))
 			}
 		}
 	}
@@ -185,8 +185,9 @@ func ready(st v1alpha1.RolloutStatus, obs Observations) bool {
 }
 
 // progress moves a Progressing release on: first wait for readiness, then
-// hand over to the strategy.
-func (t *tx) progress(obs Observations) {
+// for the router to read back the weights (wasPending: the status before
+// this tick waited for it; readback.go), then hand over to the strategy.
+func (t *tx) progress(obs Observations, wasPending bool) {
 	if !t.st.CanaryReady {
 		if !ready(t.st, obs) {
 			return
@@ -209,6 +210,10 @@ func (t *tx) progress(obs Observations) {
 	switch {
 	case t.st.FullPromotion:
 		t.finish()
+	case !t.readBack():
+		t.awaitReadBack()
+	case wasPending:
+		t.readBackArrived()
 	case t.canary() != nil:
 		t.canaryTick(obs)
 	default:

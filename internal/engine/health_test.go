@@ -193,7 +193,7 @@ func TestPartlyServingCanaryDoesNotHold(t *testing.T) {
 	s.tick(time.Second)
 	st, acts := Reconcile(s.r, s.st, Observations{Versions: map[string]VersionState{
 		"v1": {Ready: true}, "v2": {Reason: "2 of 3 replicas ready"},
-	}}, s.now.Add(10*time.Second))
+	}, RouterWeights: &s.st.Weights}, s.now.Add(10*time.Second))
 	if !st.CanaryReady || st.StepIndex != 3 || len(acts) == 0 {
 		t.Fatalf("a partly serving canary held the release: ready %v step %d (%s)", st.CanaryReady, st.StepIndex, st.Message)
 	}

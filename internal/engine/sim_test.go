@@ -75,8 +75,17 @@ type sim struct {
 	// are the edges' events for the next tick.
 	routerWeights *v1alpha1.Weights
 	notes         []Event
-	last          []Action // actions of the last call
-	all           []Action
+	// readBackLag is how many ticks the router takes to read back a
+	// SetTraffic's weights (0: at once, as on one machine, where the
+	// control plane reconciles again right after a SetTraffic);
+	// noReadBack: never. lagging holds the weights on their way.
+	readBackLag int
+	noReadBack  bool
+	lagging     *v1alpha1.Weights
+	lagLeft     int
+	reconciles  int      // Reconcile calls so far
+	last        []Action // actions of the last call
+	all         []Action
 }
 
 func newSim(t testing.TB, r v1alpha1.Rollout) *sim {
@@ -113,6 +122,14 @@ func (s *sim) carry(acts []Action) {
 		case ActSetTraffic:
 			checkTraffic(s.t, a.Traffic, s.running)
 			s.routed = a.Traffic
+			w := a.Traffic.Weights
+			switch {
+			case s.noReadBack:
+			case s.readBackLag == 0:
+				s.routerWeights = &w
+			default:
+				s.lagging, s.lagLeft = &w, s.readBackLag
+			}
 		}
 	}
 }
@@ -160,7 +177,23 @@ func (s *sim) apply(cmd Command) error {
 	}
 	s.st = st
 	s.carry(acts)
+	s.again()
 	return nil
+}
+
+// again reconciles once more at the same time while the release waits for
+// weights the router read back at once, as the control plane does on one
+// machine; the actions of all calls are the last call's.
+func (s *sim) again() {
+	s.t.Helper()
+	for i := 0; i < 20 && s.readBackLag == 0 && !s.noReadBack && WaitsForReadBack(s.st); i++ {
+		all := s.last
+		s.reconciles++
+		st, acts := Reconcile(s.r, s.st, s.obs(), s.now)
+		s.st = st
+		s.carry(acts)
+		s.last = append(all, acts...)
+	}
 }
 
 func (s *sim) must(cmd Command) {
@@ -189,9 +222,16 @@ func (s *sim) obs() Observations {
 func (s *sim) tick(d time.Duration) {
 	s.t.Helper()
 	s.now = s.now.Add(d)
+	if s.lagging != nil {
+		if s.lagLeft--; s.lagLeft < 0 {
+			s.routerWeights, s.lagging = s.lagging, nil
+		}
+	}
+	s.reconciles++
 	st, acts := Reconcile(s.r, s.st, s.obs(), s.now)
 	s.st = st
 	s.carry(acts)
+	s.again()
 }
 
 // events lists the event types of the last call.

@@ -30,7 +30,15 @@
 //     another release; a repeat for the revision being released, or a start
 //     of the stable revision, is a no-op Refusal.
 //   - Canary steps run when ready: setWeight applies at once (baseline gets
-//     min(w, 100%-w)) and moves on; setMirror adds, changes or removes a
+//     min(w, 100%-w)) and moves on once the router reads the weights back
+//     (readback.go): until obs.RouterWeights equal status.Weights (nil or
+//     different is waiting, the message says "waiting for traffic
+//     read-back: observed X, want Y") no further step is taken and the
+//     next step is entered, its clock (StepStartedAt: a pause, an
+//     analysis window) starting, at the tick the read-back matches; the
+//     same holds for blue/green's switch to a post-promotion analysis.
+//     Aborts and stops never wait. A caller whose router reads back at
+//     once reconciles again while WaitsForReadBack; setMirror adds, changes or removes a
 //     named mirror route in status.mirrors and moves on (the SetTraffic
 //     carries the mirror: the strategy's, from readiness, and the routes); pause with duration waits until
 //     StepStartedAt+duration; pause {} sets Paused (PausedBy "step"). Past
@@ -75,7 +83,7 @@
 //   - Every change bumps Generation once and sets UpdatedAt; a Reconcile
 //     with nothing to do returns the status unchanged and no actions.
 //     ObservedWeights follow obs.RouterWeights, nil when unknown (no
-//     actions).
+//     actions); they are also what a release waits on (above).
 //   - Readiness: once steps run, a canary (or baseline) observed
 //     Unavailable (a crash being restarted, the data plane down) makes
 //     CanaryReady false (ReadyLostAt, event NotReady): no step moves,
