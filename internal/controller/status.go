@@ -8,6 +8,7 @@ import (
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 	"github.com/kanaria-dev/kanaria/internal/engine"
 	"github.com/kanaria-dev/kanaria/internal/platform"
+	"github.com/kanaria-dev/kanaria/internal/traffic"
 )
 
 // deadlineSlack is added to a deadline before the pass that handles it, so
@@ -133,6 +134,11 @@ func (p *pass) requeue(done bool) time.Duration {
 	if !done || p.st.Phase == v1alpha1.PhaseProgressing || p.mem.analysis.Running() {
 		consider(p.r.PollInterval)
 	}
+	// Waiting for a read-back no step clock runs (the poll above sees the
+	// read-back); an approximate provider's release never waits for one.
+	if engine.WaitsForReadBack(p.st) && !traffic.Has(p.tp, traffic.Approximate) {
+		return next
+	}
 	if t := nextDeadline(p.spec, p.st); !t.IsZero() {
 		consider(t.Sub(p.now) + deadlineSlack)
 	}
@@ -151,8 +157,7 @@ func nextDeadline(r v1alpha1.Rollout, st v1alpha1.RolloutStatus) time.Time {
 		}
 	}
 	consider(st.ScaleDownAt)
-	if st.Phase != v1alpha1.PhaseProgressing || !st.CanaryReady || engine.WaitsForReadBack(st) {
-		// Waiting for a read-back: no clock runs; the poll sees it.
+	if st.Phase != v1alpha1.PhaseProgressing || !st.CanaryReady {
 		return at
 	}
 	if c := r.Spec.Strategy.Canary; c != nil && st.StepIndex < len(c.Steps) {

@@ -119,6 +119,7 @@ func (p *pass) observe(ctx context.Context) {
 	} else if ok {
 		obs.RouterWeights = &w
 	}
+	obs.Approximate = traffic.Has(p.tp, traffic.Approximate)
 	p.analysis(ctx, &obs)
 	p.obs = obs
 }

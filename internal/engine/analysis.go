@@ -43,8 +43,7 @@ type AnalysisRef struct {
 // Analyses returns the analyses that should be collecting and judging in
 // this state: the background analysis first, then the current stage's (a
 // canary analysis step, or blue/green's pre- or post-promotion analysis).
-// An analysis that ended Inconclusive and waits for a human is not running,
-// nor a stage's while the router has not read its weights back.
+// An analysis that ended Inconclusive and waits for a human is not running.
 func Analyses(r v1alpha1.Rollout, st v1alpha1.RolloutStatus) []AnalysisRef {
 	if !inRelease(st) || !st.CanaryReady || st.CanaryRevision == "" {
 		return nil
@@ -57,8 +56,7 @@ func Analyses(r v1alpha1.Rollout, st v1alpha1.RolloutStatus) []AnalysisRef {
 	if c := r.Spec.Strategy.Canary; c != nil && c.Analysis != nil {
 		out = append(out, ref(AnalysisBackground, -1, c.Analysis.Metrics, nil))
 	}
-	if st.PausedBy == PausedByInconclusive || WaitsForReadBack(st) {
-		// A stage's samples count only at the weights it was set for.
+	if st.PausedBy == PausedByInconclusive {
 		return out
 	}
 	if a, kind := stageAnalysis(r, st); a != nil {

@@ -16,6 +16,8 @@ type tx struct {
 	st   v1alpha1.RolloutStatus
 	now  time.Time
 	acts []Action
+	// approximate: obs.Approximate; no read-back is waited for.
+	approximate bool
 }
 
 func begin(r v1alpha1.Rollout, st v1alpha1.RolloutStatus, now time.Time) *tx {
@@ -125,6 +127,7 @@ func Initial(r v1alpha1.Rollout, now time.Time) (v1alpha1.RolloutStatus, []Actio
 // user's pause freezes everything but failure detection and scale-down.
 func Reconcile(r v1alpha1.Rollout, st v1alpha1.RolloutStatus, obs Observations, now time.Time) (v1alpha1.RolloutStatus, []Action) {
 	t := begin(r, st, now)
+	t.approximate = obs.Approximate
 	for _, e := range obs.Events {
 		t.event(e.Type, "%s", e.Message)
 	}
@@ -140,7 +143,7 @@ func Reconcile(r v1alpha1.Rollout, st v1alpha1.RolloutStatus, obs Observations, 
 		} else {
 			t.readiness(obs)
 			if t.st.Phase == v1alpha1.PhaseProgressing {
-				t.progress(obs, pending(st))
+				t.progress(obs, wasPending(st, obs.Approximate))
 			}
 		}
 	}

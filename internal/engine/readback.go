@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/kanaria-dev/kanaria/api/v1alpha1"
 )
@@ -18,9 +19,10 @@ import (
 // tick on which the read-back first matches starts the current step
 // afresh, with its clock at that tick.
 
-// readBack reports whether the router serves the weights the status wants.
+// readBack reports whether the router serves the weights the status wants
+// (always, for an approximate provider's: nothing to wait for).
 func (t *tx) readBack() bool {
-	return t.st.ObservedWeights != nil && *t.st.ObservedWeights == t.st.Weights
+	return t.approximate || t.st.ObservedWeights != nil && *t.st.ObservedWeights == t.st.Weights
 }
 
 // awaitReadBack holds the release while the router has not read back the
@@ -30,7 +32,7 @@ func (t *tx) awaitReadBack() {
 	if w := t.st.ObservedWeights; w != nil {
 		observed = w.CanaryPPM.String()
 	}
-	t.st.Message = fmt.Sprintf("%s; waiting for traffic read-back: observed %s, want %s",
+	t.st.Message = fmt.Sprintf("%s; "+waitingText+": observed %s, want %s",
 		t.waitingFor(), observed, t.st.Weights.CanaryPPM.String())
 }
 
@@ -62,10 +64,24 @@ func pending(st v1alpha1.RolloutStatus) bool {
 	return st.ObservedWeights == nil || *st.ObservedWeights != st.Weights
 }
 
-// WaitsForReadBack reports whether a release waits for the router to read
+// WaitsForReadBack reports (for a provider that is not Approximate) whether a release waits for the router to read
 // back its weights: a caller whose router applies a SetTraffic at once (one
 // machine) reconciles again right away, so the next step starts with no
 // tick in between.
 func WaitsForReadBack(st v1alpha1.RolloutStatus) bool {
 	return st.Phase == v1alpha1.PhaseProgressing && st.CanaryReady && st.CanaryRevision != "" && pending(st)
+}
+
+// waitingText marks the message of a release that waits for a read-back.
+const waitingText = "waiting for traffic read-back"
+
+// wasPending reports whether st, the status before this tick, waited for a
+// read-back. An approximate provider's read-back never equals the weights,
+// so there the message says it: a step entered by a command (promote),
+// which cannot know the provider, waited for one.
+func wasPending(st v1alpha1.RolloutStatus, approximate bool) bool {
+	if approximate {
+		return strings.Contains(st.Message, waitingText)
+	}
+	return pending(st)
 }

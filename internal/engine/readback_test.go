@@ -79,3 +79,26 @@ func TestReadBackLagDelaysThePostPromotionAnalysis(t *testing.T) {
 		{name: "window over: finished", do: tick(time.Second), phase: v1alpha1.PhaseHealthy, stable: "v2", events: []string{EventAnalysisPassed, EventFinished}},
 	})
 }
+
+// An approximate provider (whole pods) never reads back the exact weights:
+// the release does not wait for them, as before read-back; a step entered
+// by promote, which cannot know the provider, starts on the next tick.
+func TestApproximateReadBackDoesNotHold(t *testing.T) {
+	s := newSim(t, load(t, canaryYAML))
+	s.noReadBack, s.approximate = true, true
+	s.routerWeights = &v1alpha1.Weights{CanaryPPM: 333333} // 1 pod of 3
+	s.must(start("v2"))
+	walk(t, s, []step{
+		{name: "ready: 0.1% then timed pause", do: tick(time.Second), phase: v1alpha1.PhaseProgressing, stepIndex: 1, canaryPPM: 1000, stable: "v1",
+			events: []string{EventReady, EventStepReached, EventStepReached}},
+		{name: "pause elapsed: 1%, pause", do: tick(10 * time.Second), phase: v1alpha1.PhaseProgressing, stepIndex: 3, canaryPPM: 10000, stable: "v1",
+			events: []string{EventStepReached, EventStepReached}},
+		{name: "10% then pause for promote", do: tick(10 * time.Second), phase: v1alpha1.PhasePaused, pausedBy: PausedByStep, stepIndex: 5, canaryPPM: 100000, stable: "v1",
+			events: []string{EventStepReached, EventStepReached, EventPaused}},
+		{name: "promote: 50% set", do: do(promote), phase: v1alpha1.PhaseProgressing, stepIndex: 7, canaryPPM: 500000, stable: "v1",
+			events: []string{EventPromoted, EventStepReached}},
+		{name: "next tick: the pause starts", do: tick(time.Second), phase: v1alpha1.PhaseProgressing, stepIndex: 7, canaryPPM: 500000, stable: "v1",
+			events: []string{EventStepReached}, textHas: "step 8/8: pause 10s"},
+		{name: "finished", do: tick(10 * time.Second), phase: v1alpha1.PhaseHealthy, stepIndex: 8, stable: "v2", events: []string{EventFinished}},
+	})
+}

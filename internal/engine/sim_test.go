@@ -84,6 +84,7 @@ type sim struct {
 	lagging     *v1alpha1.Weights
 	lagLeft     int
 	reconciles  int      // Reconcile calls so far
+	approximate bool     // observations say Approximate (whole pods)
 	last        []Action // actions of the last call
 	all         []Action
 }
@@ -214,6 +215,7 @@ func (s *sim) obs() Observations {
 	}
 	o.StepAnalysis, o.BackgroundAnalysis = s.stepVerdict, s.bgVerdict
 	o.RouterWeights, o.Events = s.routerWeights, s.notes
+	o.Approximate = s.approximate
 	s.notes = nil
 	return o
 }

@@ -37,8 +37,9 @@
 //     next step is entered, its clock (StepStartedAt: a pause, an
 //     analysis window) starting, at the tick the read-back matches; the
 //     same holds for blue/green's switch to a post-promotion analysis.
-//     Aborts and stops never wait. A caller whose router reads back at
-//     once reconciles again while WaitsForReadBack; setMirror adds, changes or removes a
+//     Aborts and stops never wait, nor a release whose observations are
+//     Approximate (whole pods). A caller whose router reads back at once
+//     reconciles again while WaitsForReadBack; setMirror adds, changes or removes a
 //     named mirror route in status.mirrors and moves on (the SetTraffic
 //     carries the mirror: the strategy's, from readiness, and the routes); pause with duration waits until
 //     StepStartedAt+duration; pause {} sets Paused (PausedBy "step"). Past
@@ -159,6 +160,10 @@ type Observations struct {
 	Versions map[string]VersionState `json:"versions,omitempty"`
 	// RouterWeights were read back from the router, nil if unknown.
 	RouterWeights *v1alpha1.Weights `json:"routerWeights,omitempty"`
+	// Approximate: RouterWeights come from a traffic provider that can
+	// only approach the weights (whole pods), so they never equal the
+	// weights set and a release does not wait for them (readback.go).
+	Approximate bool `json:"approximate,omitempty"`
 	// StepAnalysis is the latest verdict of the current stage's analysis
 	// (a canary analysis step, blue/green's pre- or post-promotion
 	// analysis), BackgroundAnalysis that of the canary strategy's
