@@ -121,18 +121,28 @@ func (b *Backend) Tick(d time.Duration) {
 	b.now = b.now.Add(d)
 	for _, r := range b.rollouts {
 		for range maxSettle {
-			obs := engine.Observations{Versions: map[string]engine.VersionState{}, RouterWeights: &r.traffic.Weights}
-			for key := range r.running {
-				obs.Versions[key] = engine.VersionState{Ready: true}
-			}
-			st, acts := engine.Reconcile(r.spec, r.status, obs, b.now)
-			if st.Generation == r.status.Generation && len(acts) == 0 {
+			if !b.reconcile(r) {
 				break
 			}
-			r.status = st
-			b.act(r, acts)
 		}
 	}
+}
+
+// reconcile is one engine step with every running copy ready and the
+// router serving what it was last told; it reports whether anything
+// changed.
+func (b *Backend) reconcile(r *rollout) bool {
+	obs := engine.Observations{Versions: map[string]engine.VersionState{}, RouterWeights: &r.traffic.Weights}
+	for key := range r.running {
+		obs.Versions[key] = engine.VersionState{Ready: true}
+	}
+	st, acts := engine.Reconcile(r.spec, r.status, obs, b.now)
+	if st.Generation == r.status.Generation && len(acts) == 0 {
+		return false
+	}
+	r.status = st
+	b.act(r, acts)
+	return true
 }
 
 // Now is the fake clock's reading.
@@ -249,6 +259,14 @@ func (b *Backend) Do(_ context.Context, name string, cmd engine.Command) (wire.R
 	if err == nil {
 		r.status = st
 		b.act(r, acts)
+		// As the control plane does after a command: the in-memory router
+		// applied the weights at once, so the step waiting for their
+		// read-back starts now, not on the next Tick.
+		for i := 0; i < maxSettle && engine.WaitsForReadBack(r.status); i++ {
+			if !b.reconcile(r) {
+				break
+			}
+		}
 	}
 	return wire.CommandOutcome(name, b.view(r), err)
 }
