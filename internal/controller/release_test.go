@@ -34,6 +34,7 @@ func TestController(t *testing.T) {
 	t.Run("abort", func(t *testing.T) { testAbort(t, cl) })
 	t.Run("undo", func(t *testing.T) { testUndo(t, cl) })
 	t.Run("bluegreen", func(t *testing.T) { testBlueGreen(t, cl) })
+	t.Run("gatewayapi", func(t *testing.T) { testGatewayAPICanary(t, cl) })
 	t.Run("invalid", func(t *testing.T) { testInvalid(t, cl) })
 	t.Run("resume", func(t *testing.T) { testResume(t, cl) })
 	t.Run("leader", func(t *testing.T) { testLeaderElection(t, cl) })
@@ -346,19 +347,7 @@ func testUndo(t *testing.T, cl *cluster) {
 func testBlueGreen(t *testing.T, cl *cluster) {
 	n := cl.newNamespace(t)
 	n.target("web", 2, "v1")
-	port := gatewayv1.PortNumber(8080)
-	route := &gatewayv1.HTTPRoute{
-		ObjectMeta: metav1.ObjectMeta{Namespace: n.name, Name: "web"},
-		Spec: gatewayv1.HTTPRouteSpec{
-			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{{Name: "gateway"}}},
-			Rules: []gatewayv1.HTTPRouteRule{{BackendRefs: []gatewayv1.HTTPBackendRef{{BackendRef: gatewayv1.BackendRef{
-				BackendObjectReference: gatewayv1.BackendObjectReference{Name: "web-stable", Port: &port},
-			}}}}},
-		},
-	}
-	if err := n.c.Create(n.ctx(), route); err != nil {
-		t.Fatal(err)
-	}
+	n.createRoute("web", "web-stable")
 	sp := v1alpha1.RolloutSpec{
 		Revision: "v1",
 		Platform: kubernetesPlatform("web"),
@@ -368,21 +357,7 @@ func testBlueGreen(t *testing.T, cl *cluster) {
 	n.createRollout("web", sp)
 	n.startController("a")
 	n.healthy("web")
-	backends := func() string {
-		var r gatewayv1.HTTPRoute
-		if err := n.c.Get(n.ctx(), n.key("web"), &r); err != nil {
-			t.Fatal(err)
-		}
-		var parts []string
-		for _, b := range r.Spec.Rules[0].BackendRefs {
-			w := int32(1)
-			if b.Weight != nil {
-				w = *b.Weight
-			}
-			parts = append(parts, fmt.Sprintf("%s=%d", b.Name, w))
-		}
-		return strings.Join(parts, " ")
-	}
+	backends := func() string { return n.routeBackends("web") }
 	n.eventually("the route on blue", func() (bool, string) { b := backends(); return b == "web-stable=1000000", b })
 
 	n.setRevision("web", "v2")
@@ -413,6 +388,96 @@ func testBlueGreen(t *testing.T, cl *cluster) {
 	if st.ObservedWeights == nil || *st.ObservedWeights != (v1alpha1.Weights{}) {
 		t.Errorf("observed weights %v", st.ObservedWeights)
 	}
+}
+
+// testGatewayAPICanary: a whole canary release through the gatewayAPI
+// provider. Each step's weights are written to the HTTPRoute's backendRefs
+// in ppm (0.1 % is exactly 1000 of 1000000) and read back from the stored
+// route before the release counts the step; promotion moves the route back
+// to the target's Service, which then runs v2, and removes the copy.
+func testGatewayAPICanary(t *testing.T, cl *cluster) {
+	n := cl.newNamespace(t)
+	n.target("web", 2, "v1")
+	n.createRoute("web", "web-stable")
+	sp := canarySpec("web",
+		v1alpha1.Step{SetWeight: weight(0.1)},
+		v1alpha1.Step{Pause: &v1alpha1.Pause{}},
+		v1alpha1.Step{SetWeight: weight(10)},
+		v1alpha1.Step{Pause: &v1alpha1.Pause{}},
+	)
+	sp.Traffic = &v1alpha1.Traffic{GatewayAPI: &v1alpha1.GatewayAPITraffic{HTTPRoutes: []string{"web"}}}
+	n.createRollout("web", sp)
+	n.startController("a")
+	n.healthy("web")
+	n.eventually("the route on stable", func() (bool, string) { b := n.routeBackends("web"); return b == "web-stable=1000000", b })
+
+	n.setRevision("web", "v2")
+	for _, step := range []struct {
+		index    int
+		backends string
+		canary   v1alpha1.Weight
+	}{
+		{1, "web-stable=999000 web-canary=1000", 1000},
+		{3, "web-stable=900000 web-canary=100000", 100000},
+	} {
+		st := n.waitStatus("web", fmt.Sprintf("paused at step %d", step.index), func(st v1alpha1.RolloutStatus) bool {
+			return st.Phase == v1alpha1.PhasePaused && st.StepIndex == step.index
+		})
+		if b := n.routeBackends("web"); b != step.backends {
+			t.Errorf("step %d: route %s, want %s", step.index, b, step.backends)
+		}
+		if st.ObservedWeights == nil || st.ObservedWeights.CanaryPPM != step.canary || st.Weights.CanaryPPM != step.canary {
+			t.Errorf("step %d: weights %v, read back %v; want canary %v in both", step.index, st.Weights, st.ObservedWeights, step.canary)
+		}
+		n.command("web", "promote", fmt.Sprintf("step-%d", step.index))
+	}
+	n.eventually("the target runs v2, the route on its Service, the copy gone", func() (bool, string) {
+		b, d := n.routeBackends("web"), n.deployment("web")
+		return b == "web-stable=1000000" && image(d) == "registry.example/web:v2" && n.deployment("web-canary") == nil,
+			fmt.Sprintf("route %s, target %s, copy %v", b, image(d), n.deployment("web-canary") != nil)
+	})
+	n.waitStatus("web", "v2 stable", func(st v1alpha1.RolloutStatus) bool {
+		return st.Phase == v1alpha1.PhaseHealthy && st.StableRevision == "v2"
+	})
+}
+
+// createRoute creates HTTPRoute name with one rule sending everything to
+// Service backend, as a user's route before kanaria manages it.
+func (n *ns) createRoute(name, backend string) {
+	n.t.Helper()
+	port := gatewayv1.PortNumber(8080)
+	route := &gatewayv1.HTTPRoute{
+		ObjectMeta: metav1.ObjectMeta{Namespace: n.name, Name: name},
+		Spec: gatewayv1.HTTPRouteSpec{
+			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{{Name: "gateway"}}},
+			Rules: []gatewayv1.HTTPRouteRule{{BackendRefs: []gatewayv1.HTTPBackendRef{{BackendRef: gatewayv1.BackendRef{
+				BackendObjectReference: gatewayv1.BackendObjectReference{Name: gatewayv1.ObjectName(backend), Port: &port},
+			}}}}},
+		},
+	}
+	if err := n.c.Create(n.ctx(), route); err != nil {
+		n.t.Fatal(err)
+	}
+}
+
+// routeBackends renders the first rule of HTTPRoute name as
+// "service=weight ..." (a backendRef without a weight counts 1, as in the
+// Gateway API).
+func (n *ns) routeBackends(name string) string {
+	n.t.Helper()
+	var r gatewayv1.HTTPRoute
+	if err := n.c.Get(n.ctx(), n.key(name), &r); err != nil {
+		n.t.Fatal(err)
+	}
+	var parts []string
+	for _, b := range r.Spec.Rules[0].BackendRefs {
+		w := int32(1)
+		if b.Weight != nil {
+			w = *b.Weight
+		}
+		parts = append(parts, fmt.Sprintf("%s=%d", b.Name, w))
+	}
+	return strings.Join(parts, " ")
 }
 
 // testInvalid: a Rollout whose target is missing, whose weights are out of
