@@ -260,20 +260,30 @@ func (d *decoder) object(n *yaml.Node, t reflect.Type, p path) {
 			d.fail(k, kp, "unknown field%s (fields here: %s)", suggest(k.Value, fields.names), strings.Join(fields.names, ", "))
 			continue
 		}
-		if line, dup := seen[k.Value]; dup {
-			d.fail(k, kp, "appears twice (first at line %d)", line)
+		if !d.member(k, kp, seen, &first) {
 			continue
 		}
-		seen[k.Value] = k.Line
-		if !first {
-			d.out.WriteByte(',')
-		}
-		first = false
-		d.str(k.Value)
-		d.out.WriteByte(':')
 		d.value(v, f, kp)
 	}
 	d.out.WriteByte('}')
+}
+
+// member writes key k of a mapping as a JSON object's member name
+// (after a comma unless it is the first), or refuses a key the mapping
+// already had, naming the line of its first appearance.
+func (d *decoder) member(k *yaml.Node, kp path, seen map[string]int, first *bool) bool {
+	if line, dup := seen[k.Value]; dup {
+		d.fail(k, kp, "appears twice (first at line %d)", line)
+		return false
+	}
+	seen[k.Value] = k.Line
+	if !*first {
+		d.out.WriteByte(',')
+	}
+	*first = false
+	d.str(k.Value)
+	d.out.WriteByte(':')
+	return true
 }
 
 func (d *decoder) mapping(n *yaml.Node, t reflect.Type, p path) {
@@ -296,17 +306,9 @@ func (d *decoder) mapping(n *yaml.Node, t reflect.Type, p path) {
 			continue
 		}
 		kp := p.with(k.Value)
-		if line, dup := seen[k.Value]; dup {
-			d.fail(k, kp, "appears twice (first at line %d)", line)
+		if !d.member(k, kp, seen, &first) {
 			continue
 		}
-		seen[k.Value] = k.Line
-		if !first {
-			d.out.WriteByte(',')
-		}
-		first = false
-		d.str(k.Value)
-		d.out.WriteByte(':')
 		d.value(v, t.Elem(), kp)
 	}
 	d.out.WriteByte('}')

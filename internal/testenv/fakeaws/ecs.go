@@ -254,14 +254,24 @@ func (s *Server) createTaskSet(in map[string]any) (any, *apiError) {
 	return map[string]any{"taskSet": s.taskSetJSON(sv, ts, false)}, nil
 }
 
-func (s *Server) updateTaskSet(in map[string]any) (any, *apiError) {
+// findTaskSet is the service and task set a request's "service" (with
+// "cluster") and "taskSet" name, or ECS's error for the missing one.
+func (s *Server) findTaskSet(in map[string]any) (*service, *taskSet, *apiError) {
 	sv, err := s.findService(in)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ts := sv.taskSet(str(in["taskSet"]))
 	if ts == nil {
-		return nil, &apiError{400, "TaskSetNotFoundException", "The specified task set does not exist."}
+		return nil, nil, &apiError{400, "TaskSetNotFoundException", "The specified task set does not exist."}
+	}
+	return sv, ts, nil
+}
+
+func (s *Server) updateTaskSet(in map[string]any) (any, *apiError) {
+	sv, ts, err := s.findTaskSet(in)
+	if err != nil {
+		return nil, err
 	}
 	if v := scaleOf(in["scale"]); v != ts.scale {
 		ts.scale, ts.pollsLeft, ts.updated = v, s.stablePolls, time.Now()
@@ -270,13 +280,9 @@ func (s *Server) updateTaskSet(in map[string]any) (any, *apiError) {
 }
 
 func (s *Server) deleteTaskSet(in map[string]any) (any, *apiError) {
-	sv, err := s.findService(in)
+	sv, ts, err := s.findTaskSet(in)
 	if err != nil {
 		return nil, err
-	}
-	ts := sv.taskSet(str(in["taskSet"]))
-	if ts == nil {
-		return nil, &apiError{400, "TaskSetNotFoundException", "The specified task set does not exist."}
 	}
 	if ts.status == "PRIMARY" && in["force"] != true {
 		return nil, invalid("The specified task set is the primary task set of the service and cannot be deleted.")
